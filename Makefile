@@ -1,0 +1,34 @@
+# Two commands set up everything on a fresh machine:
+#   make run   - create .venv, install matdiff with its test extras, run a real derivation
+#   make test  - the same set-up, then the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench setup clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/matdiff "trace(X*A*X)" --wrt X
+	$(BIN)/matdiff "x'*inv(S)*x + logdet(S)" --wrt S --symmetric S
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python -m pip install --quiet --find-links /opt/wheels -e ".[test,bench]"
+	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_autodiff.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

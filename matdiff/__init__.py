@@ -1,0 +1,33 @@
+"""matdiff: symbolic matrix-differential calculus.
+
+    >>> import matdiff
+    >>> d = matdiff.derive("x'*A*x", wrt="x", shapes={"x": "n", "A": "n,n"})
+    >>> print(d.gradient)
+    (A + A')*x
+
+Pipeline (one module each): parse -> shapes -> differentiate -> gradient (transpose
+pass) -> simplify -> printing / codegen. See README.md for the language.
+"""
+
+from .errors import DerivationError, MatdiffError, ParseError, ShapeError
+
+__version__ = "0.1.0"
+__all__ = ["derive", "parse", "Derivation", "Expr", "MatdiffError", "ParseError", "ShapeError",
+           "DerivationError", "__version__"]
+
+
+def __getattr__(name):
+    # keep `import matdiff` light: the engine loads on first use
+    if name in ("derive", "Derivation"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "parse":
+        from .parse import parse
+
+        return parse
+    if name == "Expr":
+        from .expr import Expr
+
+        return Expr
+    raise AttributeError(f"module 'matdiff' has no attribute {name!r}")

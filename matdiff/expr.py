@@ -1,0 +1,888 @@
+"""Expression nodes: one immutable, hash-consed type ``Expr(op, args, shape, attr)``.
+
+Structurally equal nodes are the same object, so a derivation is a DAG, shared
+subexpressions are computed once and "nothing changed" is an identity check.
+
+The constructor functions below (``add``, ``mul``, ``transpose``, ...) build nodes in a
+light canonical form that is valid for every input: nested sums and products are
+flattened, constants folded, like terms collected (``2*A + 3*A -> 5*A``), scalar
+factors of a product gathered in front (``A*s*B -> s*A*B``), powers of the same
+base merged (``A*A -> A^2``, ``s*s^-1 -> 1``), zeros and identities dropped.
+Oriented rewriting toward Matrix-Cookbook forms lives in :mod:`matdiff.simplify`.
+
+Op names (the ``op`` field):
+  leaves    var  dvar  const  eye  ones  zero  K
+  algebra   add  mul  transpose  trace  det  logdet  inv  mpow  pow
+  elementw. had  hpow  fn(attr = function name)
+  reduce    sum  norm2
+  reshape   diagm (vector -> diagonal matrix)  diagv (square -> diagonal vector)
+            vec  unvec  kron  kronadj1  kronadj2  bcast (scalar -> array)
+"""
+
+from __future__ import annotations
+
+import weakref
+from fractions import Fraction
+
+from .shapes import dim_mul, dim_parts, is_scalar_shape, make_dim, shape_str
+
+SCALAR = (1, 1)
+
+# Ranks give a stable, readable order of terms in sums and of scalar factors.
+_RANK = {
+    "const": 0, "var": 1, "dvar": 2, "transpose": 3, "mul": 4, "inv": 5, "mpow": 5, "det": 6,
+    "logdet": 6, "trace": 7, "pow": 8, "fn": 9, "had": 10, "hpow": 10, "sum": 11, "norm2": 11,
+    "add": 12, "eye": 13, "ones": 13, "zero": 13, "bcast": 0, "diagm": 15, "diagv": 15, "vec": 16,
+    "unvec": 16, "kron": 17, "kronadj1": 18, "kronadj2": 18, "K": 19,
+}
+
+
+class Expr:
+    """An immutable, hash-consed expression node.
+
+    ``op``: operation name; ``args``: child nodes; ``shape``: (rows, cols);
+    ``attr``: hashable extra data (variable name, constant value, function name, power).
+    Equality is identity: build nodes only through the constructor functions.
+    """
+
+    __slots__ = ("op", "args", "shape", "attr", "key", "depth", "__weakref__")
+    _table: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+
+    def __new__(cls, op: str, args: tuple = (), shape=SCALAR, attr=None):
+        k = (op, args, shape, attr)
+        node = cls._table.get(k)
+        if node is not None:
+            return node
+        node = object.__new__(cls)
+        node.op = op
+        node.args = args
+        node.shape = shape
+        node.attr = attr
+        node.key = (_RANK.get(op, 99), op, _attr_key(op, attr, shape), tuple(a.key for a in args))
+        node.depth = 1 + max((a.depth for a in args), default=0)
+        cls._table[k] = node
+        return node
+
+    def __reduce__(self):
+        return (Expr, (self.op, self.args, self.shape, self.attr))
+
+    # identity semantics (hash-consing makes structural equality identity)
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):
+        return self is other
+
+    def __lt__(self, other):
+        return self.key < other.key
+
+    @property
+    def is_scalar(self) -> bool:
+        return is_scalar_shape(self.shape)
+
+    @property
+    def rows(self):
+        return self.shape[0]
+
+    @property
+    def cols(self):
+        return self.shape[1]
+
+    def __str__(self) -> str:
+        from .printing import to_text
+
+        return to_text(self)
+
+    def __repr__(self) -> str:
+        return f"Expr<{self}: {shape_str(self.shape)}>"
+
+    def latex(self) -> str:
+        from .printing import to_latex
+
+        return to_latex(self)
+
+    def _repr_latex_(self) -> str:
+        return "$" + self.latex() + "$"
+
+    def walk(self):
+        """All nodes of the DAG, each once, children before parents (iterative)."""
+        seen = set()
+        order = []
+        stack = [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for a in reversed(node.args):
+                if id(a) not in seen:
+                    stack.append((a, False))
+        return order
+
+    def free_vars(self) -> set:
+        return {n.attr[0] for n in self.walk() if n.op == "var"}
+
+    def has_op(self, op: str) -> bool:
+        return any(n.op == op for n in self.walk())
+
+
+def _attr_key(op, attr, shape):
+    if op in ("eye", "ones", "zero", "K", "unvec", "bcast"):
+        return str(shape) + str(attr)
+    if op == "const":
+        return attr
+    return "" if attr is None else str(attr)
+
+
+# ---------------------------------------------------------------------------- leaves
+
+
+def var(name: str, shape, symmetric: bool = False) -> Expr:
+    return Expr("var", (), shape, (name, bool(symmetric)))
+
+
+def dvar(name: str, shape, symmetric: bool = False) -> Expr:
+    """The differential ``dX`` of variable X (a leaf)."""
+    return Expr("dvar", (), shape, (name, bool(symmetric)))
+
+
+def const(value) -> Expr:
+    if not isinstance(value, Fraction):
+        value = Fraction(value)
+    return Expr("const", (), SCALAR, value)
+
+
+ONE = const(1)
+ZERO_S = const(0)
+
+
+def eye(n) -> Expr:
+    if n == 1:
+        return ONE
+    return Expr("eye", (), (n, n))
+
+
+def ones(shape) -> Expr:
+    if is_scalar_shape(shape):
+        return ONE
+    return Expr("ones", (), tuple(shape))
+
+
+def zero(shape) -> Expr:
+    if is_scalar_shape(shape):
+        return ZERO_S
+    return Expr("zero", (), tuple(shape))
+
+
+def commutation(m, n) -> Expr:
+    """K(m,n): the mn x mn commutation matrix, K vec(A) = vec(A') for A m x n."""
+    if m == 1 or n == 1:
+        return eye(dim_mul(m, n))
+    size = dim_mul(m, n)
+    return Expr("K", (), (size, size), (m, n))
+
+
+def is_zero(e: Expr) -> bool:
+    return e.op == "zero" or (e.op == "const" and e.attr == 0)
+
+
+def is_const(e: Expr, value=None) -> bool:
+    return e.op == "const" and (value is None or e.attr == value)
+
+
+# ---------------------------------------------------------------------------- sums
+
+
+def split_coeff(e: Expr):
+    """e == c * rest with c a rational constant."""
+    if e.op == "const":
+        return e.attr, ONE
+    if e.op == "mul" and e.args[0].op == "const":
+        rest = e.args[1:]
+        if len(rest) == 1:
+            return e.args[0].attr, rest[0]
+        return e.args[0].attr, Expr("mul", rest, e.shape)
+    return Fraction(1), e
+
+
+def add(*terms: Expr) -> Expr:
+    """Sum of same-shaped terms (scalars must be broadcast explicitly with ``bcast``)."""
+    flat = []
+    stack = list(reversed(terms))
+    while stack:
+        t = stack.pop()
+        if t.op == "add":
+            stack.extend(reversed(t.args))
+        else:
+            flat.append(t)
+    if not flat:
+        raise ValueError("add() needs at least one term")
+    shape = flat[0].shape
+    for t in flat:
+        if t.shape != shape:
+            raise AssertionError(f"internal: add of shapes {shape_str(shape)} and {shape_str(t.shape)}")
+    coeffs: dict = {}
+    order = []
+    bcasts = []
+    for t in flat:
+        if is_zero(t):
+            continue
+        if t.op == "bcast":
+            bcasts.append(t.args[0])
+            continue
+        c, rest = split_coeff(t)
+        if rest in coeffs:
+            coeffs[rest] += c
+        else:
+            coeffs[rest] = c
+            order.append(rest)
+    out = []
+    for rest in order:
+        c = coeffs[rest]
+        if c != 0:
+            out.append(scale(c, rest))
+    if bcasts:
+        b = bcast(add(*bcasts), shape)
+        if not is_zero(b):
+            out.append(b)
+    if not out:
+        return zero(shape)
+    if len(out) == 1:
+        return out[0]
+    out.sort(key=lambda e: split_coeff(e)[1].key)
+    return Expr("add", tuple(out), shape)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, neg(b))
+
+
+def neg(a: Expr) -> Expr:
+    return scale(-1, a)
+
+
+def scale(c, e: Expr) -> Expr:
+    """c * e for a rational c."""
+    c = Fraction(c)
+    if c == 1:
+        return e
+    return mul(const(c), e)
+
+
+# ---------------------------------------------------------------------------- products
+
+
+def _chain_base(f: Expr):
+    """f == base^k in the matrix-power sense: (base, k)."""
+    if f.op == "mpow":
+        b, k = f.args[0], f.attr
+        if b.op == "inv":
+            return b.args[0], -k
+        return b, k
+    if f.op == "inv":
+        return f.args[0], -1
+    return f, 1
+
+
+def _chain_power(base: Expr, k: int) -> Expr:
+    if k == 0:
+        return eye(base.rows)
+    if k == 1:
+        return base
+    if k == -1:
+        return Expr("inv", (base,), base.shape)
+    if k > 1:
+        return Expr("mpow", (base,), base.shape, k)
+    return Expr("mpow", (Expr("inv", (base,), base.shape),), base.shape, -k)
+
+
+def _scalar_base(f: Expr):
+    """f == base^e with e a constant: (base, e)."""
+    if f.op == "pow" and f.args[1].op == "const":
+        return f.args[0], f.args[1].attr
+    return f, Fraction(1)
+
+
+def factors(e: Expr):
+    """(coeff, scalar factors, matrix chain) of a product (or of any node as a 1-factor product)."""
+    if e.op == "const":
+        return e.attr, [], []
+    if e.op != "mul":
+        return (Fraction(1), [e], []) if e.is_scalar else (Fraction(1), [], [e])
+    coeff = Fraction(1)
+    scal, chain = [], []
+    for a in e.args:
+        if a.op == "const":
+            coeff *= a.attr
+        elif a.is_scalar:
+            scal.append(a)
+        else:
+            chain.append(a)
+    return coeff, scal, chain
+
+
+def mul(*args: Expr) -> Expr:
+    """Product: matrix product of the non-scalar factors (in order), scaled by the scalar ones."""
+    coeff = Fraction(1)
+    scal: list = []
+    chain: list = []
+    for a in args:
+        if a.op == "mul":
+            c, s, ch = factors(a)
+            coeff *= c
+            scal.extend(s)
+            if a.is_scalar and ch:
+                # a scalar-valued chain (x'*y) stays grouped: it commutes as a whole
+                scal.append(ch[0] if len(ch) == 1 else Expr("mul", tuple(ch), SCALAR))
+            else:
+                chain.extend(ch)
+        elif a.op == "const":
+            coeff *= a.attr
+        elif a.is_scalar:
+            scal.append(a)
+        else:
+            chain.append(a)
+    # shape of the result
+    if chain:
+        for left, right in zip(chain, chain[1:]):
+            if left.cols != right.rows:
+                raise AssertionError(
+                    f"internal: product of {shape_str(left.shape)} and {shape_str(right.shape)}")
+        shape = (chain[0].rows, chain[-1].cols)
+    else:
+        shape = SCALAR
+    if coeff == 0 or any(is_zero(a) for a in scal) or any(a.op == "zero" for a in chain):
+        return zero(shape)
+    # merge powers of equal scalar bases: s * s^-1 -> 1, s*s -> s^2
+    if len(scal) > 1:
+        exps: dict = {}
+        order = []
+        for f in scal:
+            b, e = _scalar_base(f)
+            if b in exps:
+                exps[b] += e
+            else:
+                exps[b] = e
+                order.append(b)
+        scal = []
+        for b in order:
+            p = power(b, const(exps[b]))
+            if p.op == "const":
+                coeff *= p.attr
+            elif p.op == "mul":
+                c, s, ch = factors(p)
+                coeff *= c
+                scal.extend(s)
+                if ch:
+                    scal.append(Expr("mul", tuple(ch), SCALAR))
+            else:
+                scal.append(p)
+        if coeff == 0:
+            return zero(shape)
+    # merge adjacent powers in the chain: A*A -> A^2, inv(A)*A -> I; drop identities
+    if chain:
+        merged: list = []
+        for f in chain:
+            b, k = _chain_base(f)
+            if merged and merged[-1][0] is b:
+                merged[-1][1] += k
+            else:
+                merged.append([b, k])
+        chain = []
+        for b, k in merged:
+            p = _chain_power(b, k)
+            if p.op != "eye":
+                chain.append(p)
+        if not chain:
+            chain = [eye(shape[0])]
+    # a scalar product with no chain of its own but one grouped chain: splice it back
+    if not chain and len([s for s in scal if s.op == "mul"]) == 1:
+        grp = next(s for s in scal if s.op == "mul")
+        if not any(a.is_scalar for a in grp.args):
+            scal = [s for s in scal if s is not grp]
+            chain = list(grp.args)
+    scal.sort()
+    if len(chain) == 1 and chain[0].op == "ones" and (scal or coeff != 1):  # s * ones is a broadcast scalar
+        return bcast(mul(const(coeff), *scal), shape)
+    out = ([const(coeff)] if coeff != 1 else []) + scal + chain
+    if not out:
+        return ONE
+    if len(out) == 1:
+        return out[0]
+    if not chain and coeff != 1 and not scal:
+        return const(coeff)
+    return Expr("mul", tuple(out), shape)
+
+
+def power(b: Expr, e: Expr) -> Expr:
+    """Scalar power b^e (both scalars)."""
+    if e.op == "const":
+        p = e.attr
+        if p == 0:
+            return ONE
+        if p == 1:
+            return b
+        if b.op == "const":
+            if p.denominator == 1 and not (b.attr == 0 and p < 0):
+                return const(b.attr ** int(p))
+        if b.op == "pow" and b.args[1].op == "const" and p.denominator == 1:
+            return power(b.args[0], const(b.args[1].attr * p))
+        if b.op == "mul" and p.denominator == 1:
+            c, s, ch = factors(b)
+            parts = [const(c ** int(p))] if c != 0 or p > 0 else []
+            parts += [power(f, e) for f in s]
+            if ch:
+                parts.append(Expr("pow", (Expr("mul", tuple(ch), SCALAR), e), SCALAR))
+            return mul(*parts)
+    return Expr("pow", (b, e), SCALAR)
+
+
+def div(a: Expr, s: Expr) -> Expr:
+    """a / s for a scalar s."""
+    return mul(a, power(s, const(-1)))
+
+
+# ---------------------------------------------------------------------------- matrix functions
+
+
+def transpose(a: Expr) -> Expr:
+    if a.is_scalar:
+        return a
+    op = a.op
+    if op == "transpose":
+        return a.args[0]
+    if op in ("var", "dvar") and a.attr[1]:
+        return a
+    if op in ("eye", "diagm"):
+        return a
+    if op in ("zero", "ones"):
+        return Expr(op, (), (a.cols, a.rows))
+    if op == "bcast":
+        return bcast(a.args[0], (a.cols, a.rows))
+    if op == "mul":
+        c, s, ch = factors(a)
+        if len(ch) == 1:  # (s*A)' -> s*A'
+            return mul(const(c), *s, transpose(ch[0]))
+    return Expr("transpose", (a,), (a.cols, a.rows))
+
+
+def trace(a: Expr) -> Expr:
+    if a.is_scalar:
+        return a
+    op = a.op
+    if op == "zero":
+        return ZERO_S
+    if op == "eye" and isinstance(a.rows, int):
+        return const(a.rows)
+    if op == "transpose":
+        return trace(a.args[0])
+    if op == "mul":
+        c, s, ch = factors(a)
+        if c != 1 or s:
+            return mul(const(c), *s, trace(mul(*ch)))
+    return Expr("trace", (a,), SCALAR)
+
+
+def det(a: Expr) -> Expr:
+    if a.is_scalar:
+        return a
+    if a.op == "eye":
+        return ONE
+    if a.op == "transpose":
+        return det(a.args[0])
+    return Expr("det", (a,), SCALAR)
+
+
+def logdet(a: Expr) -> Expr:
+    if a.is_scalar:
+        return fn("log", fn("abs", a))
+    if a.op == "eye":
+        return ZERO_S
+    if a.op == "transpose":
+        return logdet(a.args[0])
+    if a.op == "inv":
+        return neg(logdet(a.args[0]))
+    return Expr("logdet", (a,), SCALAR)
+
+
+def inv(a: Expr) -> Expr:
+    if a.is_scalar:
+        return power(a, const(-1))
+    if a.op == "inv":
+        return a.args[0]
+    if a.op == "eye":
+        return a
+    if a.op == "transpose":
+        return transpose(inv(a.args[0]))
+    if a.op == "mpow":
+        return _chain_power(*_chain_mul_base(a, -1))
+    if a.op == "mul":
+        c, s, ch = factors(a)
+        if (c != 1 or s) and len(ch) == 1:  # inv(s*A) = s^-1 inv(A)
+            return mul(power(mul(const(c), *s), const(-1)), inv(ch[0]))
+    return Expr("inv", (a,), a.shape)
+
+
+def _chain_mul_base(a, k):
+    b, j = _chain_base(a)
+    return b, j * k
+
+
+def mpow(a: Expr, k: int) -> Expr:
+    """Matrix power A^k for integer k (A square)."""
+    if a.is_scalar:
+        return power(a, const(k))
+    b, j = _chain_base(a)
+    return _chain_power(b, j * k)
+
+
+# ---------------------------------------------------------------------------- elementwise
+
+
+def _pull_scalars(e: Expr):
+    """e == s * M with s a scalar (possibly 1) and M non-scalar: (scalar factors, M)."""
+    if e.op == "mul":
+        c, s, ch = factors(e)
+        if c != 1 or s:
+            return ([const(c)] if c != 1 else []) + s, mul(*ch)
+    if e.op == "bcast":
+        return [e.args[0]], ones(e.shape)
+    return [], e
+
+
+def had(*args: Expr) -> Expr:
+    """Elementwise (Hadamard) product; scalar arguments scale."""
+    shape = SCALAR
+    for a in args:
+        if not a.is_scalar:
+            shape = a.shape
+    if shape == SCALAR:
+        return mul(*args)
+    scal = []
+    flat = []
+    stack = list(reversed(args))
+    while stack:
+        a = stack.pop()
+        if a.is_scalar:
+            scal.append(a)
+            continue
+        if a.shape != shape:
+            raise AssertionError(f"internal: .* of {shape_str(shape)} and {shape_str(a.shape)}")
+        s, m = _pull_scalars(a)
+        scal.extend(s)
+        if m.op == "had":
+            stack.extend(reversed(m.args))
+        elif m.op == "zero":
+            return zero(shape)
+        elif m.op != "ones":
+            flat.append(m)
+    # merge powers of the same base: A .* A -> A.^2
+    exps: dict = {}
+    order = []
+    for f in flat:
+        if f.op == "hpow" and f.args[1].op == "const":
+            b, p = f.args[0], f.args[1].attr
+        else:
+            b, p = f, Fraction(1)
+        if b in exps:
+            exps[b] += p
+        else:
+            exps[b] = p
+            order.append(b)
+    flat = [hpow(b, const(exps[b])) for b in order]
+    flat = [f for f in flat if f.op != "ones"]
+    if not flat:
+        inner = ones(shape)
+    elif len(flat) == 1:
+        inner = flat[0]
+    else:
+        flat.sort()
+        inner = Expr("had", tuple(flat), shape)
+    return mul(*scal, inner) if scal else inner
+
+
+def hpow(a: Expr, p: Expr) -> Expr:
+    """Elementwise power a .^ p with a scalar exponent p."""
+    if a.is_scalar:
+        return power(a, p)
+    if p.op == "const":
+        k = p.attr
+        if k == 0:
+            return ones(a.shape)
+        if k == 1:
+            return a
+        if a.op == "ones":
+            return a
+        if a.op == "hpow" and a.args[1].op == "const" and k.denominator == 1:
+            return hpow(a.args[0], const(a.args[1].attr * k))
+        if a.op == "had" and k.denominator == 1:
+            return had(*[hpow(f, p) for f in a.args])
+    s, m = _pull_scalars(a)
+    if s and m is not a and p.op == "const" and p.attr.denominator == 1:  # (s*M).^k = s^k * M.^k
+        return mul(power(mul(*s), p), hpow(m, p))
+    return Expr("hpow", (a, p), a.shape)
+
+
+FUNCTIONS = ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sigmoid", "relu", "sign", "step")
+
+
+def fn(name: str, a: Expr) -> Expr:
+    """Elementwise function (ordinary function on scalars)."""
+    if a.op == "const":
+        v = a.attr
+        if name in ("sin", "tan", "tanh", "sqrt", "relu", "sign") and v == 0:
+            return ZERO_S
+        if name in ("exp", "cos") and v == 0:
+            return ONE
+        if name == "log" and v == 1:
+            return ZERO_S
+        if name == "abs":
+            return const(abs(v))
+        if name == "sign":
+            return const((v > 0) - (v < 0))
+        if name == "step":
+            return const(1 if v > 0 else 0)
+    if a.op == "zero" and name in ("sin", "tan", "tanh", "sqrt", "relu", "sign", "abs", "step"):
+        return a
+    if name == "log" and a.op == "fn" and a.attr == "exp":  # log(exp(x)) = x
+        return a.args[0]
+    if name == "abs" and a.op == "fn" and a.attr in ("abs", "exp", "sqrt", "sigmoid", "relu"):
+        return a
+    return Expr("fn", (a,), a.shape, name)
+
+
+# ---------------------------------------------------------------------------- reductions, reshapes
+
+
+def sum_(a: Expr) -> Expr:
+    """Sum of all entries."""
+    if a.is_scalar:
+        return a
+    if a.op == "zero":
+        return ZERO_S
+    if a.op == "transpose":
+        return sum_(a.args[0])
+    if a.op == "ones":
+        n = dim_mul(a.rows, a.cols)
+        if isinstance(n, int):
+            return const(n)
+    s, m = _pull_scalars(a)
+    if s and m is not a:
+        return mul(*s, sum_(m))
+    return Expr("sum", (a,), SCALAR)
+
+
+def norm2(a: Expr) -> Expr:
+    """Euclidean norm of a vector, Frobenius norm of a matrix."""
+    if a.is_scalar:
+        return fn("abs", a)
+    if a.op == "transpose":
+        return norm2(a.args[0])
+    if a.op == "zero":
+        return ZERO_S
+    return Expr("norm2", (a,), SCALAR)
+
+
+def diagm(v: Expr) -> Expr:
+    """Vector -> diagonal matrix."""
+    if v.is_scalar:
+        return v
+    if v.op == "zero":
+        return zero((v.rows, v.rows))
+    if v.op == "ones":
+        return eye(v.rows)
+    s, m = _pull_scalars(v)
+    if s and m is not v:
+        return mul(*s, diagm(m))
+    return Expr("diagm", (v,), (v.rows, v.rows))
+
+
+def diagv(a: Expr) -> Expr:
+    """Square matrix -> vector of its diagonal."""
+    if a.is_scalar:
+        return a
+    if a.op == "diagm":
+        return a.args[0]
+    if a.op == "eye":
+        return ones((a.rows, 1))
+    if a.op == "zero":
+        return zero((a.rows, 1))
+    if a.op == "transpose":
+        return diagv(a.args[0])
+    s, m = _pull_scalars(a)
+    if s and m is not a:
+        return mul(*s, diagv(m))
+    return Expr("diagv", (a,), (a.rows, 1))
+
+
+def vec(a: Expr) -> Expr:
+    """Column-major stacking into a column vector."""
+    if a.cols == 1:
+        return a
+    if a.op == "unvec":
+        return a.args[0]
+    if a.op in ("zero", "ones"):
+        return Expr(a.op, (), (dim_mul(a.rows, a.cols), 1))
+    s, m = _pull_scalars(a)
+    if s and m is not a:
+        return mul(*s, vec(m))
+    return Expr("vec", (a,), (dim_mul(a.rows, a.cols), 1))
+
+
+def unvec(v: Expr, rows, cols) -> Expr:
+    """Inverse of vec: a (rows*cols)-vector reshaped column-major to rows x cols."""
+    if cols == 1:
+        return v
+    if v.op == "vec" and v.args[0].shape == (rows, cols):
+        return v.args[0]
+    if v.op in ("zero", "ones"):
+        return Expr(v.op, (), (rows, cols))
+    s, m = _pull_scalars(v)
+    if s and m is not v:
+        return mul(*s, unvec(m, rows, cols))
+    return Expr("unvec", (v,), (rows, cols))
+
+
+def kron(a: Expr, b: Expr) -> Expr:
+    if a.is_scalar:
+        return mul(a, b)
+    if b.is_scalar:
+        return mul(b, a)
+    shape = (dim_mul(a.rows, b.rows), dim_mul(a.cols, b.cols))
+    if a.op == "zero" or b.op == "zero":
+        return zero(shape)
+    sa, ma = _pull_scalars(a)
+    sb, mb = _pull_scalars(b)
+    if sa or sb:
+        return mul(*sa, *sb, kron(ma, mb))
+    if a.op == "eye" and b.op == "eye":
+        return eye(shape[0])
+    return Expr("kron", (a, b), shape)
+
+
+def dim_div(a, b):
+    """a / b for dimensions, or None if b does not divide a."""
+    ca, na = dim_parts(a)
+    cb, nb = dim_parts(b)
+    if cb == 0 or ca % cb:
+        return None
+    rest = list(na)
+    for x in nb:
+        if x not in rest:
+            return None
+        rest.remove(x)
+    return make_dim(ca // cb, rest)
+
+
+def kronadj1(c: Expr, b: Expr) -> Expr:
+    """Adjoint of M -> kron(M, B) applied to C: sum_kl B[k,l] C[i*p+k, j*q+l] (shape of M)."""
+    rows, cols = dim_div(c.rows, b.rows), dim_div(c.cols, b.cols)
+    if is_zero(c):
+        return zero((rows, cols))
+    if c.op == "kron" and c.args[1].shape == b.shape:  # kronadj1(kron(M, N), B) = <B, N> M
+        return mul(inner(b, c.args[1]), c.args[0])
+    if c.op == "eye" and b.rows == b.cols and rows == cols:  # kronadj1(I, B) = tr(B) I
+        return mul(trace(b), eye(rows))
+    s, m = _pull_scalars(c)
+    if s and m is not c:
+        return mul(*s, kronadj1(m, b))
+    return Expr("kronadj1", (c, b), (rows, cols))
+
+
+def kronadj2(a: Expr, c: Expr) -> Expr:
+    """Adjoint of M -> kron(A, M) applied to C: sum_ij A[i,j] C[i*p+k, j*q+l] (shape of M)."""
+    rows, cols = dim_div(c.rows, a.rows), dim_div(c.cols, a.cols)
+    if is_zero(c):
+        return zero((rows, cols))
+    if c.op == "kron" and c.args[0].shape == a.shape:  # kronadj2(A, kron(M, N)) = <A, M> N
+        return mul(inner(a, c.args[0]), c.args[1])
+    if c.op == "eye" and a.rows == a.cols and rows == cols:  # kronadj2(A, I) = tr(A) I
+        return mul(trace(a), eye(rows))
+    s, m = _pull_scalars(c)
+    if s and m is not c:
+        return mul(*s, kronadj2(a, m))
+    return Expr("kronadj2", (a, c), (rows, cols))
+
+
+def bcast(s: Expr, shape) -> Expr:
+    """A scalar broadcast to an array of the given shape (s * ones)."""
+    if is_scalar_shape(shape):
+        return s
+    if is_zero(s):
+        return zero(shape)
+    return Expr("bcast", (s,), tuple(shape))
+
+
+def inner(a: Expr, b: Expr) -> Expr:
+    """The Frobenius inner product <a, b> = tr(a'*b), written the way the Cookbook does."""
+    if a.is_scalar:
+        return mul(a, b)
+    if a.op == "eye":
+        return trace(b)
+    if b.op == "eye":
+        return trace(a)
+    if a.op == "ones":
+        return sum_(b)
+    if b.op == "ones":
+        return sum_(a)
+    if a.cols == 1:
+        return mul(transpose(a), b)
+    if a.rows == 1:
+        return mul(a, transpose(b))
+    return trace(mul(transpose(a), b))
+
+
+# ---------------------------------------------------------------------------- generic rebuild
+
+
+def rebuild(node: Expr, args) -> Expr:
+    """The node with new arguments, through its canonicalizing constructor."""
+    if all(a is b for a, b in zip(args, node.args)):
+        return node
+    op = node.op
+    b = _REBUILD.get(op)
+    if b is None:
+        return Expr(op, tuple(args), node.shape, node.attr)
+    return b(node, args)
+
+
+_REBUILD = {
+    "add": lambda n, a: add(*a),
+    "mul": lambda n, a: mul(*a),
+    "transpose": lambda n, a: transpose(a[0]),
+    "trace": lambda n, a: trace(a[0]),
+    "det": lambda n, a: det(a[0]),
+    "logdet": lambda n, a: logdet(a[0]),
+    "inv": lambda n, a: inv(a[0]),
+    "mpow": lambda n, a: mpow(a[0], n.attr),
+    "pow": lambda n, a: power(a[0], a[1]),
+    "had": lambda n, a: had(*a),
+    "hpow": lambda n, a: hpow(a[0], a[1]),
+    "fn": lambda n, a: fn(n.attr, a[0]),
+    "sum": lambda n, a: sum_(a[0]),
+    "norm2": lambda n, a: norm2(a[0]),
+    "diagm": lambda n, a: diagm(a[0]),
+    "diagv": lambda n, a: diagv(a[0]),
+    "vec": lambda n, a: vec(a[0]),
+    "unvec": lambda n, a: unvec(a[0], n.rows, n.cols),
+    "kron": lambda n, a: kron(a[0], a[1]),
+    "kronadj1": lambda n, a: kronadj1(a[0], a[1]),
+    "kronadj2": lambda n, a: kronadj2(a[0], a[1]),
+    "bcast": lambda n, a: bcast(a[0], n.shape),
+}
+
+
+def substitute(e: Expr, mapping: dict) -> Expr:
+    """Replace leaves (or any nodes) by identity; iterative over the DAG."""
+    memo = {}
+    for node in e.walk():
+        if node in mapping:
+            memo[node] = mapping[node]
+        elif node.args:
+            memo[node] = rebuild(node, [memo[a] for a in node.args])
+        else:
+            memo[node] = node
+    return memo[e]

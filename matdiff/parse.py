@@ -1,0 +1,732 @@
+"""Parsing: text -> typed, shaped :class:`~matdiff.expr.Expr`.
+
+Three steps:
+
+1. Lark (LALR, grammar in ``grammar/matdiff.lark``) with an inline transformer builds a
+   light syntax tree of :class:`Node` (no recursion: deep or long input cannot overflow
+   the stack; sums and products are flattened as they are reduced).
+2. Shape inference over that tree: declared shapes are rigid, undeclared dimensions are
+   free and unified (:class:`~matdiff.shapes.Unifier`); a mismatch is a ``ShapeError``
+   naming the operation, both shapes and the position in the input.
+3. Free dimensions left over get names (``n``, ``m``, ...), and the ``Expr`` is built
+   through the canonicalizing constructors.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from fractions import Fraction
+from pathlib import Path
+
+from . import expr as E
+from .errors import MatdiffError, ParseError, ShapeError, caret, suggest, where
+from .shapes import (
+    Dim,
+    Free,
+    Unifier,
+    dim_mul,
+    dim_parts,
+    dims_to_shape,
+    make_dim,
+    parse_dims,
+    sym,
+)
+
+MAX_DEPTH = 200
+MAX_INPUT = 1_000_000
+
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
+    "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon",
+    "phi", "varphi", "chi", "psi", "omega",
+}
+CONSTANT_NAMES = {"I": "eye", "eye": "eye", "ones": "ones", "zeros": "zeros"}
+
+
+def default_kind(name: str) -> str:
+    """matrixcalculus.org's convention: 'scalar' (a-g, Greek), 'vector' (h-z), 'matrix' (A-Z)."""
+    base = re.match(r"[A-Za-z]+", name).group(0)
+    if base.lower() in GREEK and base[0].islower():
+        return "scalar"
+    c = name[0]
+    if c.isupper():
+        return "matrix"
+    return "scalar" if c <= "g" else "vector"
+
+
+# ---------------------------------------------------------------------------- syntax tree
+
+
+class Node:
+    __slots__ = ("kind", "children", "pos", "end", "value", "depth", "shape", "how", "ops", "paren")
+
+    def __init__(self, kind, children=(), pos=0, end=0, value=None, ops=None):
+        self.kind = kind
+        self.children = list(children)
+        self.pos = pos
+        self.end = end
+        self.value = value
+        self.ops = ops  # for flattened sums/products: operator and its position per child
+        self.depth = 1 + max((c.depth for c in self.children), default=0)
+        self.shape = None
+        self.how = None
+        self.paren = False
+
+
+def _tok_pos(t):
+    return t.start_pos, t.end_pos
+
+
+class _Builder:
+    """Inline LALR callbacks (lark calls them as it reduces; no tree, no recursion)."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def _check_depth(self, node):
+        if node.depth > MAX_DEPTH:
+            raise ParseError(f"expression nested too deeply (more than {MAX_DEPTH} levels) at "
+                             f"{where(self.text, node.pos)}\n{caret(self.text, node.pos)}")
+        return node
+
+    def _binary(self, kind, flat_kind, children):
+        left, tok, right = children
+        if left.kind == flat_kind and not left.paren:
+            node = Node(flat_kind, left.children + [right], left.pos, right.end,
+                        ops=left.ops + [(kind, tok.start_pos)])
+        else:
+            node = Node(flat_kind, [left, right], left.pos, right.end,
+                        ops=[(None, left.pos), (kind, tok.start_pos)])
+        return self._check_depth(node)
+
+    def add(self, c):
+        return self._binary("+", "sum", c)
+
+    def sub(self, c):
+        return self._binary("-", "sum", c)
+
+    def mul(self, c):
+        return self._binary("*", "prod", c)
+
+    def div(self, c):
+        return self._binary("/", "prod", c)
+
+    def hadamard(self, c):
+        return self._binary(".*", "prod", c)
+
+    def hdiv(self, c):
+        return self._binary("./", "prod", c)
+
+    def neg(self, c):
+        tok, x = c
+        return self._check_depth(Node("neg", [x], tok.start_pos, x.end))
+
+    def pos(self, c):
+        return c[1]
+
+    def pow(self, c):
+        b, tok, e = c
+        return self._check_depth(Node("pow", [b, e], b.pos, e.end, value=tok.start_pos))
+
+    def hpow(self, c):
+        b, tok, e = c
+        return self._check_depth(Node("hpow", [b, e], b.pos, e.end, value=tok.start_pos))
+
+    def transpose(self, c):
+        x, tok = c
+        return self._check_depth(Node("transpose", [x], x.pos, tok.end_pos, value=tok.start_pos))
+
+    def number(self, c):
+        (tok,) = c
+        return Node("number", [], tok.start_pos, tok.end_pos, value=Fraction(str(tok)))
+
+    def name(self, c):
+        (tok,) = c
+        return Node("name", [], tok.start_pos, tok.end_pos, value=str(tok))
+
+    def atom(self, c):  # "(" expr ")"
+        node = c[1]
+        node.paren = True
+        return node
+
+    def args(self, c):
+        return [x for x in c if isinstance(x, Node)]
+
+    def call(self, c):
+        name = c[0]
+        args = c[2] if len(c) > 3 and c[2] is not None else []
+        node = Node("call", args, name.start_pos, c[-1].end_pos, value=str(name))
+        return self._check_depth(node)
+
+
+
+_PARSER = None
+
+
+def _grammar_text() -> str:
+    here = Path(__file__).resolve().parent
+    for p in (here / "grammar" / "matdiff.lark", here.parent / "grammar" / "matdiff.lark"):
+        if p.exists():
+            return p.read_text()
+    raise MatdiffError("matdiff installation is broken: grammar/matdiff.lark not found")
+
+
+
+
+_CALLBACKS = ("add", "sub", "mul", "div", "hadamard", "hdiv", "neg", "pos", "pow", "hpow",
+              "transpose", "number", "name", "atom", "args", "call")
+
+
+class _Dispatch:
+    """The transformer handed to Lark once (callbacks are bound when the parser is built);
+    each callback forwards to the builder of the parse in progress."""
+
+    current: _Builder | None = None
+
+
+for _cb in _CALLBACKS:
+    setattr(_Dispatch, _cb, (lambda name: lambda self, c: getattr(_Dispatch.current, name)(c))(_cb))
+
+
+def _lark():
+    global _PARSER
+    if _PARSER is None:
+        from lark import Lark
+
+        # LALR with an inline transformer: callbacks run as rules are reduced, so no parse
+        # tree is built and nothing recurses on the depth of the input.
+        _PARSER = Lark(_grammar_text(), parser="lalr", keep_all_tokens=True,
+                       maybe_placeholders=True, transformer=_Dispatch())
+    return _PARSER
+
+
+def _syntax_tree(text: str) -> Node:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+    if len(text) > MAX_INPUT:
+        raise ParseError(f"input is too long ({len(text):,} characters; the limit is {MAX_INPUT:,})")
+    if not text.strip():
+        raise ParseError("empty expression: type something like  trace(X*A*X)")
+    lark = _lark()
+    _Dispatch.current = _Builder(text)
+    try:
+        return lark.parse(text)
+    except UnexpectedCharacters as e:
+        pos = e.pos_in_stream
+        ch = text[pos] if pos < len(text) else ""
+        hint = ""
+        if ch in "[]{};":
+            hint = "; matdiff has no matrix literals or indexing"
+        elif ch == "_":
+            hint = "; names must start with a letter"
+        raise ParseError(f"unexpected character {ch!r} at {where(text, pos)}{hint}\n"
+                         f"{caret(text, pos)}") from None
+    except UnexpectedToken as e:
+        raise ParseError(_unexpected_token_message(text, e)) from None
+    except UnexpectedEOF:
+        raise ParseError(f"unexpected end of input: the expression is incomplete\n"
+                         f"{caret(text, len(text))}") from None
+    except UnexpectedInput as e:  # pragma: no cover - other lark errors
+        raise ParseError(f"syntax error at {where(text, getattr(e, 'pos_in_stream', None))}") from None
+    finally:
+        _Dispatch.current = None
+
+
+_EXPECT_NAMES = {
+    "NUMBER": "a number", "NAME": "a name", "LPAR": "'('", "RPAR": "')'", "PLUS": "'+'",
+    "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "CIRCUMFLEX": "'^'", "QUOTE": "\"'\"",
+    "COMMA": "','", "$END": "end of input",
+}
+
+
+def _unexpected_token_message(text, e) -> str:
+    tok = e.token
+    pos = tok.start_pos if tok.start_pos is not None else len(text)
+    got = "end of input" if tok.type == "$END" else repr(str(tok))
+    exp = sorted({_EXPECT_NAMES.get(x, repr(_anon(x))) for x in e.expected})
+    if len(exp) > 6:
+        exp_s = "an operand (a name, a number, '(' or a function call)" \
+            if "a name" in exp else ", ".join(exp[:6]) + ", ..."
+    else:
+        exp_s = " or ".join(exp)
+    return f"unexpected {got} at {where(text, pos)}: expected {exp_s}\n{caret(text, pos)}"
+
+
+def _anon(term: str) -> str:
+    try:
+        t = _lark().get_terminal(term)
+        return t.pattern.value
+    except Exception:  # noqa: BLE001 - only used for a message
+        return term
+
+
+# ---------------------------------------------------------------------------- shapes of the tree
+
+
+def _is_scalar(U: Unifier, shape) -> bool:
+    return U.resolve(shape[0]) == 1 and U.resolve(shape[1]) == 1
+
+
+def _is_colvec(U, shape) -> bool:
+    return U.resolve(shape[1]) == 1
+
+
+class _Context:
+    def __init__(self, text, shapes, symmetric):
+        self.text = text
+        self.U = Unifier()
+        self.declared = {}
+        self.symmetric = set(symmetric or ())
+        self.rigid_names = set()
+        for name, spec in (shapes or {}).items():
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+                raise ShapeError(f"bad variable name {name!r} in the shape declarations")
+            if name in CONSTANT_NAMES:
+                raise ShapeError(f"{name!r} is reserved for the identity/all-ones matrix; "
+                                 f"choose another variable name")
+            dims = parse_dims(spec, name)
+            for d in dims:
+                if isinstance(d, Dim):
+                    self.rigid_names.update(d.names)
+            self.declared[name] = dims_to_shape(dims)
+        self.env = {}  # variable name -> inferred shape
+        self.order = []  # variables in order of appearance
+
+    def fail(self, msg, pos, hint=""):
+        raise ShapeError(f"{msg} at {where(self.text, pos)}{hint}\n{caret(self.text, pos)}")
+
+    def sstr(self, shape) -> str:
+        r, c = (self.U.resolve(d) for d in shape)
+        fmt = lambda d: "?" if any(isinstance(a, Free) for a in dim_parts(d)[1]) else str(d)  # noqa: E731
+        if r == 1 and c == 1:
+            return "scalar"
+        if c == 1:
+            return f"vector of length {fmt(r)}"
+        return f"{fmt(r)}x{fmt(c)} matrix"
+
+    def unify(self, a, b, what, pos, sa, sb):
+        if not self.U.unify(a, b):
+            self.fail(f"shape mismatch in {what}: {self.sstr(sa)} and {self.sstr(sb)}", pos)
+
+    def var_shape(self, name, pos):
+        if name in self.env:
+            return self.env[name]
+        if name in self.declared:
+            shape = self.declared[name]
+        else:
+            kind = default_kind(name)
+            if kind == "scalar":
+                shape = (1, 1)
+            elif kind == "vector":
+                shape = (self.U.fresh_dim(), 1)
+            else:
+                shape = (self.U.fresh_dim(), self.U.fresh_dim())
+        if name in self.symmetric:
+            if not self.U.unify(shape[0], shape[1]):
+                self.fail(f"symmetric variable {name!r} must be square, but it is {self.sstr(shape)}",
+                          pos)
+        self.env[name] = shape
+        self.order.append(name)
+        return shape
+
+
+def _infer(ctx: _Context, node: Node):
+    """Shape inference: sets node.shape (inference dims) and node.how (decisions)."""
+    U = ctx.U
+    k = node.kind
+    for c in node.children:
+        _infer(ctx, c)
+    if k == "number":
+        node.shape = (1, 1)
+    elif k == "name":
+        name = node.value
+        if name in CONSTANT_NAMES and name not in ctx.declared:
+            node.how = CONSTANT_NAMES[name]
+            if node.how == "eye":
+                f = U.fresh_dim()
+                node.shape = (f, f)
+            else:
+                node.shape = (U.fresh_dim(), U.fresh_dim())
+        else:
+            if name in FUNCTION_NAMES and name not in ctx.declared and name not in ctx.env:
+                pass  # a variable may share a function's name; only calls are functions
+            node.how = "var"
+            node.shape = ctx.var_shape(name, node.pos)
+    elif k == "sum":
+        shape = node.children[0].shape
+        hows = []
+        for i, c in enumerate(node.children):
+            if i == 0:
+                hows.append(None)
+                continue
+            opname, pos = node.ops[i]
+            what = "sum" if opname == "+" else "difference"
+            if _is_scalar(U, shape) and not _is_scalar(U, c.shape):
+                hows.append("bcast_left")
+                shape = c.shape
+            elif _is_scalar(U, c.shape) and not _is_scalar(U, shape):
+                hows.append("bcast_right")
+            else:
+                ctx.unify(shape[0], c.shape[0], what, pos, shape, c.shape)
+                ctx.unify(shape[1], c.shape[1], what, pos, shape, c.shape)
+                hows.append("same")
+        node.how = hows
+        node.shape = shape
+    elif k == "prod":
+        shape = node.children[0].shape
+        hows = [None]
+        for i, c in enumerate(node.children[1:], 1):
+            opname, pos = node.ops[i]
+            ls, rs = shape, c.shape
+            if opname == "*":
+                if _is_scalar(U, ls):
+                    hows.append("scale")
+                    shape = rs
+                elif _is_scalar(U, rs):
+                    hows.append("scale")
+                else:
+                    if not U.unify(ls[1], rs[0]):
+                        hint = ""
+                        if U.unify(ls[1], rs[1]) if False else False:
+                            hint = ""
+                        ctx.fail(f"shape mismatch in matrix product: {ctx.sstr(ls)} times "
+                                 f"{ctx.sstr(rs)} (inner dimensions {_ds(U, ls[1])} and "
+                                 f"{_ds(U, rs[0])} differ)", pos,
+                                 "; for an elementwise product use .*" if _same(U, ls, rs) else hint)
+                    hows.append("matmul")
+                    shape = (ls[0], rs[1])
+            elif opname == "/":
+                if not _is_scalar(U, rs):
+                    ctx.fail(f"division by a non-scalar ({ctx.sstr(rs)})", pos,
+                             "; use ./ for elementwise division or inv() for a matrix inverse")
+                hows.append("div")
+            else:  # .* ./
+                what = "elementwise product" if opname == ".*" else "elementwise division"
+                if _is_scalar(U, ls):
+                    shape = rs
+                elif not _is_scalar(U, rs):
+                    ctx.unify(ls[0], rs[0], what, pos, ls, rs)
+                    ctx.unify(ls[1], rs[1], what, pos, ls, rs)
+                hows.append(opname)
+        node.how = hows
+        node.shape = shape
+    elif k == "neg":
+        node.shape = node.children[0].shape
+    elif k == "transpose":
+        s = node.children[0].shape
+        node.shape = (s[1], s[0])
+    elif k in ("pow", "hpow"):
+        b, e = node.children
+        if not _is_scalar(U, e.shape):
+            ctx.fail(f"the exponent must be a scalar, not a {ctx.sstr(e.shape)}", node.value)
+        if k == "hpow" or _is_scalar(U, b.shape):
+            node.how = "scalar" if _is_scalar(U, b.shape) else "elementwise"
+            node.shape = b.shape
+        else:
+            kval = _integer_literal(e)
+            if kval is None:
+                ctx.fail("a matrix power needs an integer exponent (A^2, A^-1)", node.value,
+                         "; for an elementwise power use .^")
+            if not U.unify(b.shape[0], b.shape[1]):
+                ctx.fail(f"a matrix power needs a square matrix, not a {ctx.sstr(b.shape)}", node.value,
+                         "; for an elementwise power use .^")
+            node.how = kval
+            node.shape = b.shape
+    elif k == "call":
+        _infer_call(ctx, node)
+    else:  # pragma: no cover
+        raise AssertionError(k)
+
+
+def _same(U, a, b):
+    return U.resolve(a[0]) == U.resolve(b[0]) and U.resolve(a[1]) == U.resolve(b[1])
+
+
+def _ds(U, d):
+    d = U.resolve(d)
+    return "?" if any(isinstance(a, Free) for a in dim_parts(d)[1]) else str(d)
+
+
+def _integer_literal(node: Node):
+    sign = 1
+    while node.kind == "neg":
+        sign = -sign
+        node = node.children[0]
+    if node.kind == "number" and node.value.denominator == 1:
+        return sign * int(node.value)
+    return None
+
+
+# ---------------------------------------------------------------------------- functions
+
+
+def _square(ctx, node, s, fname):
+    if not ctx.U.unify(s[0], s[1]):
+        ctx.fail(f"{fname}() needs a square matrix, but its argument is a {ctx.sstr(s)}", node.pos)
+
+
+def _f_scalar_of_square(ctx, node, shapes):
+    _square(ctx, node, shapes[0], node.value)
+    return (1, 1)
+
+
+def _f_square_same(ctx, node, shapes):
+    _square(ctx, node, shapes[0], node.value)
+    return shapes[0]
+
+
+def _f_same(ctx, node, shapes):
+    return shapes[0]
+
+
+def _f_scalar(ctx, node, shapes):
+    return (1, 1)
+
+
+def _f_transpose(ctx, node, shapes):
+    return (shapes[0][1], shapes[0][0])
+
+
+def _f_diag(ctx, node, shapes):
+    s = shapes[0]
+    U = ctx.U
+    if _is_scalar(U, s):
+        node.how = "scalar"
+        return s
+    if _is_colvec(U, s):
+        node.how = "diagm"
+        return (s[0], s[0])
+    _square(ctx, node, s, "diag")
+    node.how = "diagv"
+    return (s[0], 1)
+
+
+def _f_vec(ctx, node, shapes):
+    r, c = shapes[0]
+    return (dim_mul(r, c), 1)
+
+
+def _f_kron(ctx, node, shapes):
+    a, b = shapes
+    return (dim_mul(a[0], b[0]), dim_mul(a[1], b[1]))
+
+
+def _f_unvec(ctx, node, shapes):
+    v = shapes[0]
+    if not _is_colvec(ctx.U, v):
+        ctx.fail(f"unvec() needs a vector, not a {ctx.sstr(v)}", node.pos)
+    r = node.how
+    cols = ctx.U.fresh_dim()
+    if not ctx.U.unify(v[0], dim_mul(r, cols)):
+        ctx.fail(f"unvec(): the vector's length {_ds(ctx.U, v[0])} is not a multiple of {r}", node.pos)
+    return (r, cols)
+
+
+def _f_kronadj1(ctx, node, shapes):
+    c, b = shapes
+    m, n = ctx.U.fresh_dim(), ctx.U.fresh_dim()
+    ctx.unify(c[0], dim_mul(m, b[0]), "kronadj1", node.pos, c, b)
+    ctx.unify(c[1], dim_mul(n, b[1]), "kronadj1", node.pos, c, b)
+    return (m, n)
+
+
+def _f_kronadj2(ctx, node, shapes):
+    a, c = shapes
+    p, q = ctx.U.fresh_dim(), ctx.U.fresh_dim()
+    ctx.unify(c[0], dim_mul(a[0], p), "kronadj2", node.pos, a, c)
+    ctx.unify(c[1], dim_mul(a[1], q), "kronadj2", node.pos, a, c)
+    return (p, q)
+
+
+def _b_diag(node, a):
+    return {"scalar": lambda: a, "diagm": lambda: E.diagm(a), "diagv": lambda: E.diagv(a)}[node.how]()
+
+
+# name -> (arity, shape rule, builder(node, *args))
+FUNCTIONS = {
+    "tr": (1, _f_scalar_of_square, lambda n, a: E.trace(a)),
+    "trace": (1, _f_scalar_of_square, lambda n, a: E.trace(a)),
+    "det": (1, _f_scalar_of_square, lambda n, a: E.det(a)),
+    "logdet": (1, _f_scalar_of_square, lambda n, a: E.logdet(a)),
+    "inv": (1, _f_square_same, lambda n, a: E.inv(a)),
+    "transpose": (1, _f_transpose, lambda n, a: E.transpose(a)),
+    "sum": (1, _f_scalar, lambda n, a: E.sum_(a)),
+    "norm2": (1, _f_scalar, lambda n, a: E.norm2(a)),
+    "diag": (1, _f_diag, _b_diag),
+    "vec": (1, _f_vec, lambda n, a: E.vec(a)),
+    "unvec": (2, _f_unvec, None),
+    "kron": (2, _f_kron, lambda n, a, b: E.kron(a, b)),
+    "kronadj1": (2, _f_kronadj1, lambda n, c, b: E.kronadj1(c, b)),
+    "kronadj2": (2, _f_kronadj2, lambda n, a, c: E.kronadj2(a, c)),
+}
+for _f in E.FUNCTIONS:
+    FUNCTIONS[_f] = (1, _f_same, (lambda name: lambda n, a: E.fn(name, a))(_f))
+FUNCTION_NAMES = set(FUNCTIONS)
+
+
+def _infer_call(ctx: _Context, node: Node):
+    name = node.value
+    if name not in FUNCTIONS:
+        if name in ctx.declared or name in ctx.env or (name[0].isupper() and len(name) == 1):
+            ctx.fail(f"{name!r} is a variable, not a function; write {name}*(...) for a product",
+                     node.pos)
+        raise ParseError(f"unknown function {name!r} at {where(ctx.text, node.pos)}"
+                         f"{suggest(name, FUNCTION_NAMES)}\n{caret(ctx.text, node.pos, len(name))}")
+    arity, rule, _ = FUNCTIONS[name]
+    if len(node.children) != arity:
+        raise ParseError(f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, "
+                         f"got {len(node.children)} at {where(ctx.text, node.pos)}\n"
+                         f"{caret(ctx.text, node.pos, len(name))}")
+    if name == "unvec":
+        dimnode = node.children[1]
+        if dimnode.kind == "number" and dimnode.value.denominator == 1 and dimnode.value > 0:
+            node.how = int(dimnode.value)
+        elif dimnode.kind == "name":
+            node.how = sym(dimnode.value)
+            # the name is a dimension, not a variable: undo its registration
+            if dimnode.value in ctx.env and dimnode.value not in ctx.declared:
+                del ctx.env[dimnode.value]
+                ctx.order.remove(dimnode.value)
+        else:
+            raise ParseError(f"unvec(v, r): r must be a positive integer or a dimension name, at "
+                             f"{where(ctx.text, dimnode.pos)}\n{caret(ctx.text, dimnode.pos)}")
+        node.shape = rule(ctx, node, [node.children[0].shape])
+        return
+    node.shape = rule(ctx, node, [c.shape for c in node.children])
+
+
+# ---------------------------------------------------------------------------- building Exprs
+
+
+class _Resolver:
+    def __init__(self, ctx: _Context):
+        self.ctx = ctx
+        self.names = {}
+        used = set(ctx.rigid_names)
+        self.pool = [n for n in ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v", "w")
+                     if n not in used]
+        self.extra = 0
+
+    def dim(self, d):
+        c, names = dim_parts(self.ctx.U.resolve(d))
+        out = []
+        for a in names:
+            if isinstance(a, Free):
+                if a not in self.names:
+                    if self.pool:
+                        self.names[a] = self.pool.pop(0)
+                    else:
+                        self.extra += 1
+                        self.names[a] = f"n{self.extra}"
+                out.append(self.names[a])
+            else:
+                out.append(a)
+        return make_dim(c, out)
+
+    def shape(self, s):
+        return (self.dim(s[0]), self.dim(s[1]))
+
+
+def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
+    k = node.kind
+    if k == "number":
+        return E.const(node.value)
+    if k == "name":
+        shape = R.shape(node.shape)
+        if node.how == "eye":
+            return E.eye(shape[0])
+        if node.how == "ones":
+            return E.ones(shape)
+        if node.how == "zeros":
+            return E.zero(shape)
+        return E.var(node.value, shape, node.value in ctx.symmetric)
+    args = [_build(ctx, R, c) for c in node.children]
+    if k == "sum":
+        acc = args[0]
+        for i in range(1, len(args)):
+            how = node.how[i]
+            t = args[i]
+            if node.ops[i][0] == "-":
+                t = E.neg(t)
+            if how == "bcast_left":
+                acc = E.bcast(acc, t.shape)
+            elif how == "bcast_right":
+                t = E.bcast(t, acc.shape)
+            acc = E.add(acc, t)
+        return acc
+    if k == "prod":
+        acc = args[0]
+        for i in range(1, len(args)):
+            opname = node.ops[i][0]
+            b = args[i]
+            if opname == "*":
+                acc = E.mul(acc, b)
+            elif opname == "/":
+                acc = E.div(acc, b)
+            elif opname == ".*":
+                acc = E.had(acc, b)
+            else:
+                acc = E.had(acc, E.hpow(b, E.const(-1)))
+        return acc
+    if k == "neg":
+        return E.neg(args[0])
+    if k == "transpose":
+        return E.transpose(args[0])
+    if k == "pow":
+        if node.how == "scalar":
+            return E.power(args[0], args[1])
+        return E.mpow(args[0], node.how)
+    if k == "hpow":
+        return E.hpow(args[0], args[1])
+    if k == "call":
+        name = node.value
+        if name == "unvec":
+            shape = R.shape(node.shape)
+            return E.unvec(args[0], shape[0], shape[1])
+        return FUNCTIONS[name][2](node, *args)
+    raise AssertionError(k)  # pragma: no cover
+
+
+class Parsed:
+    """The result of parsing: the expression and what was learnt about its variables."""
+
+    def __init__(self, expr, shapes, order, symmetric):
+        self.expr = expr
+        self.shapes = shapes  # name -> (rows, cols) with final dims
+        self.order = order
+        self.symmetric = symmetric
+
+
+def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
+    if not isinstance(text, str):
+        raise ParseError(f"expected the expression as a string, got {type(text).__name__}")
+    symmetric = list(symmetric or ())
+    ctx = _Context(text, shapes, symmetric)
+    tree = _syntax_tree(text)
+    _infer(ctx, tree)
+    for s in symmetric:
+        if s not in ctx.env:
+            raise ShapeError(f"--symmetric {s}: {s!r} does not occur in the expression"
+                             f"{suggest(s, ctx.env)}")
+    for name in ctx.declared:
+        if name not in ctx.env:
+            pass  # declarations of absent variables are harmless (documented)
+    R = _Resolver(ctx)
+    final = {name: R.shape(ctx.env[name]) for name in ctx.order}
+    e = _build(ctx, R, tree)
+    return Parsed(e, final, list(ctx.order), set(symmetric))
+
+
+def parse(text: str, shapes=None, symmetric=()) -> E.Expr:
+    """Parse ``text`` into a typed, shaped :class:`~matdiff.expr.Expr`.
+
+    >>> str(parse("trace(X*A*X)"))
+    'tr(X*A*X)'
+    """
+    return parse_full(text, shapes, symmetric).expr
+
+
+def python_name(name: str) -> str:
+    """A Python identifier for a user variable name (keywords get a trailing underscore)."""
+    return name + "_" if keyword.iskeyword(name) else name

@@ -1,0 +1,211 @@
+"""Shapes and dimensions.
+
+A shape is a pair ``(rows, cols)`` of dimensions; scalars are ``(1, 1)``, vectors are
+columns ``(n, 1)``. A dimension is either an ``int`` or a :class:`Dim`, a monomial
+``coeff * name1 * name2 * ...`` in symbolic size names (products arise from Kronecker
+products and ``vec``).
+
+During type inference dimensions may also contain *free* atoms (unknown sizes of
+undeclared variables). :class:`Unifier` binds free atoms by unification; declared
+names are rigid: ``n`` and ``m`` are different sizes unless the user says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import gcd
+from typing import Union
+
+from .errors import ShapeError
+
+
+@dataclass(frozen=True, order=True)
+class Dim:
+    """A symbolic dimension ``coeff * prod(names)``; ``names`` is sorted, repeats allowed."""
+
+    coeff: int
+    names: tuple
+
+    def __str__(self) -> str:
+        parts = [str(self.coeff)] if self.coeff != 1 else []
+        parts += [str(n) for n in self.names]
+        return "*".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Dim({self})"
+
+
+DimT = Union[int, Dim]
+
+
+@dataclass(frozen=True, order=True)
+class Free:
+    """An unknown dimension during inference (printed ``?k``)."""
+
+    id: int
+
+    def __str__(self) -> str:
+        return f"?{self.id}"
+
+
+def sym(name: str) -> Dim:
+    return Dim(1, (name,))
+
+
+def make_dim(coeff: int, names) -> DimT:
+    names = tuple(sorted(names, key=_atom_key))
+    if not names or coeff == 0:
+        return coeff
+    return Dim(coeff, names)
+
+
+def _atom_key(a):
+    return (1, a.id, "") if isinstance(a, Free) else (0, 0, a)
+
+
+def dim_parts(d: DimT) -> tuple[int, tuple]:
+    if isinstance(d, int):
+        return d, ()
+    return d.coeff, d.names
+
+
+def dim_mul(a: DimT, b: DimT) -> DimT:
+    ca, na = dim_parts(a)
+    cb, nb = dim_parts(b)
+    return make_dim(ca * cb, na + nb)
+
+
+def dim_str(d: DimT) -> str:
+    return str(d)
+
+
+def shape_str(shape) -> str:
+    r, c = shape
+    if r == 1 and c == 1:
+        return "scalar"
+    if c == 1:
+        return f"vector({dim_str(r)})"
+    return f"{dim_str(r)}x{dim_str(c)}"
+
+
+def is_scalar_shape(shape) -> bool:
+    return shape[0] == 1 and shape[1] == 1
+
+
+def shape_size(shape) -> DimT:
+    return dim_mul(shape[0], shape[1])
+
+
+def parse_dims(spec, name: str = "?") -> tuple:
+    """Parse a user shape declaration: ``"n,m"``, ``"n"``, ``""``, ``"3,3"`` or a tuple.
+
+    Returns a tuple of 0, 1 or 2 dimensions (ints or :class:`Dim`).
+    """
+    if isinstance(spec, str):
+        items = [s.strip() for s in spec.split(",")] if spec.strip() else []
+    elif isinstance(spec, int):
+        items = [spec]
+    else:
+        items = list(spec)
+    if len(items) > 2:
+        raise ShapeError(f"shape of {name!r} has {len(items)} dimensions; matdiff handles scalars, "
+                         f"vectors and matrices (at most 2)")
+    dims = []
+    for it in items:
+        if isinstance(it, int) and not isinstance(it, bool):
+            d = it
+        elif isinstance(it, str) and it.isdigit():
+            d = int(it)
+        elif isinstance(it, str) and it.isidentifier() and not it.startswith("_"):
+            d = sym(it)
+        else:
+            raise ShapeError(f"bad dimension {it!r} in the shape of {name!r}: use a positive integer "
+                             f"or a name such as n (e.g. {name}=n,m)")
+        if isinstance(d, int) and d < 1:
+            raise ShapeError(f"dimension {d} in the shape of {name!r} must be positive")
+        dims.append(d)
+    return tuple(dims)
+
+
+def dims_to_shape(dims: tuple) -> tuple:
+    if len(dims) == 0:
+        return (1, 1)
+    if len(dims) == 1:
+        return (dims[0], 1)
+    return (dims[0], dims[1])
+
+
+def shape_to_dims(shape) -> tuple:
+    """The user-facing view of a shape: () scalar, (n,) vector, (n, m) matrix."""
+    r, c = shape
+    if r == 1 and c == 1:
+        return ()
+    if c == 1:
+        return (r,)
+    return (r, c)
+
+
+class Unifier:
+    """Union-find over free dimension atoms, with monomial terms.
+
+    A term is a pair ``(coeff, atoms)`` where atoms are rigid names (str) or :class:`Free`.
+    """
+
+    def __init__(self):
+        self.binding: dict[Free, object] = {}
+        self.counter = 0
+
+    def fresh(self) -> Free:
+        self.counter += 1
+        return Free(self.counter)
+
+    def fresh_dim(self):
+        return Dim(1, (self.fresh(),))
+
+    def resolve(self, d):
+        """Substitute bound free atoms, returning a canonical int/Dim."""
+        c, names = dim_parts(d)
+        out = []
+        changed = True
+        while changed:
+            changed = False
+            out = []
+            for a in names:
+                if isinstance(a, Free) and a in self.binding:
+                    bc, bn = dim_parts(self.binding[a])
+                    c *= bc
+                    out.extend(bn)
+                    changed = True
+                else:
+                    out.append(a)
+            names = tuple(out)
+        return make_dim(c, names)
+
+    def unify(self, a, b) -> bool:
+        """Make dimensions a and b equal; False if impossible."""
+        a = self.resolve(a)
+        b = self.resolve(b)
+        if a == b:
+            return True
+        ca, na = dim_parts(a)
+        cb, nb = dim_parts(b)
+        # cancel common atoms and common factors
+        la, lb = list(na), list(nb)
+        for x in list(la):
+            if x in lb:
+                la.remove(x)
+                lb.remove(x)
+        g = gcd(ca, cb) or 1
+        ca, cb = ca // g, cb // g
+        for (c1, n1, c2, n2) in ((ca, la, cb, lb), (cb, lb, ca, la)):
+            if c1 == 1 and len(n1) == 1 and isinstance(n1[0], Free):
+                f = n1[0]
+                if f in n2:
+                    return False
+                self.binding[f] = make_dim(c2, n2)
+                return True
+        return False
+
+    def free_atoms(self, d) -> list:
+        _, names = dim_parts(self.resolve(d))
+        return [a for a in names if isinstance(a, Free)]

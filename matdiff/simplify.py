@@ -1,0 +1,218 @@
+"""Simplification: oriented, guarded rewrite rules toward Matrix-Cookbook forms.
+
+The constructors in :mod:`matdiff.expr` already keep every node in a light canonical
+form (flattened, constants folded, like terms collected). The rules here go further,
+each in one direction only, so rewriting terminates:
+
+* transposes are pushed down to the leaves: ``(A*B)' -> B'*A'``, ``(A + B)' -> A' + B'``;
+  a symmetric expression loses its transpose (``S' -> S``, ``inv(S)' -> inv(S)``);
+* a trace whose argument can be rotated into a scalar product is removed
+  (``tr(A*x*y') -> y'*A*x``);
+* sums are factored on a common left or right factor (``A*x + A'*x -> (A + A')*x``).
+
+Rules are data: ``RULES[op]`` is a list of functions ``node -> Expr | None`` (None: no
+match); each has a one-line comment stating its identity. Every rule is checked
+numerically in the tests (``tests/test_simplify.py``).
+"""
+
+from __future__ import annotations
+
+from . import expr as E
+from .expr import Expr
+
+
+# ---------------------------------------------------------------------------- symmetry
+
+
+def is_symmetric(e: Expr, _memo=None) -> bool:
+    """Structurally symmetric (square and equal to its transpose for all inputs)."""
+    if e.rows != e.cols:
+        return False
+    op = e.op
+    if e.is_scalar or op in ("eye", "diagm", "zero", "ones", "K") and e.rows == e.cols:
+        return op != "K"
+    if op in ("var", "dvar"):
+        return e.attr[1]
+    if op in ("inv", "mpow", "fn", "hpow"):
+        return is_symmetric(e.args[0])
+    if op in ("add", "had"):
+        return all(is_symmetric(a) for a in e.args)
+    if op == "kron":
+        return all(is_symmetric(a) for a in e.args)
+    if op == "bcast":
+        return True
+    if op == "mul":
+        _, _, ch = E.factors(e)
+        k = len(ch)
+        for i in range(k // 2):
+            if E.transpose(ch[i]) is not ch[k - 1 - i]:
+                return False
+        return k % 2 == 0 or is_symmetric(ch[k // 2])
+    return False
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+def _t_symmetric(n):
+    # S' -> S  when S is symmetric
+    return n.args[0] if is_symmetric(n.args[0]) else None
+
+
+def _t_mul(n):
+    # (s * A * B)' -> s * B' * A'
+    a = n.args[0]
+    if a.op != "mul":
+        return None
+    c, s, ch = E.factors(a)
+    return E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
+
+
+def _t_add(n):
+    # (A + B)' -> A' + B'
+    a = n.args[0]
+    return E.add(*[E.transpose(t) for t in a.args]) if a.op == "add" else None
+
+
+def _t_kron(n):
+    # kron(A, B)' -> kron(A', B')
+    a = n.args[0]
+    return E.kron(E.transpose(a.args[0]), E.transpose(a.args[1])) if a.op == "kron" else None
+
+
+def _t_inv_sym(n):
+    # inv(A)' stays (Cookbook writes A^-T), but inv(A')' -> inv(A)
+    a = n.args[0]
+    if a.op == "inv" and a.args[0].op == "transpose":
+        return E.inv(a.args[0].args[0])
+    return None
+
+
+def _tr_rotate(n):
+    # tr(A*x*y'*B) -> y'*B*A*x   (cyclic: rotate so the product is a scalar)
+    a = n.args[0]
+    if a.op != "mul":
+        return None
+    c, s, ch = E.factors(a)
+    if len(ch) < 2:
+        return None
+    for j, f in enumerate(ch):
+        if f.rows == 1:  # start at a row vector: the rotated product is 1x1
+            return E.mul(E.const(c), *s, *ch[j:], *ch[:j])
+        if f.cols == 1:  # end at a column vector
+            return E.mul(E.const(c), *s, *ch[j + 1:], *ch[:j + 1])
+    return None
+
+
+def _tr_sym_transposes(n):
+    # tr(A'*B') -> tr(B*A)   (tr(M') = tr(M)) when every factor is transposed
+    a = n.args[0]
+    if a.op != "mul":
+        return None
+    c, s, ch = E.factors(a)
+    if len(ch) >= 2 and all(f.op == "transpose" for f in ch):
+        return E.mul(E.const(c), *s, E.trace(E.mul(*[f.args[0] for f in reversed(ch)])))
+    return None
+
+
+def _split_term(t):
+    c, s, ch = E.factors(t)
+    return c, s, ch
+
+
+def _factor(n):
+    # A*X + B*X -> (A + B)*X ;  X*A + X*B -> X*(A + B)   (largest group first)
+    terms = n.args
+    best = None
+    for side in ("right", "left"):
+        groups: dict = {}
+        for idx, t in enumerate(terms):
+            c, s, ch = _split_term(t)
+            if not ch:
+                continue
+            f = ch[-1] if side == "right" else ch[0]
+            rest_ch = ch[:-1] if side == "right" else ch[1:]
+            rest = E.mul(E.const(c), *s, *rest_ch)
+            groups.setdefault((f, rest.shape), []).append((idx, rest))
+        for (f, _), members in groups.items():
+            if len(members) >= 2 and (best is None or len(members) > len(best[2])):
+                best = (side, f, members)
+    if best is None:
+        return None
+    side, f, members = best
+    idxs = {i for i, _ in members}
+    rest_sum = E.add(*[r for _, r in members])
+    grouped = E.mul(rest_sum, f) if side == "right" else E.mul(f, rest_sum)
+    others = [t for i, t in enumerate(terms) if i not in idxs]
+    return E.add(grouped, *others)
+
+
+def _mul_inv_transpose(n):
+    # inv(A)'*A' -> I and A'*inv(A)' -> I (adjacent in a chain)
+    c, s, ch = E.factors(n)
+    for i in range(len(ch) - 1):
+        a, b = ch[i], ch[i + 1]
+        if a.op == "transpose" and b.op == "transpose":
+            x, y = a.args[0], b.args[0]
+            if (x.op == "inv" and x.args[0] is y) or (y.op == "inv" and y.args[0] is x):
+                rest = ch[:i] + ch[i + 2:]
+                return E.mul(E.const(c), *s, *(rest or [E.eye(a.rows)]))
+    return None
+
+
+RULES = {
+    "transpose": [_t_symmetric, _t_mul, _t_add, _t_kron, _t_inv_sym],
+    "trace": [_tr_rotate, _tr_sym_transposes],
+    "add": [_factor],
+    "mul": [_mul_inv_transpose],
+}
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+def simplify(e: Expr, max_rounds: int = 50) -> Expr:
+    """Rewrite ``e`` bottom-up with :data:`RULES` to a fixed point.
+
+    >>> from matdiff.parse import parse
+    >>> str(simplify(parse("(A*B)'")))
+    "B'*A'"
+    """
+    memo: dict = {}
+
+    def go(node: Expr) -> Expr:
+        if node in memo:
+            return memo[node]
+        for sub in node.walk():  # children first, iteratively
+            if sub in memo:
+                continue
+            new = E.rebuild(sub, [memo[a] for a in sub.args]) if sub.args else sub
+            if new is not sub:
+                # the constructor may have built fresh subterms: simplify those too
+                new = go(new)
+            else:
+                for _ in range(max_rounds):
+                    for rule in RULES.get(new.op, ()):
+                        r = rule(new)
+                        if r is not None and r is not new:
+                            new = go(r)
+                            break
+                    else:
+                        break
+                    if new.op not in RULES:
+                        break
+            memo[sub] = new
+            memo[new] = new
+        return memo[node]
+
+    return go(e)
+
+
+def sym(G: Expr) -> Expr:
+    """The symmetric part (G + G')/2, the gradient on the space of symmetric matrices."""
+    if is_symmetric(G):
+        return G
+    Gt = simplify(E.transpose(G))
+    if Gt is G:
+        return G
+    return simplify(E.scale(E.Fraction(1, 2), E.add(G, Gt)))

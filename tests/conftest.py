@@ -1,0 +1,46 @@
+"""Shared pytest configuration for the matdiff test-suite.
+
+Helpers live in tests/gradcheck.py (numerical gradient checker) and
+tests/exprgen.py (random well-typed expression generator); both are importable
+from the test modules because pytest puts this directory on sys.path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+# Make the in-tree package importable even when it has not been pip-installed
+# (``make test`` installs it in editable mode; this is only a fallback).
+for p in (str(ROOT), str(HERE)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# "default": what `make test` runs.  "thorough": MATDIFF_HYPOTHESIS_PROFILE=thorough
+# for a longer local fuzzing session.
+settings.register_profile(
+    "default",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile(
+    "thorough",
+    parent=settings.get_profile("default"),
+    max_examples=2000,
+)
+settings.load_profile(os.environ.get("MATDIFF_HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def rng():
+    import numpy as np
+
+    return np.random.default_rng(12345)

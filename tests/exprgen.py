@@ -1,0 +1,348 @@
+"""Random well-typed matdiff expression strings.
+
+Shapes are tracked as (rows, cols) over the symbols {"1", "n", "m"}:
+("1","1") scalar, (d,"1") column vector, ("1",d) row vector, otherwise matrix.
+Every generated expression is well typed for the declared shapes in SHAPES,
+and its domain is kept safe:
+
+* log / sqrt / ./ / fractional powers only of positive things
+  (1 + E.^2, exp(E), 2 + cos(E), sigmoid(E), 1 + abs(E));
+* inv / det / logdet / ^-1 only of well-conditioned matrices
+  (I + E*E', or the variables A, B, M, S whose random values are well conditioned);
+* tan only of tanh(E) (inside (-pi/2, pi/2));
+* norm2 without a square only of a variable (never of something that may be 0);
+* division only by positive scalars;
+* I / eye / ones only where the neighbouring operand fixes their size.
+
+The generator takes an ``integers(lo, hi)`` callable so that it can be driven
+both by Hypothesis (``draw(st.integers(lo, hi))``, shrinkable) and by a plain
+``random.Random`` (deterministic corpora for the round-trip tests).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from typing import Callable
+
+from hypothesis import strategies as st
+
+# declared shapes (as strings, the form accepted by matdiff.derive / parse)
+SHAPES = {
+    "a": "", "b": "", "alpha": "",
+    "x": "n", "y": "n", "z": "m",
+    "A": "n,n", "B": "n,n", "M": "m,m",
+    "C": "n,m", "D": "m,n",
+}
+SYM_SHAPES = {"S": "n,n"}
+
+# random-input kinds for gradcheck.random_value
+KINDS = {"A": "wc", "B": "wcneg", "M": "wc", "S": "spd"}
+
+VARS = {
+    ("1", "1"): ["a", "b", "alpha"],
+    ("n", "1"): ["x", "y"],
+    ("m", "1"): ["z"],
+    ("n", "n"): ["A", "B"],
+    ("m", "m"): ["M"],
+    ("n", "m"): ["C"],
+    ("m", "n"): ["D"],
+}
+NUMBERS = ["2", "0.5", "3", "1e-3", "1.5"]
+WELL_CONDITIONED = {"n": ["A", "B"], "m": ["M"]}
+
+ALL_NAMES = sorted(set(SHAPES) | set(SYM_SHAPES), key=len, reverse=True)
+_NAME_RE = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(ALL_NAMES) + r")(?![A-Za-z0-9_])")
+
+
+def example_scale() -> float:
+    """MATDIFF_HYPOTHESIS_SCALE=4 runs four times as many examples."""
+    try:
+        return float(os.environ.get("MATDIFF_HYPOTHESIS_SCALE", "1"))
+    except ValueError:
+        return 1.0
+
+
+def n_examples(n: int) -> int:
+    return max(1, int(n * example_scale()))
+
+
+def variables_in(text: str) -> list[str]:
+    """Declared variable names occurring in an expression text (sorted)."""
+    return sorted(set(_NAME_RE.findall(text)))
+
+
+def _matching_close(s: str, i: int) -> int:
+    depth = 0
+    for j in range(i, len(s)):
+        if s[j] == "(":
+            depth += 1
+        elif s[j] == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def is_atom(s: str) -> bool:
+    """True if s binds tighter than any binary operator (safe as an operand)."""
+    s = s.strip()
+    core = s.rstrip("'")
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", core):
+        return True
+    if re.fullmatch(r"\d+(\.\d+)?(e-?\d+)?", core):
+        return s == core  # 2' would be odd; keep numbers bare
+    m = re.match(r"[A-Za-z_][A-Za-z0-9_]*\(", core)
+    start = m.end() - 1 if m else (0 if core.startswith("(") else -1)
+    if start < 0:
+        return False
+    return _matching_close(core, start) == len(core) - 1
+
+
+def p(s: str) -> str:
+    return s if is_atom(s) else f"({s})"
+
+
+class Gen:
+    def __init__(self, integers: Callable[[int, int], int], with_sym: bool = False):
+        self.ri = integers
+        self.with_sym = with_sym
+
+    # -- helpers
+    def pick(self, seq):
+        seq = list(seq)
+        return seq[self.ri(0, len(seq) - 1)]
+
+    def coin(self, num: int = 1, den: int = 2) -> bool:
+        return self.ri(0, den - 1) < num
+
+    def eye(self) -> str:
+        return "I" if self.coin(3, 4) else "eye"
+
+    def vars_of(self, shp):
+        v = list(VARS.get(shp, []))
+        if self.with_sym and shp == ("n", "n"):
+            v.append("S")
+        return v
+
+    def wc_leaf(self, d):
+        v = list(WELL_CONDITIONED[d])
+        if self.with_sym and d == "n":
+            v.append("S")
+        return self.pick(v)
+
+    # -- generation
+    def expr(self, shp, depth: int) -> str:
+        if depth <= 0:
+            return self.leaf(shp)
+        r, c = shp
+        rules = [self.leaf, self.addsub, self.neg, self.scale, self.divide, self.matmul,
+                 self.hadamard, self.ewdiv, self.ewpow, self.ewfunc, self.ewfunc]
+        if shp != ("1", "1"):
+            rules += [self.transpose, self.broadcast]
+        if r == c and r != "1":
+            rules += [self.matpow, self.inverse, self.diag_mat, self.identity_op]
+        if c == "1" and r != "1":
+            rules += [self.diag_vec]
+        if shp == ("1", "1"):
+            rules += [self.reduce, self.reduce, self.reduce, self.spow, self.bilinear]
+        return self.pick(rules)(shp, depth - 1)
+
+    def leaf(self, shp, depth: int = 0) -> str:
+        r, c = shp
+        if shp == ("1", "1"):
+            return self.pick(["a", "b", "alpha", "a", "b"] + NUMBERS)
+        if r == "1":  # row vector: transpose of a column vector
+            return self.pick(self.vars_of((c, "1"))) + "'"
+        v = self.vars_of(shp)
+        if not v:  # only happens for shapes without variables (none with the tables above)
+            return p(self.leaf((c, r))) + "'"
+        return self.pick(v)
+
+    def addsub(self, shp, depth):
+        op = self.pick([" + ", " - "])
+        return f"{self.expr(shp, depth)}{op}{p(self.expr(shp, depth))}"
+
+    def neg(self, shp, depth):
+        return f"-{p(self.expr(shp, depth))}"
+
+    def broadcast(self, shp, depth):  # scalar + array
+        s, e = p(self.expr(("1", "1"), depth)), p(self.expr(shp, depth))
+        return self.pick([f"{e} + {s}", f"{s} - {e}", f"{e} - {s}"])
+
+    def scale(self, shp, depth):
+        s, e = p(self.expr(("1", "1"), depth)), p(self.expr(shp, depth))
+        return f"{s}*{e}" if self.coin() else f"{e}*{s}"
+
+    def pos_scalar(self, depth):
+        s = p(self.expr(("1", "1"), depth))
+        return self.pick([f"(1 + {s}^2)", f"exp({s})", f"(2 + sin({s}))", "2", f"(1 + sigmoid({s}))", "4"])
+
+    def divide(self, shp, depth):
+        return f"{p(self.expr(shp, depth))}/{self.pos_scalar(depth)}"
+
+    def transpose(self, shp, depth):
+        r, c = shp
+        inner = self.expr((c, r), depth)
+        return f"{p(inner)}'" if self.coin(2, 3) else f"transpose({inner})"
+
+    def matmul(self, shp, depth):
+        r, c = shp
+        k = self.pick(["1", "n", "m"])
+        return f"{p(self.expr((r, k), depth))}*{p(self.expr((k, c), depth))}"
+
+    def hadamard(self, shp, depth):
+        return f"{p(self.expr(shp, depth))} .* {p(self.expr(shp, depth))}"
+
+    def positive(self, shp, depth):
+        """A positive-valued expression of shape shp."""
+        e = p(self.expr(shp, depth))
+        sq = f"{e}^2" if shp == ("1", "1") else f"{e} .^ 2"
+        return self.pick([f"(1 + {sq})", f"exp({e})", f"(2 + cos({e}))", f"sigmoid({e})", f"(1 + abs({e}))",
+                          f"(1 + exp({e}))"])
+
+    def ewdiv(self, shp, depth):
+        if shp == ("1", "1"):
+            return f"{p(self.expr(shp, depth))}/{self.positive(shp, depth)}"
+        return f"{p(self.expr(shp, depth))} ./ {self.positive(shp, depth)}"
+
+    def ewpow(self, shp, depth):
+        if shp == ("1", "1"):
+            return self.spow(shp, depth)
+        if self.coin():
+            return f"{p(self.expr(shp, depth))} .^ {self.pick(['2', '3'])}"
+        return f"{self.positive(shp, depth)} .^ {self.pick(['0.5', '1.5', '2.5'])}"
+
+    def ewfunc(self, shp, depth):
+        e = self.expr(shp, depth)
+        fn = self.pick(["exp", "sin", "cos", "tanh", "sigmoid", "abs", "relu", "tan", "log", "sqrt"])
+        if fn == "tan":
+            return f"tan(tanh({e}))"
+        if fn in ("log", "sqrt"):
+            return f"{fn}({self.positive(shp, depth)})"
+        return f"{fn}({e})"
+
+    def matpow(self, shp, depth):
+        r, _ = shp
+        k = self.pick(["2", "3", "2", "-1"])
+        if k == "-1":
+            return f"{self.spd(r, depth)}^-1"
+        return f"{p(self.expr(shp, depth))}^{k}"
+
+    def spd(self, d, depth) -> str:
+        """A well-conditioned square (d,d) matrix expression, parenthesised."""
+        if self.coin():
+            return self.wc_leaf(d)
+        k = self.pick(["1", "n", "m"])
+        e = p(self.expr((d, k), depth))
+        return f"({self.eye()} + {e}*{e}')"
+
+    def inverse(self, shp, depth):
+        r, _ = shp
+        return f"inv({self.spd(r, depth)})"
+
+    def diag_mat(self, shp, depth):  # vector -> diagonal matrix
+        r, _ = shp
+        return f"diag({self.expr((r, '1'), depth)})"
+
+    def diag_vec(self, shp, depth):  # square -> diagonal vector
+        r, _ = shp
+        return f"diag({self.expr((r, r), depth)})"
+
+    def identity_op(self, shp, depth):
+        e = p(self.expr(shp, depth))
+        return self.pick([f"{self.eye()} + {e}", f"{e} - {self.eye()}", f"{self.eye()} .* {e}", f"{e}*{self.eye()}",
+                          f"{e} .* ones", f"{e} + ones"])
+
+    def spow(self, shp, depth):  # scalar power, any exponent
+        e = p(self.expr(("1", "1"), depth))
+        form = self.ri(0, 4)
+        if form == 0:
+            return f"{e}^2"
+        if form == 1:
+            return f"{e}^3"
+        pos = self.positive(("1", "1"), depth)
+        if form == 2:
+            return f"{pos}^0.5"
+        if form == 3:
+            return f"{pos}^-1"
+        return f"{pos}^{p(self.expr(('1', '1'), max(0, depth - 1)))}"
+
+    def bilinear(self, shp, depth):
+        i, j = self.pick(["n", "m"]), self.pick(["n", "m"])
+        u = p(self.expr((i, "1"), depth))
+        e = p(self.expr((i, j), depth))
+        v = p(self.expr((j, "1"), depth))
+        return f"{u}'*{e}*{v}"
+
+    def reduce(self, shp, depth):
+        k = self.pick(["n", "m"])
+        form = self.ri(0, 13)
+        if form == 0:
+            return f"{self.pick(['tr', 'trace', 'tr'])}({self.expr((k, k), depth)})"
+        if form == 1:
+            return f"det({self.spd(k, depth)})"
+        if form == 2:
+            return f"logdet({self.spd(k, depth)})"
+        if form == 3:
+            return f"sum({self.expr(self.any_shape(), depth)})"
+        if form == 4:
+            shp2 = self.pick([s for s in VARS if s != ("1", "1")])
+            return f"norm2({self.pick(self.vars_of(shp2))})"
+        if form == 5:
+            return f"norm2({self.expr(self.any_shape(), depth)})^2"
+        if form == 6:
+            s2 = self.any_shape()
+            return f"vec({self.expr(s2, depth)})'*vec({self.expr(s2, depth)})"
+        if form == 7:
+            return f"sum(vec({self.expr(self.any_shape(), depth)}))"
+        if form == 8:
+            k2 = self.pick(["n", "m"])
+            return f"tr(kron({self.expr((k, k), depth)}, {self.expr((k2, k2), depth)}))"
+        if form == 9:
+            return f"sum(kron({self.expr(self.any_shape(), depth)}, {self.expr(self.any_shape(), depth)}))"
+        if form == 10:
+            return f"norm2(kron({self.expr(self.any_shape(), depth)}, {self.expr(self.any_shape(), depth)}))^2"
+        if form == 11:
+            return f"sum(diag({self.expr((k, k), depth)}))"
+        if form == 12:
+            return f"{self.pick(['tr', 'sum'])}({self.expr((k, k), depth)}*{self.expr((k, k), depth)})"
+        return f"sum({self.expr((k, '1'), depth)})"
+
+    def any_shape(self):
+        return self.pick([("n", "n"), ("n", "m"), ("m", "n"), ("m", "m"), ("n", "1"), ("m", "1"), ("1", "n")])
+
+    def scalar_expression(self, depth: int) -> str:
+        e = self.expr(("1", "1"), depth)
+        if not variables_in(e):
+            e = f"{e} + {self.pick(['sum(x)', 'tr(A)', 'a', 'norm2(C)^2', 'z\'*z'])}"
+        return e
+
+
+@st.composite
+def scalar_expressions(draw, max_depth: int = 4, with_sym=None):
+    """Strategy: (expr_text, with_sym) with a scalar-valued, well-typed expression."""
+    if with_sym is None:
+        with_sym = draw(st.booleans())
+    depth = draw(st.integers(1, max_depth))
+    gen = Gen(lambda lo, hi: draw(st.integers(lo, hi)), with_sym=with_sym)
+    return gen.scalar_expression(depth), with_sym
+
+
+def shapes_for(with_sym: bool) -> dict[str, str]:
+    out = dict(SHAPES)
+    if with_sym:
+        out.update(SYM_SHAPES)
+    return out
+
+
+def random_corpus(count: int, seed: int = 0, max_depth: int = 4) -> list[tuple[str, bool]]:
+    """Deterministic list of (expr_text, with_sym) for parametrised tests."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(count):
+        with_sym = bool(i % 3 == 0)
+        gen = Gen(lambda lo, hi: rnd.randint(lo, hi), with_sym=with_sym)
+        out.append((gen.scalar_expression(rnd.randint(1, max_depth)), with_sym))
+    return out
