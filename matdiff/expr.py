@@ -784,6 +784,8 @@ def kronadj1(c: Expr, b: Expr) -> Expr:
         return zero((rows, cols))
     if c.op == "kron" and c.args[1].shape == b.shape:  # kronadj1(kron(M, N), B) = <B, N> M
         return mul(inner(b, c.args[1]), c.args[0])
+    if c.op == "ones":  # kronadj1(1, B) = sum(B) 1
+        return mul(sum_(b), ones((rows, cols)))
     if c.op == "eye" and b.rows == b.cols and rows == cols:  # kronadj1(I, B) = tr(B) I
         return mul(trace(b), eye(rows))
     s, m = _pull_scalars(c)
@@ -799,6 +801,8 @@ def kronadj2(a: Expr, c: Expr) -> Expr:
         return zero((rows, cols))
     if c.op == "kron" and c.args[0].shape == a.shape:  # kronadj2(A, kron(M, N)) = <A, M> N
         return mul(inner(a, c.args[0]), c.args[1])
+    if c.op == "ones":  # kronadj2(A, 1) = sum(A) 1
+        return mul(sum_(a), ones((rows, cols)))
     if c.op == "eye" and a.rows == a.cols and rows == cols:  # kronadj2(A, I) = tr(A) I
         return mul(trace(a), eye(rows))
     s, m = _pull_scalars(c)
