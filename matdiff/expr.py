@@ -22,11 +22,14 @@ Op names (the ``op`` field):
 from __future__ import annotations
 
 import weakref
+import zlib
 from fractions import Fraction
 
 from .shapes import dim_mul, dim_parts, is_scalar_shape, make_dim, shape_str
 
 SCALAR = (1, 1)
+
+_HASH_MOD = (1 << 61) - 1
 
 # Ranks give a stable, readable order of terms in sums and of scalar factors.
 _RANK = {
@@ -58,7 +61,13 @@ class Expr:
         node.args = args
         node.shape = shape
         node.attr = attr
-        node.key = (_RANK.get(op, 99), op, _attr_key(op, attr, shape), tuple(a.key for a in args))
+        # a deterministic sort key, cheap to compare whatever the depth: (rank, leading
+        # name, structural hash); it orders terms of sums and factors of products
+        h = zlib.crc32(f"{op}|{attr}|{shape}".encode())
+        for a in args:
+            h = (h * 1000003 + a.key[2]) % _HASH_MOD
+        lead = attr[0] if op in ("var", "dvar") else (args[0].key[1] if args else "")
+        node.key = (_RANK.get(op, 99), lead, h)
         node.depth = 1 + max((a.depth for a in args), default=0)
         cls._table[k] = node
         return node
@@ -127,14 +136,6 @@ class Expr:
 
     def has_op(self, op: str) -> bool:
         return any(n.op == op for n in self.walk())
-
-
-def _attr_key(op, attr, shape):
-    if op in ("eye", "ones", "zero", "K", "unvec", "bcast"):
-        return str(shape) + str(attr)
-    if op == "const":
-        return attr
-    return "" if attr is None else str(attr)
 
 
 # ---------------------------------------------------------------------------- leaves
@@ -386,6 +387,8 @@ def mul(*args: Expr) -> Expr:
     if chain:
         merged: list = []
         for f in chain:
+            if f.op == "eye":  # I*A -> A, I*I -> I (not I^2)
+                continue
             b, k = _chain_base(f)
             if merged and merged[-1][0] is b:
                 merged[-1][1] += k

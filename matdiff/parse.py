@@ -34,7 +34,7 @@ from .shapes import (
 )
 
 MAX_DEPTH = 200
-MAX_INPUT = 1_000_000
+MAX_INPUT = 65_536  # characters; real expressions are far shorter, and this bounds the time
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
@@ -93,8 +93,12 @@ class _Builder:
     def _binary(self, kind, flat_kind, children):
         left, tok, right = children
         if left.kind == flat_kind and not left.paren:
-            node = Node(flat_kind, left.children + [right], left.pos, right.end,
-                        ops=left.ops + [(kind, tok.start_pos)])
+            # extend the flattened sum/product in place: linear time for long input
+            node = left
+            node.children.append(right)
+            node.ops.append((kind, tok.start_pos))
+            node.end = right.end
+            node.depth = max(node.depth, 1 + right.depth)
         else:
             node = Node(flat_kind, [left, right], left.pos, right.end,
                         ops=[(None, left.pos), (kind, tok.start_pos)])
@@ -559,6 +563,8 @@ FUNCTIONS = {
     "kron": (2, _f_kron, lambda n, a, b: E.kron(a, b)),
     "kronadj1": (2, _f_kronadj1, lambda n, c, b: E.kronadj1(c, b)),
     "kronadj2": (2, _f_kronadj2, lambda n, a, c: E.kronadj2(a, c)),
+    # K(m, n): the mn x mn commutation matrix, K(m, n)*vec(A) = vec(A') for A m x n
+    "K": (2, None, lambda n, a, b: E.commutation(*n.how)),
 }
 for _f in E.FUNCTIONS:
     FUNCTIONS[_f] = (1, _f_same, (lambda name: lambda n, a: E.fn(name, a))(_f))
@@ -578,6 +584,12 @@ def _infer_call(ctx: _Context, node: Node):
         raise ParseError(f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, "
                          f"got {len(node.children)} at {where(ctx.text, node.pos)}\n"
                          f"{caret(ctx.text, node.pos, len(name))}")
+    if name == "K":  # K(m, n): the commutation matrix; its arguments are dimensions
+        dims = [_dimension_argument(ctx, c, "K(m, n)") for c in node.children]
+        node.how = tuple(dims)
+        size = dim_mul(dims[0], dims[1])
+        node.shape = (size, size)
+        return
     if name == "unvec":
         dimnode = node.children[1]
         if dimnode.kind == "number" and dimnode.value.denominator == 1 and dimnode.value > 0:
@@ -594,6 +606,20 @@ def _infer_call(ctx: _Context, node: Node):
         node.shape = rule(ctx, node, [node.children[0].shape])
         return
     node.shape = rule(ctx, node, [c.shape for c in node.children])
+
+
+def _dimension_argument(ctx: _Context, dimnode: Node, usage: str):
+    """A positive integer or a dimension name given as a function argument."""
+    if dimnode.kind == "number" and dimnode.value.denominator == 1 and dimnode.value > 0:
+        return int(dimnode.value)
+    if dimnode.kind == "name":
+        # the name is a dimension, not a variable: undo its registration
+        if dimnode.value in ctx.env and dimnode.value not in ctx.declared:
+            del ctx.env[dimnode.value]
+            ctx.order.remove(dimnode.value)
+        return sym(dimnode.value)
+    raise ParseError(f"{usage}: arguments must be positive integers or dimension names, at "
+                     f"{where(ctx.text, dimnode.pos)}\n{caret(ctx.text, dimnode.pos)}")
 
 
 # ---------------------------------------------------------------------------- building Exprs
@@ -643,31 +669,34 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
         return E.var(node.value, shape, node.value in ctx.symmetric)
     args = [_build(ctx, R, c) for c in node.children]
     if k == "sum":
-        acc = args[0]
-        for i in range(1, len(args)):
-            how = node.how[i]
-            t = args[i]
-            if node.ops[i][0] == "-":
+        shape = R.shape(node.shape)
+        terms = []
+        for i, t in enumerate(args):
+            if i and node.ops[i][0] == "-":
                 t = E.neg(t)
-            if how == "bcast_left":
-                acc = E.bcast(acc, t.shape)
-            elif how == "bcast_right":
-                t = E.bcast(t, acc.shape)
-            acc = E.add(acc, t)
-        return acc
+            if t.shape != shape:  # a scalar added to an array: broadcast
+                t = E.bcast(t, shape)
+            terms.append(t)
+        return E.add(*terms)  # one call: linear time for long sums
     if k == "prod":
+        # left to right; runs of the same operator are built with one constructor call
         acc = args[0]
-        for i in range(1, len(args)):
+        i = 1
+        while i < len(args):
             opname = node.ops[i][0]
-            b = args[i]
+            j = i
+            while j < len(args) and node.ops[j][0] == opname:
+                j += 1
+            run = args[i:j]
             if opname == "*":
-                acc = E.mul(acc, b)
+                acc = E.mul(acc, *run)
             elif opname == "/":
-                acc = E.div(acc, b)
+                acc = E.div(acc, E.mul(*run))
             elif opname == ".*":
-                acc = E.had(acc, b)
+                acc = E.had(acc, *run)
             else:
-                acc = E.had(acc, E.hpow(b, E.const(-1)))
+                acc = E.had(acc, *[E.hpow(b, E.const(-1)) for b in run])
+            i = j
         return acc
     if k == "neg":
         return E.neg(args[0])
