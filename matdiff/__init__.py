@@ -23,9 +23,9 @@ def __getattr__(name):
 
         return getattr(api, name)
     if name == "parse":
-        from .parse import parse
+        from .parsing import parse
 
-        return parse
+        return parse  # (the module is matdiff.parsing, so this name is never shadowed)
     if name == "Expr":
         from .expr import Expr
 

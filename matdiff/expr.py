@@ -48,7 +48,7 @@ class Expr:
     Equality is identity: build nodes only through the constructor functions.
     """
 
-    __slots__ = ("op", "args", "shape", "attr", "key", "depth", "__weakref__")
+    __slots__ = ("op", "args", "shape", "attr", "key", "depth", "is_scalar", "__weakref__")
     _table: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
 
     def __new__(cls, op: str, args: tuple = (), shape=SCALAR, attr=None):
@@ -69,6 +69,7 @@ class Expr:
         lead = attr[0] if op in ("var", "dvar") else (args[0].key[1] if args else "")
         node.key = (_RANK.get(op, 99), lead, h)
         node.depth = 1 + max((a.depth for a in args), default=0)
+        node.is_scalar = shape[0] == 1 and shape[1] == 1
         cls._table[k] = node
         return node
 
@@ -83,10 +84,6 @@ class Expr:
 
     def __lt__(self, other):
         return self.key < other.key
-
-    @property
-    def is_scalar(self) -> bool:
-        return is_scalar_shape(self.shape)
 
     @property
     def rows(self):
@@ -550,7 +547,8 @@ def _pull_scalars(e: Expr):
     if e.op == "mul":
         c, s, ch = factors(e)
         if c != 1 or s:
-            return ([const(c)] if c != 1 else []) + s, mul(*ch)
+            s2, m = _pull_scalars(mul(*ch))
+            return ([const(c)] if c != 1 else []) + s + s2, m
     if e.op == "bcast":
         return [e.args[0]], ones(e.shape)
     return [], e

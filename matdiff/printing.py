@@ -62,6 +62,26 @@ def _split_mul(e: Expr):
     return coeff, num + chain, den
 
 
+def _dvar_position(e: Expr) -> float:
+    """Index of the first dX leaf in a left-to-right (preorder) reading of e; inf if none."""
+    sizes: dict = {}
+    has: dict = {}
+    for node in e.walk():  # children first
+        sizes[node] = 1 + sum(sizes[a] for a in node.args)
+        has[node] = node.op == "dvar" or any(has[a] for a in node.args)
+    if not has[e]:
+        return float("inf")
+    pos, node = 0, e
+    while node.op != "dvar":
+        pos += 1
+        for a in node.args:
+            if has[a]:
+                node = a
+                break
+            pos += sizes[a]
+    return pos
+
+
 class TextPrinter:
     """Text in the input language with minimal but safe parentheses."""
 
@@ -93,14 +113,16 @@ class TextPrinter:
     def p_const(self, e):
         return _num_text(e.attr)
 
+    explicit = False  # print sizes: eye(n), ones(n, m), zeros(n, m)
+
     def p_eye(self, e):
-        return "I", P_ATOM
+        return (f"eye({dim_str(e.rows)})" if self.explicit else "I"), P_ATOM
 
     def p_ones(self, e):
-        return "ones", P_ATOM
+        return (f"ones({dim_str(e.rows)}, {dim_str(e.cols)})" if self.explicit else "ones"), P_ATOM
 
     def p_zero(self, e):
-        return "zeros", P_ATOM
+        return (f"zeros({dim_str(e.rows)}, {dim_str(e.cols)})" if self.explicit else "zeros"), P_ATOM
 
     def p_K(self, e):
         m, n = e.attr
@@ -109,6 +131,10 @@ class TextPrinter:
     # sums
     def p_add(self, e):
         terms = list(e.args)
+        if any(t.has_op("dvar") for t in terms):
+            # a differential reads like the product rule: terms in the order dX appears in
+            # them, d(A^3) = dA*A^2 + A*dA*A + A^2*dA (display order only: the sum is the same)
+            terms.sort(key=_dvar_position)
         # start with a positive term where there is one
         for i, t in enumerate(terms):
             if E.split_coeff(t)[0] > 0:
@@ -162,7 +188,7 @@ class TextPrinter:
 
     def p_bcast(self, e):
         s = e.args[0]
-        return self.wrap(s, P_NEG + 0.5) + "*ones", P_MUL
+        return self.wrap(s, P_NEG + 0.5) + "*" + self.p_ones(e)[0], P_MUL
 
     def p_transpose(self, e):
         return self.wrap(e.args[0], P_ATOM) + "'", P_POST
@@ -215,11 +241,39 @@ class TextPrinter:
 
 
 _text = TextPrinter()
+_text_explicit = TextPrinter()
+_text_explicit.explicit = True
 
 
 def to_text(e: Expr) -> str:
-    """Text in the matdiff input language."""
-    return _text(e)
+    """Text in the matdiff input language; it parses back to ``e`` given the variables' shapes.
+
+    ``I``, ``ones`` and ``zeros`` are printed bare when their size follows from the rest
+    of the expression, and as ``eye(n)``, ``ones(n, m)``, ``zeros(n, m)`` otherwise.
+    """
+    s = _text(e)
+    if any(n.op in ("eye", "ones", "zero", "bcast") for n in e.walk()) and not _round_trips(s, e):
+        s = _text_explicit(e)
+    return s
+
+
+def _round_trips(s: str, e: Expr) -> bool:
+    from .errors import MatdiffError
+    from .parsing import parse_full
+    from .shapes import shape_to_dims
+
+    shapes, sym = {}, []
+    for n in e.walk():
+        if n.op in ("var", "dvar"):
+            name = n.attr[0] if n.op == "var" else "d" + n.attr[0]
+            shapes[name] = tuple(str(d) for d in shape_to_dims(n.shape))
+            if n.attr[1]:
+                sym.append(name)
+    try:
+        p = parse_full(s, shapes, sym)
+        return p.expr is e and not p.fresh  # every size determined, none guessed
+    except (MatdiffError, RecursionError):
+        return False
 
 
 # ---------------------------------------------------------------------------- LaTeX
@@ -359,7 +413,7 @@ class LatexPrinter(TextPrinter):
         return f"\\left\\|{self.p(e.args[0])[0]}\\right\\|", P_ATOM
 
     def p_kron(self, e):
-        return f"{self.wrap(e.args[0], P_ATOM)} \\otimes {self.wrap(e.args[1], P_ATOM)}", P_MUL
+        return f"{self.wrap(e.args[0], P_POST)} \\otimes {self.wrap(e.args[1], P_POST)}", P_MUL
 
     def p_unvec(self, e):
         return f"\\operatorname{{unvec}}_{{{dim_str(e.rows)}}}\\left({self.p(e.args[0])[0]}\\right)", P_ATOM

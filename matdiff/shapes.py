@@ -206,7 +206,8 @@ class Unifier:
                 return True
         # products of unknowns on both sides (Kronecker products of undeclared factors):
         # pair them up in order of appearance, i.e. assume corresponding factors agree
-        if ca == cb and len(la) == len(lb) > 1 and all(isinstance(x, Free) for x in la + lb):
+        if ca == cb and len(la) == len(lb) > 1 and (all(isinstance(x, Free) for x in la)
+                                                    or all(isinstance(x, Free) for x in lb)):
             return all(self.unify(Dim(1, (x,)), Dim(1, (y,))) for x, y in zip(la, lb))
         return False
 

@@ -123,6 +123,17 @@ def _split_term(t):
 def _factor(n):
     # A*X + B*X -> (A + B)*X ;  X*A + X*B -> X*(A + B)   (largest group first)
     terms = n.args
+    # cheap pre-check (no new nodes): is any outer factor shared by two terms at all?
+    seen: dict = {}
+    shared = False
+    for t in terms:
+        ch = [a for a in t.args if not a.is_scalar] if t.op == "mul" else ([] if t.is_scalar else [t])
+        for key in ((ch[-1], "r"), (ch[0], "l")) if ch else ():
+            if key in seen:
+                shared = True
+            seen[key] = True
+    if not shared:
+        return None
     best = None
     for side in ("right", "left"):
         groups: dict = {}
@@ -160,25 +171,57 @@ def _mul_inv_transpose(n):
     return None
 
 
+# ---------------------------------------------------------------------------- Kronecker (Jacobians)
+
+
+def _mul_kron_kron(n):
+    # kron(A, B)*kron(C, D) -> kron(A*C, B*D)   (mixed-product property; A*C and B*D defined)
+    c, s, ch = E.factors(n)
+    for i in range(len(ch) - 1):
+        a, b = ch[i], ch[i + 1]
+        if a.op == "kron" and b.op == "kron":
+            (A, B), (C, D) = a.args, b.args
+            if A.cols == C.rows and B.cols == D.rows:
+                merged = E.kron(E.mul(A, C), E.mul(B, D))
+                return E.mul(E.const(c), *s, *ch[:i], merged, *ch[i + 2:])
+    return None
+
+
+def _mul_vec_eye_kron(n):
+    # vec(I)'*kron(B', A) -> vec(A'*B')'   (both are M -> tr(A*M*B) = <A'*B', M>)
+    c, s, ch = E.factors(n)
+    for i in range(len(ch) - 1):
+        a, b = ch[i], ch[i + 1]
+        if (a.op == "transpose" and a.args[0].op == "vec" and a.args[0].args[0].op == "eye"
+                and b.op == "kron"):
+            P, Q = b.args
+            I = a.args[0].args[0]
+            if Q.rows == I.rows and P.rows == I.rows:
+                row = E.transpose(E.vec(E.mul(E.transpose(Q), P)))
+                return E.mul(E.const(c), *s, *ch[:i], row, *ch[i + 2:])
+    return None
+
+
 RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_add, _t_kron, _t_inv_sym],
     "trace": [_tr_rotate, _tr_sym_transposes],
     "add": [_factor],
-    "mul": [_mul_inv_transpose],
+    "mul": [_mul_inv_transpose, _mul_kron_kron, _mul_vec_eye_kron],
 }
 
 
 # ---------------------------------------------------------------------------- driver
 
 
-def simplify(e: Expr, max_rounds: int = 50) -> Expr:
+def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
     """Rewrite ``e`` bottom-up with :data:`RULES` to a fixed point.
 
-    >>> from matdiff.parse import parse
+    >>> from matdiff.parsing import parse
     >>> str(simplify(parse("(A*B)'")))
     "B'*A'"
     """
     memo: dict = {}
+    rules = RULES if factor else {op: [r for r in rs if r is not _factor] for op, rs in RULES.items()}
 
     def go(node: Expr) -> Expr:
         if node in memo:
@@ -192,14 +235,14 @@ def simplify(e: Expr, max_rounds: int = 50) -> Expr:
                 new = go(new)
             else:
                 for _ in range(max_rounds):
-                    for rule in RULES.get(new.op, ()):
+                    for rule in rules.get(new.op, ()):
                         r = rule(new)
                         if r is not None and r is not new:
                             new = go(r)
                             break
                     else:
                         break
-                    if new.op not in RULES:
+                    if new.op not in rules:
                         break
             memo[sub] = new
             memo[new] = new

@@ -201,7 +201,7 @@ def _lark():
         # LALR with an inline transformer: callbacks run as rules are reduced, so no parse
         # tree is built and nothing recurses on the depth of the input.
         _PARSER = Lark(_grammar_text(), parser="lalr", keep_all_tokens=True,
-                       maybe_placeholders=True, transformer=_Dispatch())
+                       maybe_placeholders=True, transformer=_Dispatch(), cache=True)
     return _PARSER
 
 
@@ -339,8 +339,10 @@ def _infer(ctx: _Context, node: Node):
     """Shape inference: sets node.shape (inference dims) and node.how (decisions)."""
     U = ctx.U
     k = node.kind
-    for c in node.children:
-        _infer(ctx, c)
+    dimargs = DIM_ARGS.get(node.value, ()) if k == "call" else ()
+    for i, c in enumerate(node.children):
+        if i not in dimargs:  # dimension arguments (eye(n), K(m, n)) are not expressions
+            _infer(ctx, c)
     if k == "number":
         node.shape = (1, 1)
     elif k == "name":
@@ -543,6 +545,10 @@ def _f_kronadj2(ctx, node, shapes):
     return (p, q)
 
 
+# arguments that are dimensions (a positive integer, a size name, or a product n*m)
+DIM_ARGS = {"K": (0, 1), "unvec": (1,), "eye": (0,), "ones": (0, 1), "zeros": (0, 1)}
+
+
 def _b_diag(node, a):
     return {"scalar": lambda: a, "diagm": lambda: E.diagm(a), "diagv": lambda: E.diagv(a)}[node.how]()
 
@@ -564,7 +570,10 @@ FUNCTIONS = {
     "kronadj1": (2, _f_kronadj1, lambda n, c, b: E.kronadj1(c, b)),
     "kronadj2": (2, _f_kronadj2, lambda n, a, c: E.kronadj2(a, c)),
     # K(m, n): the mn x mn commutation matrix, K(m, n)*vec(A) = vec(A') for A m x n
-    "K": (2, None, lambda n, a, b: E.commutation(*n.how)),
+    "K": (2, None, lambda n: E.commutation(*n.how)),
+    "eye": (1, None, None),
+    "ones": (2, None, None),
+    "zeros": (2, None, None),
 }
 for _f in E.FUNCTIONS:
     FUNCTIONS[_f] = (1, _f_same, (lambda name: lambda n, a: E.fn(name, a))(_f))
@@ -580,6 +589,16 @@ def _infer_call(ctx: _Context, node: Node):
         raise ParseError(f"unknown function {name!r} at {where(ctx.text, node.pos)}"
                          f"{suggest(name, FUNCTION_NAMES)}\n{caret(ctx.text, node.pos, len(name))}")
     arity, rule, _ = FUNCTIONS[name]
+    if name in ("eye", "ones", "zeros"):  # eye(n), ones(n), ones(n, m), zeros(n, m)
+        nargs = len(node.children)
+        if not 1 <= nargs <= (1 if name == "eye" else 2):
+            raise ParseError(f"{name}() takes {'1' if name == 'eye' else '1 or 2'} dimension "
+                             f"argument(s), got {nargs} at {where(ctx.text, node.pos)}\n"
+                             f"{caret(ctx.text, node.pos, len(name))}")
+        dims = [_dimension_argument(ctx, c, f"{name}(...)") for c in node.children]
+        node.how = name
+        node.shape = (dims[0], dims[0]) if name == "eye" else (dims[0], dims[1] if nargs == 2 else 1)
+        return
     if len(node.children) != arity:
         raise ParseError(f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, "
                          f"got {len(node.children)} at {where(ctx.text, node.pos)}\n"
@@ -591,18 +610,7 @@ def _infer_call(ctx: _Context, node: Node):
         node.shape = (size, size)
         return
     if name == "unvec":
-        dimnode = node.children[1]
-        if dimnode.kind == "number" and dimnode.value.denominator == 1 and dimnode.value > 0:
-            node.how = int(dimnode.value)
-        elif dimnode.kind == "name":
-            node.how = sym(dimnode.value)
-            # the name is a dimension, not a variable: undo its registration
-            if dimnode.value in ctx.env and dimnode.value not in ctx.declared:
-                del ctx.env[dimnode.value]
-                ctx.order.remove(dimnode.value)
-        else:
-            raise ParseError(f"unvec(v, r): r must be a positive integer or a dimension name, at "
-                             f"{where(ctx.text, dimnode.pos)}\n{caret(ctx.text, dimnode.pos)}")
+        node.how = _dimension_argument(ctx, node.children[1], "unvec(v, r)")
         node.shape = rule(ctx, node, [node.children[0].shape])
         return
     node.shape = rule(ctx, node, [c.shape for c in node.children])
@@ -613,11 +621,13 @@ def _dimension_argument(ctx: _Context, dimnode: Node, usage: str):
     if dimnode.kind == "number" and dimnode.value.denominator == 1 and dimnode.value > 0:
         return int(dimnode.value)
     if dimnode.kind == "name":
-        # the name is a dimension, not a variable: undo its registration
-        if dimnode.value in ctx.env and dimnode.value not in ctx.declared:
-            del ctx.env[dimnode.value]
-            ctx.order.remove(dimnode.value)
+        ctx.rigid_names.add(dimnode.value)
         return sym(dimnode.value)
+    if dimnode.kind == "prod" and all(op in (None, "*") for op, _ in dimnode.ops):  # n*m
+        d = 1
+        for c in dimnode.children:
+            d = dim_mul(d, _dimension_argument(ctx, c, usage))
+        return d
     raise ParseError(f"{usage}: arguments must be positive integers or dimension names, at "
                      f"{where(ctx.text, dimnode.pos)}\n{caret(ctx.text, dimnode.pos)}")
 
@@ -667,7 +677,8 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
         if node.how == "zeros":
             return E.zero(shape)
         return E.var(node.value, shape, node.value in ctx.symmetric)
-    args = [_build(ctx, R, c) for c in node.children]
+    skip = DIM_ARGS.get(node.value, ()) if k == "call" else ()
+    args = [_build(ctx, R, c) for i, c in enumerate(node.children) if i not in skip]
     if k == "sum":
         shape = R.shape(node.shape)
         terms = []
@@ -710,9 +721,10 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
         return E.hpow(args[0], args[1])
     if k == "call":
         name = node.value
-        if name == "unvec":
+        if name in ("unvec", "eye", "ones", "zeros"):
             shape = R.shape(node.shape)
-            return E.unvec(args[0], shape[0], shape[1])
+            return {"unvec": lambda: E.unvec(args[0], shape[0], shape[1]), "eye": lambda: E.eye(shape[0]),
+                    "ones": lambda: E.ones(shape), "zeros": lambda: E.zero(shape)}[name]()
         return FUNCTIONS[name][2](node, *args)
     raise AssertionError(k)  # pragma: no cover
 
@@ -720,8 +732,9 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
 class Parsed:
     """The result of parsing: the expression and what was learnt about its variables."""
 
-    def __init__(self, expr, shapes, order, symmetric):
+    def __init__(self, expr, shapes, order, symmetric, fresh=()):
         self.expr = expr
+        self.fresh = set(fresh)  # dimension names made up for sizes nothing determined
         self.shapes = shapes  # name -> (rows, cols) with final dims
         self.order = order
         self.symmetric = symmetric
@@ -744,7 +757,7 @@ def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
     R = _Resolver(ctx)
     final = {name: R.shape(ctx.env[name]) for name in ctx.order}
     e = _build(ctx, R, tree)
-    return Parsed(e, final, list(ctx.order), set(symmetric))
+    return Parsed(e, final, list(ctx.order), set(symmetric), R.names.values())
 
 
 def parse(text: str, shapes=None, symmetric=()) -> E.Expr:
