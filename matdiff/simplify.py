@@ -4,7 +4,8 @@ The constructors in :mod:`matdiff.expr` already keep every node in a light canon
 form (flattened, constants folded, like terms collected). The rules here go further,
 each in one direction only, so rewriting terminates:
 
-* transposes are pushed down to the leaves: ``(A*B)' -> B'*A'``, ``(A + B)' -> A' + B'``;
+* transposes are pushed through products: ``(A*B)' -> B'*A'`` (not into sums: ``(A*x - b)'``
+  stays one recognisable, shareable term);
   a symmetric expression loses its transpose (``S' -> S``, ``inv(S)' -> inv(S)``);
 * a trace whose argument can be rotated into a scalar product is removed
   (``tr(A*x*y') -> y'*A*x``);
@@ -66,12 +67,6 @@ def _t_mul(n):
         return None
     c, s, ch = E.factors(a)
     return E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
-
-
-def _t_add(n):
-    # (A + B)' -> A' + B'
-    a = n.args[0]
-    return E.add(*[E.transpose(t) for t in a.args]) if a.op == "add" else None
 
 
 def _t_kron(n):
@@ -202,11 +197,21 @@ def _mul_vec_eye_kron(n):
     return None
 
 
+def _mul_negated_sum(n):
+    # c*(-a - b)*M -> -c*(a + b)*M   (a factor that is a sum of negative terms)
+    for i, f in enumerate(n.args):
+        if f.op == "add" and all(E.split_coeff(t)[0] < 0 for t in f.args):
+            args = list(n.args)
+            args[i] = E.add(*[E.neg(t) for t in f.args])
+            return E.mul(E.const(-1), *args)
+    return None
+
+
 RULES = {
-    "transpose": [_t_symmetric, _t_mul, _t_add, _t_kron, _t_inv_sym],
+    "transpose": [_t_symmetric, _t_mul, _t_kron, _t_inv_sym],
     "trace": [_tr_rotate, _tr_sym_transposes],
     "add": [_factor],
-    "mul": [_mul_inv_transpose, _mul_kron_kron, _mul_vec_eye_kron],
+    "mul": [_mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_vec_eye_kron],
 }
 
 
