@@ -12,7 +12,7 @@ from .differentiate import differential, dvars_for
 from .errors import DerivationError, suggest
 from .expr import Expr
 from .gradient import transpose_linear
-from .parse import parse_full
+from .parsing import parse_full
 from .shapes import shape_to_dims, shape_str
 from .simplify import simplify, sym
 
@@ -41,6 +41,9 @@ class Derivation:
     differential : ``d(expr)``, linear in ``dX`` for each ``X`` in ``wrt``
     gradients : ``{name: gradient}`` (scalar expressions only)
     gradient : the gradient when there is a single ``wrt`` variable
+    jacobians : ``{name: J}`` with ``vec(dF) = sum J vec(dX)`` (column-major vec, numerator
+        layout: ``size(F)`` rows, ``size(X)`` columns); for a scalar f, ``vec(gradient)'``
+    jacobian : the Jacobian when there is a single ``wrt`` variable
     """
 
     def __init__(self, text: str, wrt, shapes=None, symmetric=()):
@@ -60,6 +63,10 @@ class Derivation:
             self._shapes = parsed.shapes
             self.variables = list(parsed.order)
             for name in wrt:
+                if name not in self._shapes and name in parsed.absent:
+                    # declared but absent: f does not depend on it; its gradient is zero
+                    self._shapes[name] = parsed.absent[name]
+                    self.variables.append(name)
                 if name not in self._shapes:
                     raise DerivationError(
                         f"cannot differentiate by {name!r}: it is not a variable of the expression"
@@ -67,8 +74,9 @@ class Derivation:
             self.wrt = wrt
             self._dvars = dvars_for(self._shapes, wrt, self.symmetric)
             raw = differential(self.expr, self._dvars)
-            self.differential: Expr = simplify(raw)
+            self.differential: Expr = simplify(raw, factor=False)  # the course form: unfactored
             self._gradients = None
+            self._jacobians = None
             if self.expr.is_scalar:
                 self._gradients = self._compute_gradients(raw)
 
@@ -106,6 +114,27 @@ class Derivation:
             raise DerivationError(f"several variables ({', '.join(self.wrt)}): use .gradients[name]")
         return next(iter(g.values()))
 
+    @property
+    def jacobians(self) -> dict:
+        """``{name: J}``: ``vec(dF) = J vec(dX)`` summed over the variables (see :mod:`matdiff.jacobian`)."""
+        if self._jacobians is None:
+            from .jacobian import jacobian_of_gradient, jacobians
+
+            with _deep_stack():
+                if self._gradients is not None:
+                    self._jacobians = {n: jacobian_of_gradient(g) for n, g in self._gradients.items()}
+                else:
+                    self._jacobians = jacobians(self.differential, self.wrt, self._shapes)
+        return dict(self._jacobians)
+
+    @property
+    def jacobian(self) -> Expr:
+        """The Jacobian by the single ``wrt`` variable, e.g. ``kron(B', A)`` for ``A*X*B`` by X."""
+        j = self.jacobians
+        if len(j) != 1:
+            raise DerivationError(f"several variables ({', '.join(self.wrt)}): use .jacobians[name]")
+        return next(iter(j.values()))
+
     def zero_gradient(self, name: str) -> bool:
         """True when f does not depend on ``name`` (its gradient is identically zero)."""
         return E.is_zero(self.gradients[name])
@@ -130,7 +159,11 @@ class Derivation:
     def latex(self) -> str:
         """LaTeX of the result: the gradients (or the differential for non-scalar expressions)."""
         if self._gradients is None:
-            return "d\\left(" + self.expr.latex() + "\\right) = " + self.differential.latex()
+            lines = ["d\\left(" + self.expr.latex() + "\\right) = " + self.differential.latex()]
+            for name, J in self.jacobians.items():
+                lines.append(f"\\frac{{\\partial \\operatorname{{vec}} F}}"
+                             f"{{\\partial \\operatorname{{vec}} {E.var(name, (1, 1)).latex()}}} = {J.latex()}")
+            return " ,\\quad ".join(lines)
         lines = []
         for name, g in self._gradients.items():
             lines.append(f"\\frac{{\\partial f}}{{\\partial {E.var(name, (1, 1)).latex()}}} = {g.latex()}")
@@ -149,49 +182,196 @@ class Derivation:
         if self._gradients is not None:
             out["gradient"] = {n: {"text": str(g), "latex": g.latex(), "zero": E.is_zero(g)}
                                for n, g in self._gradients.items()}
+        else:
+            out["jacobian"] = {n: {"text": str(J), "latex": J.latex(), "zero": E.is_zero(J)}
+                               for n, J in self.jacobians.items()}
         return out
 
     # ------------------------------------------------------------------ NumPy
     def _input_list(self):
         return [(n, self._shapes[n]) for n in self.variables]
 
-    def numpy_source(self, name: str = "f") -> str:
-        """Python source (imports only NumPy) of ``name(...) -> (value, gradient)``."""
+    def numpy_source(self, name: str = "f", hints: Mapping | None = None) -> str:
+        """Python source (imports only NumPy) of ``name(...) -> (value, gradient)``
+        (``(value, J)`` for a non-scalar expression, J the 2-D Jacobian).
+
+        ``hints``: ``{dimension name: typical size}`` used to choose the multiplication
+        order of matrix chains (symbolic sizes default to 1000)."""
         if not name.isidentifier():
             raise DerivationError(f"bad function name {name!r}: use a Python identifier")
         name = py_name(name)
+        hints = _check_hints(hints, self._shapes)
         outputs = [("value", self.expr, "value")]
-        grads = self.gradients
-        for n in self.wrt:
-            outputs.append((n, grads[n], "value"))
+        if self._gradients is not None:
+            grads = self.gradients
+            for n in self.wrt:
+                outputs.append((n, grads[n], "value"))
+        else:
+            jacs = self.jacobians
+            for n in self.wrt:
+                outputs.append((n, jacs[n], "matrix"))
         doc = self._docstring()
+        mdoc = f"Generated by matdiff: {name}(...) for  {self.text}\n\nImports only NumPy."
         if len(self.wrt) == 1:
-            return generate(outputs, self._input_list(), name, doc)
+            return generate(outputs, self._input_list(), name, doc, size_hints=hints, module_doc=mdoc)
         result = "return {0}, {{" + ", ".join(f"{n!r}: {{{i + 1}}}" for i, n in enumerate(self.wrt)) + "}}"
-        return generate(outputs, self._input_list(), name, doc, result_code=result)
+        return generate(outputs, self._input_list(), name, doc, result_code=result, size_hints=hints,
+                        module_doc=mdoc)
+
+    def check(self, sizes: Mapping | None = None, directions: int = 5, seed: int | None = 0,
+              claim=None, steps: bool = False):
+        """Check the derivative against central finite differences at random inputs.
+
+        ``claim``: a hand-derived gradient (text, or ``{name: text}``) to check as well.
+        Returns a :class:`~matdiff.check.CheckResult` (``ok``, ``errors``, ``max_error``,
+        ``table``; ``str()`` is a readable report).
+
+        >>> derive("tr(X*A*X)", wrt="X").check(claim="2*A'*X'").claim_ok
+        False
+        """
+        from .check import check
+
+        with _deep_stack():
+            return check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps)
 
     def _docstring(self) -> str:
-        lines = [f"Value and gradient of  {self.text}", "", f"Shapes: {self.shape_text()}"]
+        what = "gradient" if self._gradients is not None else "Jacobian (vec(dF) = J vec(dX))"
+        lines = [f"Value and {what} of  {self.text}", "", f"Shapes: {self.shape_text()}"]
         for n, g in (self._gradients or {}).items():
             lines.append(f"Gradient by {n}: {g}")
+        if self._gradients is None:
+            for n, J in self.jacobians.items():
+                lines.append(f"Jacobian by {n}: {J}")
         return "\n    ".join(lines)
 
-    def to_numpy(self):
+    def to_numpy(self, jvp: bool = False, vjp: bool = False):
         """A compiled NumPy function ``f(**inputs) -> (value, gradient)``.
 
         Inputs are passed by variable name (or positionally in the order of
         :attr:`variables`); vectors are 1-D arrays, scalars floats. With several ``wrt``
-        variables the gradient is a dict by name.
+        variables the gradient is a dict by name. For a non-scalar expression the second
+        item is the Jacobian, a 2-D array (``vec(dF) = J vec(dX)``, column-major vec).
+
+        ``jvp=True``: ``f(dX=..., **inputs) -> (value, dF)``, the differential in the
+        direction dX (one keyword ``d<name>`` per ``wrt`` variable, all required).
+        ``vjp=True``: ``f(C, **inputs) -> (value, G)``, the adjoint map: ``G`` (shaped like
+        X; a dict for several variables) with ``<C, dF> = <G, dX>``. Neither builds J.
         """
+        if jvp and vjp:
+            raise DerivationError("ask for jvp=True or vjp=True, not both")
+        if jvp:
+            return self._jvp_numpy()
+        if vjp:
+            return self._vjp_numpy()
         fname = "_matdiff_f"
         src = self.numpy_source(fname)
         fn = compile_source(src, fname)
         return _bind_names(fn, self.variables, src)
 
+    def _jvp_numpy(self):
+        """``(dX=..., **inputs) -> (value, dF)``: dF from the differential (never J)."""
+        tangents = {n: "d" + n for n in self.wrt}
+        clash = [t for t in tangents.values() if t in self._shapes]
+        if clash:
+            raise DerivationError(f"jvp: the tangent name {clash[0]!r} is also a variable of the expression")
+        extra = [(f"tangent d{n}", "_d_" + py_name(n), self._shapes[n]) for n in self.wrt]
+        outputs = [("value", self.expr, "value"), ("dF", self.differential, "value")]
+        fname = "_matdiff_jvp"
+        src = generate(outputs, self._input_list(), fname, f"Value and differential of  {self.text}",
+                       extra_params=extra)
+        fn = compile_source(src, fname)
+        order = list(self.variables)
+
+        def call(*args, **kwargs):
+            dirs = []
+            for n in self.wrt:
+                t = kwargs.pop(tangents[n], None)
+                if t is None:
+                    raise TypeError(f"missing tangent {tangents[n]!r} (the direction for {n})")
+                dirs.append(t)
+            values = _collect(order, args, kwargs)
+            return fn(*[values[n] for n in order], *dirs)
+
+        call.source = src
+        call.tangents = dict(tangents)
+        call.__doc__ = fn.__doc__
+        return call
+
+    def _vjp_numpy(self):
+        """``(C, **inputs) -> (value, G)``: the transpose pass applied to C (never J)."""
+        cname = "cotangent C"
+        C = E.var(cname, self.expr.shape)
+        with _deep_stack():
+            adj, _ = transpose_linear(self.differential, self.wrt, cotangent=C)
+            outs = []
+            for n in self.wrt:
+                g = adj[n]
+                g = E.zero(self._shapes[n]) if g is None else simplify(g)
+                if n in self.symmetric:
+                    g = sym(g)
+                outs.append((n, g, "value"))
+        fname = "_matdiff_vjp"
+        extra = [(cname, "_cot", self.expr.shape)]
+        result = None
+        if len(self.wrt) > 1:
+            result = "return {0}, {{" + ", ".join(f"{n!r}: {{{i + 1}}}" for i, n in enumerate(self.wrt)) + "}}"
+        src = generate([("value", self.expr, "value")] + outs, self._input_list(), fname,
+                       f"Value and vector-Jacobian product of  {self.text}", extra_params=extra,
+                       result_code=result)
+        fn = compile_source(src, fname)
+        order = list(self.variables)
+
+        def call(C, *args, **kwargs):
+            values = _collect(order, args, kwargs)
+            return fn(*[values[n] for n in order], C)
+
+        call.source = src
+        call.__doc__ = fn.__doc__
+        return call
+
     def value_numpy(self):
         """A compiled NumPy function of the inputs returning the value only."""
         src = generate([("value", self.expr, "value")], self._input_list(), "_matdiff_v", "value")
         return _bind_names(compile_source(src, "_matdiff_v"), self.variables, src)
+
+
+def _collect(order, args, kwargs) -> dict:
+    """Inputs by position and by user name -> {name: value}, with clear errors."""
+    if len(args) > len(order):
+        raise TypeError(f"expected at most {len(order)} positional inputs ({', '.join(order)})")
+    values = dict(zip(order, args))
+    for k, v in kwargs.items():
+        if k not in order:
+            raise TypeError(f"unexpected input {k!r}{suggest(k, order)}; inputs: {', '.join(order)}")
+        if k in values:
+            raise TypeError(f"input {k!r} given twice")
+        values[k] = v
+    missing = [n for n in order if n not in values]
+    if missing:
+        raise TypeError(f"missing input{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+    return values
+
+
+def _check_hints(hints, shapes) -> dict:
+    """Validate ``{dimension name: size}`` hints against the dimensions in use."""
+    if not hints:
+        return {}
+    from .shapes import dim_parts
+
+    known = {str(n) for s in shapes.values() for d in s for n in dim_parts(d)[1]}
+    out = {}
+    for k, v in dict(hints).items():
+        if str(k) not in known:
+            raise DerivationError(f"hint for {k!r}: no dimension of that name{suggest(str(k), known)}"
+                                  f" (dimensions: {', '.join(sorted(known)) or 'none'})")
+        try:
+            v = int(v)
+        except (TypeError, ValueError):
+            raise DerivationError(f"hint {k}={v!r}: the size must be a positive integer") from None
+        if v < 1:
+            raise DerivationError(f"hint {k}={v}: the size must be a positive integer")
+        out[str(k)] = v
+    return out
 
 
 def _bind_names(fn, names, source):

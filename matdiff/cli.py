@@ -109,6 +109,8 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt):
 
 def render(d, fmt: str) -> str:
     """The CLI's rendering of a derivation."""
+    from . import expr as E
+
     if fmt == "json":
         return json.dumps(d.to_dict(), indent=2)
     if fmt == "latex":
@@ -117,6 +119,10 @@ def render(d, fmt: str) -> str:
         if d._gradients is not None:
             for n, g in d.gradients.items():
                 lines.append(f"\\frac{{\\partial f}}{{\\partial {n}}} = {g.latex()}")
+        else:
+            for n, J in d.jacobians.items():
+                lines.append(f"\\frac{{\\partial \\operatorname{{vec}} f}}{{\\partial \\operatorname{{vec}} {n}}}"
+                             f" = {J.latex()}")
         return "\n".join(lines)
     lines = [f"expression    {d.expr}",
              f"shapes        {d.shape_text()}",
@@ -128,7 +134,122 @@ def render(d, fmt: str) -> str:
                 note = f"   (the expression does not depend on {n}: the gradient is zero)"
             label = "gradient" if n == d.wrt[0] else ""
             lines.append(f"{label:<13} df/d{n} = {g}{note}")
+    else:
+        # vec(dF) = J vec(dX): column-major vec, numerator layout (size(F) rows, size(X) columns)
+        for n, J in d.jacobians.items():
+            label = "jacobian" if n == d.wrt[0] else ""
+            note = f"   (the expression does not depend on {n})" if E.is_zero(J) else ""
+            lines.append(f"{label:<13} dvec(F)/dvec({n}) = {J}{note}")
+        lines.append(f"{'':<13} (vec(dF) = J*vec(dX), vec column-major; J is size(F) x size(X))")
     return "\n".join(lines)
+
+
+def _sizes_option(items, option: str) -> dict:
+    """NAME=INT pairs (``--size n=5``, ``--hint n=1000``)."""
+    out = {}
+    for item in items:
+        name, eq, val = item.partition("=")
+        name, val = name.strip(), val.strip()
+        if not eq or not name or not val.isdigit() or int(val) < 1:
+            raise click.UsageError(f"{option} {item!r}: write NAME=SIZE with a positive integer, "
+                                   f"e.g. {option} n=5")
+        if name in out:
+            raise click.UsageError(f"{option} {name} given twice")
+        out[name] = int(val)
+    return out
+
+
+@main.command("codegen")
+@click.argument("expression")
+@_common
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the module to this file (default: standard output).")
+@click.option("--name", "name", default="f", show_default=True, metavar="NAME",
+              help="Name of the generated function.")
+@click.option("--hint", "hint", multiple=True, metavar="n=SIZE",
+              help="Typical size of a symbolic dimension, for the order of matrix products "
+                   "(repeatable; default 1000).")
+def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint):
+    """Generate a standalone NumPy module computing the value and gradient.
+
+    The module imports only NumPy and defines NAME(inputs...) -> (value, gradient)
+    (a dict of gradients for several --wrt), checking its inputs' shapes.
+
+    Example: matdiff codegen "logdet(X) + tr(inv(X)*A)" --wrt X -o f.py
+    """
+    shapes = _shapes(shape)
+    hints = _sizes_option(hint, "--hint")
+
+    def go():
+        from .api import derive
+        from .errors import DerivationError
+
+        if not name.isidentifier() or name.startswith("_"):
+            raise DerivationError(f"--name {name!r}: use a Python identifier not starting with '_'")
+        d = derive(expression, list(wrt), shapes, symmetric)
+        src = d.numpy_source(name, hints=hints)
+        if output:
+            try:
+                with open(output, "w", encoding="utf-8") as fh:
+                    fh.write(src)
+            except OSError as e:
+                raise DerivationError(f"cannot write {output}: {e.strerror}") from None
+            click.echo(f"wrote {output}: {name}({', '.join(d.variables)})", err=True)
+        else:
+            click.echo(src, nl=False)
+
+    _run(go)
+
+
+@main.command("check")
+@click.argument("expression")
+@_common
+@click.option("--size", "size", multiple=True, metavar="n=INT",
+              help="Size of a symbolic dimension for the random inputs (repeatable).")
+@click.option("--claim", "claim", multiple=True, metavar="FORMULA",
+              help="A gradient derived by hand to check (one per --wrt; NAME=FORMULA with several).")
+@click.option("--steps", is_flag=True, help="Also print the error against the finite-difference step.")
+@click.option("--directions", default=5, show_default=True, type=click.IntRange(1, 1000),
+              help="Number of random directions.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+def check_cmd(expression, wrt, shape, symmetric, size, claim, steps, directions, seed):
+    """Check the derivative (and optionally a hand-derived claim) by finite differences.
+
+    Exit code 0 when everything agrees, 1 when not, 2 for input errors.
+
+    \b
+    Examples:
+      matdiff check "logdet(X) + tr(inv(X)*A)" --wrt X --steps
+      matdiff check "tr(X*A*X)" --wrt X --claim "2*A'*X'"
+    """
+    shapes = _shapes(shape)
+    sizes = _sizes_option(size, "--size")
+
+    def go():
+        from .api import derive
+        from .errors import DerivationError
+
+        d = derive(expression, list(wrt), shapes, symmetric)
+        claims = None
+        if claim:
+            if len(d.wrt) == 1 and len(claim) == 1:
+                claims = {d.wrt[0]: claim[0]}
+            else:
+                claims = {}
+                for c in claim:
+                    n, eq, text = c.partition("=")
+                    n = n.strip()
+                    if not eq or n not in d.wrt or not text.strip():
+                        raise DerivationError(f"--claim {c!r}: with several --wrt write NAME=FORMULA, "
+                                              f"NAME one of {', '.join(d.wrt)}")
+                    if n in claims:
+                        raise DerivationError(f"--claim for {n} given twice")
+                    claims[n] = text
+        return d.check(sizes=sizes, directions=directions, seed=seed, claim=claims, steps=steps)
+
+    res = _run(go)
+    click.echo(str(res))
+    sys.exit(0 if res.ok else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

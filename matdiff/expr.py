@@ -398,6 +398,23 @@ def mul(*args: Expr) -> Expr:
                 chain.append(p)
         if not chain:
             chain = [eye(shape[0])]
+    # a scalar-valued stretch inside a chain (A*x*y'*z -> (y'*z)*A*x) is a scalar factor
+    if len(chain) >= 3:
+        groups, rest, i, n = [], [], 0, len(chain)
+        while i < n:
+            if chain[i].rows == 1:
+                j = next((j for j in range(i + 1, n) if chain[j].cols == 1), None)
+                if j is not None and not (i == 0 and j == n - 1):
+                    groups.append(mul(*chain[i:j + 1]))
+                    i = j + 1
+                    continue
+            rest.append(chain[i])
+            i += 1
+        if groups:
+            return mul(const(coeff), *scal, *groups, *rest)
+    # a scalar-valued chain next to other scalar factors is one of them: (x'*x)*x'*x -> (x'*x)^2
+    if len(chain) >= 2 and shape == SCALAR and any(s.op in ("mul", "pow") for s in scal):
+        return mul(const(coeff), *scal, Expr("mul", tuple(chain), SCALAR))
     # a scalar product with no chain of its own but one grouped chain: splice it back
     if not chain and len([s for s in scal if s.op == "mul"]) == 1:
         grp = next(s for s in scal if s.op == "mul")

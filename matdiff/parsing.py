@@ -690,25 +690,28 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
             terms.append(t)
         return E.add(*terms)  # one call: linear time for long sums
     if k == "prod":
-        # left to right; runs of the same operator are built with one constructor call
+        # left to right; a run of matrix products is built with one constructor call
+        # (linear time for long chains); scaling by a scalar product such as (x'*x)*B
+        # closes the run, so x'*x*B is (x'*x)*B as shape inference decided
         acc = args[0]
-        i = 1
-        while i < len(args):
-            opname = node.ops[i][0]
-            j = i
-            while j < len(args) and node.ops[j][0] == opname:
-                j += 1
-            run = args[i:j]
+        run: list = []
+        for i in range(1, len(args)):
+            opname, b = node.ops[i][0], args[i]
+            if opname == "*" and (node.how[i] == "matmul" or (b.is_scalar and acc.is_scalar and
+                                                              all(r.is_scalar for r in run[-1:]))):
+                run.append(b)  # a matrix chain, or a product of scalars: one call either way
+                continue
+            if run:
+                acc, run = E.mul(acc, *run), []
             if opname == "*":
-                acc = E.mul(acc, *run)
+                acc = E.mul(acc, b)
             elif opname == "/":
-                acc = E.div(acc, E.mul(*run))
+                acc = E.div(acc, b)
             elif opname == ".*":
-                acc = E.had(acc, *run)
+                acc = E.had(acc, b)
             else:
-                acc = E.had(acc, *[E.hpow(b, E.const(-1)) for b in run])
-            i = j
-        return acc
+                acc = E.had(acc, E.hpow(b, E.const(-1)))
+        return E.mul(acc, *run) if run else acc
     if k == "neg":
         return E.neg(args[0])
     if k == "transpose":
@@ -757,7 +760,10 @@ def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
     R = _Resolver(ctx)
     final = {name: R.shape(ctx.env[name]) for name in ctx.order}
     e = _build(ctx, R, tree)
-    return Parsed(e, final, list(ctx.order), set(symmetric), R.names.values())
+    parsed = Parsed(e, final, list(ctx.order), set(symmetric), R.names.values())
+    # declared variables that do not occur keep their declared shapes (a zero gradient)
+    parsed.absent = {n: R.shape(sh) for n, sh in ctx.declared.items() if n not in ctx.env}
+    return parsed
 
 
 def parse(text: str, shapes=None, symmetric=()) -> E.Expr:

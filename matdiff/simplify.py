@@ -36,8 +36,14 @@ def is_symmetric(e: Expr, _memo=None) -> bool:
         return e.attr[1]
     if op in ("inv", "mpow", "fn", "hpow"):
         return is_symmetric(e.args[0])
-    if op in ("add", "had"):
+    if op == "had":
         return all(is_symmetric(a) for a in e.args)
+    if op == "add":
+        # symmetric if every term is, or if the terms are closed under transposition (A + A')
+        if all(is_symmetric(a) for a in e.args):
+            return True
+        terms = set(e.args)
+        return all(_transposed(t) in terms for t in e.args)
     if op == "kron":
         return all(is_symmetric(a) for a in e.args)
     if op == "bcast":
@@ -46,10 +52,19 @@ def is_symmetric(e: Expr, _memo=None) -> bool:
         _, _, ch = E.factors(e)
         k = len(ch)
         for i in range(k // 2):
-            if E.transpose(ch[i]) is not ch[k - 1 - i]:
+            a, b = ch[i], ch[k - 1 - i]
+            if E.transpose(a) is not b and not (a is b and is_symmetric(a)):
                 return False
         return k % 2 == 0 or is_symmetric(ch[k // 2])
     return False
+
+
+def _transposed(t: Expr) -> Expr:
+    """t' with the transpose pushed through a product (s*A*B)' = s*B'*A'."""
+    if t.op == "mul":
+        c, s, ch = E.factors(t)
+        return E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
+    return E.transpose(t)
 
 
 # ---------------------------------------------------------------------------- rules
@@ -197,6 +212,24 @@ def _mul_vec_eye_kron(n):
     return None
 
 
+def _mul_scalar_orient(n):
+    # dx'*A*x -> x'*A'*dx   (a scalar equals its transpose; differentials read with d(.) last)
+    if not n.is_scalar:
+        return None
+    c, s, ch = E.factors(n)
+    if len(ch) < 2 or s:
+        return None
+    ds = [i for i, f in enumerate(ch) if _has_dvar(f)]
+    # flip when the differential stands nearer the start than the end (idempotent)
+    if not ds or not ds[0] < len(ch) - 1 - ds[-1]:
+        return None
+    return E.mul(E.const(c), *[E.transpose(f) for f in reversed(ch)])
+
+
+def _has_dvar(e: Expr) -> bool:
+    return e.op == "dvar" or (e.op == "transpose" and e.args[0].op == "dvar")
+
+
 def _mul_negated_sum(n):
     # c*(-a - b)*M -> -c*(a + b)*M   (a factor that is a sum of negative terms)
     for i, f in enumerate(n.args):
@@ -211,7 +244,7 @@ RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron, _t_inv_sym],
     "trace": [_tr_rotate, _tr_sym_transposes],
     "add": [_factor],
-    "mul": [_mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_vec_eye_kron],
+    "mul": [_mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_vec_eye_kron],
 }
 
 
@@ -260,7 +293,7 @@ def sym(G: Expr) -> Expr:
     """The symmetric part (G + G')/2, the gradient on the space of symmetric matrices."""
     if is_symmetric(G):
         return G
-    Gt = simplify(E.transpose(G))
+    Gt = simplify(E.add(*[_transposed(t) for t in G.args]) if G.op == "add" else E.transpose(G))
     if Gt is G:
         return G
     return simplify(E.scale(E.Fraction(1, 2), E.add(G, Gt)))
