@@ -240,11 +240,83 @@ def _mul_negated_sum(n):
     return None
 
 
+def _one_plus_exp(e: Expr):
+    """u when e is 1 + exp(u) (broadcast 1 for arrays), else None."""
+    if e.op != "add" or len(e.args) != 2:
+        return None
+    a, b = e.args
+    one = a.args[0] if a.op == "bcast" else a
+    if one.op == "const" and one.attr == 1 and b.op == "fn" and b.attr == "exp":
+        return b.args[0]
+    return None
+
+
+def _sigmoid_factors(factors, power_of, make_power):
+    """Rewrite exp(u)^p * (1 + exp(u))^-q as sigmoid(u)^r * ... and (1 + exp(-u))^-1 as
+    sigmoid(u) in a list of commuting factors; None when nothing matches."""
+    bases = [power_of(f) for f in factors]  # (base, exponent) with constant exponents
+    changed = False
+    out = list(factors)
+    for i, (b, p) in enumerate(bases):
+        if b is None or p >= 0:
+            continue
+        u = _one_plus_exp(b)
+        if u is None:
+            continue
+        q = -p
+        # exp(u)^k among the other factors?
+        for j, (b2, p2) in enumerate(bases):
+            if j != i and b2 is not None and out[j] is not None and b2.op == "fn" and b2.attr == "exp" \
+                    and b2.args[0] is u and p2 > 0:
+                r = min(q, p2)
+                # exp(u)^p2 (1+exp(u))^-q = sigmoid(u)^r exp(u)^(p2-r) (1+exp(u))^-(q-r)
+                out[i] = make_power(b, -(q - r))
+                out[j] = make_power(b2, p2 - r)
+                out.append(make_power(E.fn("sigmoid", u), r))
+                changed = True
+                break
+        else:
+            c, rest = E.split_coeff(u)
+            if c == -1:  # (1 + exp(-u))^-q = sigmoid(u)^q
+                out[i] = make_power(E.fn("sigmoid", rest), q)
+                changed = True
+        if changed:
+            return out
+    return None
+
+
+def _had_sigmoid(n):
+    # exp(u) ./ (1 + exp(u)) -> sigmoid(u) ;  1 ./ (1 + exp(-u)) -> sigmoid(u)
+    def power_of(f):
+        if f.op == "hpow" and f.args[1].op == "const":
+            return f.args[0], f.args[1].attr
+        return f, E.Fraction(1)
+
+    out = _sigmoid_factors(list(n.args), power_of, lambda b, k: E.hpow(b, E.const(k)))
+    return E.had(*out) if out is not None else None
+
+
+def _mul_sigmoid(n):
+    # scalar version: exp(u)/(1 + exp(u)) -> sigmoid(u)
+    c, scal, chain = E.factors(n)
+    if len(scal) < 1:
+        return None
+
+    def power_of(f):
+        if f.op == "pow" and f.args[1].op == "const":
+            return f.args[0], f.args[1].attr
+        return f, E.Fraction(1)
+
+    out = _sigmoid_factors(scal, power_of, lambda b, k: E.power(b, E.const(k)))
+    return E.mul(E.const(c), *out, *chain) if out is not None else None
+
+
 RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron, _t_inv_sym],
     "trace": [_tr_rotate, _tr_sym_transposes],
     "add": [_factor],
-    "mul": [_mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_vec_eye_kron],
+    "had": [_had_sigmoid],
+    "mul": [_mul_sigmoid, _mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_vec_eye_kron],
 }
 
 
