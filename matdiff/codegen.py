@@ -1,13 +1,38 @@
 """NumPy code generation.
 
 From a set of output expressions (value, gradients, ...) over the same inputs, emit a
-standalone Python module that imports only NumPy. The outputs share one DAG (hash-
-consing), so every common subexpression is computed once and value and gradient share
-their intermediates. Matrix chains are multiplied in the cheapest order for the shapes.
+standalone Python module that imports only NumPy.
+
+Generation has two phases:
+
+1. *Lowering* turns the expression DAG into a DAG of NumPy-level operations (``_Node``),
+   hash-consed like :class:`~matdiff.expr.Expr`, so every common subexpression - also
+   ones that only appear after lowering, such as ``A @ y`` shared by ``x'*A*y`` and its
+   gradient ``A*y``, or ``(A@B@C).T`` shared by ``tr(A*B*C*X)`` and its gradient - is
+   computed once. Decisions made here:
+
+   * matrix chains are multiplied in the cheapest order for the shapes (dynamic
+     programming; symbolic sizes are estimated from ``size_hints``, default 1000, and a
+     sub-chain that is computed anyway elsewhere costs nothing);
+   * ``inv(A) @ B -> solve(A, B)``, ``B @ inv(A) -> solve(A.T, B.T).T`` when the inverse
+     is not needed on its own (else it is formed once and reused);
+   * ``diag(v) @ M -> v * M``, ``M @ diag(v) -> M * v.T``; products with ``ones`` become
+     row/column sums; ``kron(A, B) @ M`` and ``K @ M`` are evaluated without forming the
+     Kronecker or commutation matrix;
+   * ``tr(A @ B @ C) -> sum((A @ B) * C.T)`` at the cheapest cyclic split, ``diag(A@B)``
+     as an ``einsum``, ``sum(A @ B)`` as a product of column and row sums;
+   * ``logdet`` and ``log(det(.))`` through ``slogdet``; ``norm2(v)^2`` as ``vdot(v, v)``;
+     scalar-valued chains as ``vdot``.
+
+2. *Emission* counts uses in the lowered DAG, binds every node used more than once (or
+   too long to read inline) to a name ``_tK`` and inlines the rest, with minimal
+   parentheses.
 
 Conventions inside generated code: vectors are column arrays ``(n, 1)`` (converted from
-and to 1-D at the boundary), scalars are Python floats. Generated names start with an
-underscore, which no user name can, so they never collide.
+and to 1-D at the boundary), scalars are floats. Generated names start with an
+underscore, which no user name can; user names that are Python keywords or builtins get
+a trailing underscore (never colliding with another user name), and the NumPy alias is
+``np`` unless a user name or the function is called ``np``.
 """
 
 from __future__ import annotations
@@ -18,12 +43,12 @@ from fractions import Fraction
 
 from . import expr as E
 from .expr import Expr
-from .shapes import Dim, dim_parts, shape_to_dims
+from .shapes import Dim, dim_parts, make_dim, shape_to_dims
 
 _HELPERS = {
     "_sigmoid": '''def _sigmoid(z):
-    """Logistic function, stable for large |z|."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """Logistic function 1/(1 + exp(-z)), accurate to full relative precision in both tails."""
+    return np.exp(-np.logaddexp(0.0, -z))
 ''',
     "_kronadj1": '''def _kronadj1(C, B):
     """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
@@ -42,127 +67,224 @@ _HELPERS = {
     K[(i * n + j).ravel(), (j * m + i).ravel()] = 1.0
     return K
 ''',
+    "_kron_matmul": '''def _kron_matmul(A, B, M):
+    """kron(A, B) @ M without forming the Kronecker product."""
+    M3 = M.reshape(A.shape[1], B.shape[1], M.shape[1])
+    return np.einsum("ij,kl,jlc->ikc", A, B, M3, optimize=True).reshape(-1, M.shape[1])
+''',
+    "_commute_rows": '''def _commute_rows(m, n, M):
+    """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
+    return M.reshape(n, m, M.shape[1]).transpose(1, 0, 2).reshape(m * n, M.shape[1])
+''',
 }
 
-_RESERVED = set(keyword.kwlist) | set(dir(builtins))
+_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
+
+DEFAULT_SIZE = 1000.0  # size estimate of a symbolic dimension without a hint
+
+# Python precedence levels of generated code (higher binds tighter)
+P_ADD, P_MUL, P_NEG, P_POW, P_ATOM = 6, 7, 8, 9, 100
 
 
-def py_name(name: str) -> str:
-    """A Python identifier for a user variable (keywords and builtins get a trailing '_')."""
-    while name in _RESERVED:
-        name = name + "_"
-    return name
+def py_name(name: str, taken=()) -> str:
+    """A Python identifier for a user name: keywords and builtins get trailing '_'s,
+    never colliding with a name in ``taken``."""
+    if name not in _RESERVED:
+        return name
+    out = name + "_"
+    while out in _RESERVED or out in taken:
+        out += "_"
+    return out
+
+
+def py_names(names) -> dict:
+    """``{user name: Python identifier}`` for the parameters of a generated function."""
+    names = list(names)
+    out: dict = {}
+    for name in names:
+        out[name] = py_name(name, set(names) | set(out.values()))
+    return out
 
 
 def _num(v: Fraction) -> str:
     if v.denominator == 1 and abs(v.numerator) < 2**53:
-        s = f"{v.numerator}.0"
-    else:
-        s = repr(float(v))
-    return f"({s})" if s.startswith("-") else s
+        return f"{v.numerator}.0"
+    return repr(float(v))
 
 
-class _Emitter:
-    def __init__(self, np_name: str, dim_names: dict, inputs: dict):
+def _num_node_text(v: Fraction):
+    s = _num(v)
+    return (s, P_NEG) if s.startswith("-") else (s, P_ATOM)
+
+
+# ---------------------------------------------------------------------------- lowered DAG
+
+
+class _Node:
+    """A NumPy-level operation: ``tmpl.format(*argument code)``, hash-consed per generator.
+
+    ``argmin[i]``: the precedence argument i needs to go without parentheses; ``cheap``:
+    inline even when shared (names, literals, ``X.T`` of a name)."""
+
+    __slots__ = ("argmin", "args", "cheap", "prec", "tag", "tmpl")
+
+    def __init__(self, tmpl, args, prec, argmin, cheap, tag):
+        self.tmpl, self.args, self.prec, self.argmin, self.cheap, self.tag = (
+            tmpl, args, prec, argmin, cheap, tag)
+
+
+class _Lowerer:
+    def __init__(self, np_name: str, dims: dict, inputs: dict, roots, size_hints=None):
         self.np = np_name
-        self.dims = dim_names  # symbolic dim name -> python expression
+        self.dims = dims  # symbolic dim name -> python expression
         self.inputs = inputs  # var name -> python name
-        self.lines: list[str] = []
-        self.names: dict = {}
+        self.hints = dict(size_hints or {})
+        self.table: dict = {}
+        self.memo: dict = {}
+        self.seg_memo: dict = {}
         self.helpers: set = set()
-        self.counter = 0
-        self.uses: dict = {}
+        self._analyse(roots)
 
-    # -- dims
+    # ------------------------------------------------------------ node construction
+    def node(self, tmpl, *args, prec=P_ATOM, argmin=None, cheap=False, tag=None):
+        if argmin is None:
+            argmin = (0,) * len(args)
+        key = (tmpl, args, prec, argmin, tag)
+        n = self.table.get(key)
+        if n is None:
+            n = _Node(tmpl, args, prec, argmin, cheap, tag)
+            self.table[key] = n
+        return n
+
+    def lit(self, text, prec=P_ATOM):
+        return self.node(text, prec=prec, cheap=True)
+
+    def T(self, a: _Node) -> _Node:
+        if a.tag == "T":
+            return a.args[0]
+        if a.tag == "scalar":
+            return a
+        return self.node("{0}.T", a, argmin=(P_ATOM,), cheap=a.cheap and a.prec == P_ATOM, tag="T")
+
+    def binop(self, op, a, b, prec, tag=None):
+        return self.node("{0} " + op + " {1}", a, b, prec=prec, argmin=(prec, prec + 1), tag=tag)
+
+    def matmul(self, a, b):
+        return self.binop("@", a, b, P_MUL)
+
+    def times(self, a, b):
+        return self.binop("*", a, b, P_MUL)
+
+    def call(self, fn, *args, extra=""):
+        inner = ", ".join(f"{{{i}}}" for i in range(len(args)))
+        return self.node(f"{fn}({inner}{extra})", *args)
+
     def dim(self, d) -> str:
         c, names = dim_parts(d)
         parts = ([str(c)] if c != 1 or not names else []) + [self.dims[n] for n in names]
         return " * ".join(parts)
 
-    # -- naming policy
-    def count_uses(self, roots):
-        for r in roots:
-            for node in r.walk():
-                for a in node.args:
-                    self.uses[a] = self.uses.get(a, 0) + 1
-        for r in roots:
-            self.uses[r] = self.uses.get(r, 0) + 2
+    def size(self, d) -> float:
+        c, names = dim_parts(d)
+        out = float(c)
+        for n in names:
+            out *= float(self.hints.get(str(n), DEFAULT_SIZE))
+        return out
 
-    def ref(self, e: Expr) -> str:
-        """A Python expression for e (a name if it was bound, else inline code)."""
-        if e in self.names:
-            return self.names[e]
-        code, atomic = self.code(e)
-        if e.args and (self.uses.get(e, 0) > 1 or len(code) > 90 or e.depth > 12 and not atomic):
-            self.counter += 1
-            name = f"_t{self.counter}"
-            self.lines.append(f"{name} = {code}")
-            self.names[e] = name
-            return name
-        return code if atomic else f"({code})"
-
-    def emit_all(self, roots):
-        """Bind every non-leaf node that is shared, children first (iteratively)."""
+    # ------------------------------------------------------------ analysis
+    def _analyse(self, roots):
+        """Which inverses may become solves; which chains are computed anyway."""
+        nodes = []
+        seen = set()
         for r in roots:
-            for node in r.walk():
-                if node.args and node not in self.names and self.uses.get(node, 0) > 1:
-                    self.ref(node)
+            for n in r.walk():
+                if n not in seen:
+                    seen.add(n)
+                    nodes.append(n)
+        chain_uses: dict = {}
+        other_uses: dict = {}
+        # a product is materialised when something other than tr/diag/sum (which lower
+        # chains their own way) uses it
+        materialised = set(roots)
+        for n in nodes:
+            if n.op not in ("trace", "diagv", "sum"):
+                materialised.update(n.args)
+        self.known = set()
+        for n in nodes:
+            if n.op == "mul":
+                _, _, ch = E.factors(n)
+                if len(ch) >= 2 and n in materialised:
+                    self.known.add(tuple(ch))
+                    self.known.add(_transposed_chain(ch))
+                if len(ch) >= 2:
+                    for f in ch:
+                        inv = _inv_of(f)
+                        if inv is not None:
+                            chain_uses[inv] = chain_uses.get(inv, 0) + 1
+                    others = [a for a in n.args if a.is_scalar]
+                else:
+                    others = list(n.args)
+            else:
+                others = list(n.args)
+            for a in others:
+                inv = _inv_of(a)
+                if inv is not None and not (a.op == "inv" and n.op == "transpose"):
+                    other_uses[inv] = other_uses.get(inv, 0) + 1
+        for r in roots:
+            inv = _inv_of(r)
+            if inv is not None:
+                other_uses[inv] = other_uses.get(inv, 0) + 1
+        self.solvable = {i for i, k in chain_uses.items() if k <= 2 and not other_uses.get(i)}
 
-    # -- code for one node: (code, atomic?)
-    def code(self, e: Expr):
+    # ------------------------------------------------------------ lowering of Expr nodes
+    def lower(self, e: Expr) -> _Node:
+        n = self.memo.get(e)
+        if n is None:
+            n = self._lower(e)
+            self.memo[e] = n
+        return n
+
+    def _lower(self, e: Expr) -> _Node:
         op = e.op
         np = self.np
+        L = self.lower
         if op == "var":
-            return self.inputs[e.attr[0]], True
+            return self.lit(self.inputs[e.attr[0]])
         if op == "dvar":
-            return "_d_" + self.inputs[e.attr[0]], True
+            return self.lit("_d_" + self.inputs[e.attr[0]])
         if op == "const":
-            return _num(e.attr), True
+            text, prec = _num_node_text(e.attr)
+            return self.node(text, prec=prec, cheap=True, tag="scalar")
         if op == "eye":
-            return f"{np}.eye({self.dim(e.rows)})", True
+            return self.lit(f"{np}.eye({self.dim(e.rows)})")
         if op == "ones":
-            return f"{np}.ones(({self.dim(e.rows)}, {self.dim(e.cols)}))", True
+            return self.lit(f"{np}.ones(({self.dim(e.rows)}, {self.dim(e.cols)}))")
         if op == "zero":
             if e.is_scalar:
-                return "0.0", True
-            return f"{np}.zeros(({self.dim(e.rows)}, {self.dim(e.cols)}))", True
+                return self.node("0.0", cheap=True, tag="scalar")
+            return self.lit(f"{np}.zeros(({self.dim(e.rows)}, {self.dim(e.cols)}))")
         if op == "K":
             self.helpers.add("_commutation")
             m, n = e.attr
-            return f"_commutation({self.dim(m)}, {self.dim(n)})", True
+            return self.lit(f"_commutation({self.dim(m)}, {self.dim(n)})")
         if op == "add":
-            parts = []
-            for t in e.args:
-                if t.op == "bcast":  # NumPy broadcasts the scalar
-                    parts.append(self.ref(t.args[0]))
-                else:
-                    parts.append(self.ref(t))
-            return " + ".join(parts), False
+            return self._add(e)
         if op == "mul":
-            return self.mul(e)
+            return self._mul(e)
         if op == "transpose":
-            return f"{self.ref(e.args[0])}.T", True
+            return self.T(L(e.args[0]))
         if op == "trace":
-            a = e.args[0]
-            if a.op == "mul":
-                c, s, ch = E.factors(a)
-                if len(ch) == 2 and not s and c == 1:
-                    # tr(A*B) = sum(A .* B'): no full product
-                    return f"{np}.sum({self.ref(ch[0])} * {self.ref(ch[1])}.T)", True
-            return f"{np}.trace({self.ref(a)})", True
+            return self._trace(e.args[0])
         if op == "det":
-            return f"{np}.linalg.det({self.ref(e.args[0])})", True
+            return self.call(f"{np}.linalg.det", L(e.args[0]))
         if op == "logdet":
-            return f"{np}.linalg.slogdet({self.ref(e.args[0])})[1]", True
+            return self.node("{0}[1]", self._slogdet(e.args[0]), argmin=(P_ATOM,))
         if op == "inv":
-            return f"{np}.linalg.inv({self.ref(e.args[0])})", True
+            return self.call(f"{np}.linalg.inv", L(e.args[0]))
         if op == "mpow":
-            return f"{np}.linalg.matrix_power({self.ref(e.args[0])}, {e.attr})", True
+            return self.call(f"{np}.linalg.matrix_power", L(e.args[0]), extra=f", {e.attr}")
         if op == "pow":
-            b, x = e.args
-            if x.op == "const" and x.attr == Fraction(1, 2):
-                return f"{np}.sqrt({self.ref(b)})", True
-            return f"{self.ref(b)} ** {self.ref(x)}", False
+            return self._pow(e)
         if op == "had":
             num, den = [], []
             for f in e.args:
@@ -170,87 +292,179 @@ class _Emitter:
                     den.append(E.hpow(f.args[0], E.const(-f.args[1].attr)))
                 else:
                     num.append(f)
-            s = " * ".join(self.ref(f) for f in num) if num else "1.0"
+            acc = L(num[0]) if num else self.lit("1.0")
+            for f in num[1:]:
+                acc = self.times(acc, L(f))
             for f in den:
-                s += " / " + self.ref(f)
-            return s, False
+                acc = self.binop("/", acc, L(f), P_MUL)
+            return acc
         if op == "hpow":
             b, x = e.args
             if x.op == "const":
                 if x.attr == -1:
-                    return f"1.0 / {self.ref(b)}", False
+                    return self.binop("/", self.lit("1.0"), L(b), P_MUL)
                 if x.attr == 2:
-                    r = self.ref(b)
-                    return f"{r} * {r}", False
+                    lb = L(b)
+                    return self.times(lb, lb)
                 if x.attr == Fraction(1, 2):
-                    return f"{np}.sqrt({self.ref(b)})", True
-            return f"{self.ref(b)} ** {self.ref(x)}", False
+                    return self.call(f"{np}.sqrt", L(b))
+            return self._power_node(L(b), x)
         if op == "fn":
             name = e.attr
-            a = self.ref(e.args[0])
+            a = e.args[0]
+            if name == "log" and a.op == "det":  # log(det(A)) = log(sign) + log|det A|
+                s = self._slogdet(a.args[0])
+                return self.binop("+", self.call(f"{np}.log", self.node("{0}[0]", s, argmin=(P_ATOM,))),
+                                  self.node("{0}[1]", s, argmin=(P_ATOM,)), P_ADD)
+            la = L(a)
             if name == "sigmoid":
                 self.helpers.add("_sigmoid")
-                return f"_sigmoid({a})", True
+                return self.call("_sigmoid", la)
             if name == "relu":
-                return f"{np}.maximum({a}, 0.0)", True
+                return self.call(f"{np}.maximum", la, extra=", 0.0")
             if name == "step":
-                return f"{np}.heaviside({a}, 0.0)", True
-            return f"{np}.{name}({a})", True
+                return self.call(f"{np}.heaviside", la, extra=", 0.0")
+            return self.call(f"{np}.{name}", la)
         if op == "sum":
-            return f"{np}.sum({self.ref(e.args[0])})", True
+            return self._sum(e.args[0])
         if op == "norm2":
-            return f"{np}.linalg.norm({self.ref(e.args[0])})", True
+            if e.args[0].op == "kron":  # ||kron(A, B)|| = ||A|| ||B||
+                return self.times(L(E.norm2(e.args[0].args[0])), L(E.norm2(e.args[0].args[1])))
+            return self.call(f"{np}.linalg.norm", L(e.args[0]))
         if op == "diagm":
-            return f"{np}.diagflat({self.ref(e.args[0])})", True
+            return self.call(f"{np}.diagflat", L(e.args[0]))
         if op == "diagv":
-            return f"{np}.diag({self.ref(e.args[0])})[:, None]", True
+            return self._diagv(e.args[0])
         if op == "vec":
-            return f"{self.ref(e.args[0])}.reshape(-1, 1, order='F')", True
+            return self.node("{0}.reshape(-1, 1, order='F')", L(e.args[0]), argmin=(P_ATOM,))
         if op == "unvec":
-            return f"{self.ref(e.args[0])}.reshape({self.dim(e.rows)}, {self.dim(e.cols)}, order='F')", True
+            return self.node(f"{{0}}.reshape({self.dim(e.rows)}, {self.dim(e.cols)}, order='F')",
+                             L(e.args[0]), argmin=(P_ATOM,))
         if op == "kron":
-            return f"{np}.kron({self.ref(e.args[0])}, {self.ref(e.args[1])})", True
+            return self.call(f"{np}.kron", L(e.args[0]), L(e.args[1]))
         if op in ("kronadj1", "kronadj2"):
             self.helpers.add("_" + op)
-            return f"_{op}({self.ref(e.args[0])}, {self.ref(e.args[1])})", True
+            return self.call("_" + op, L(e.args[0]), L(e.args[1]))
         if op == "bcast":
-            return f"{np}.full(({self.dim(e.rows)}, {self.dim(e.cols)}), {self.ref(e.args[0])})", True
+            return self.node(f"{np}.full(({self.dim(e.rows)}, {self.dim(e.cols)}), {{0}})", L(e.args[0]))
         raise AssertionError(f"internal: no NumPy template for {op}")
 
-    def mul(self, e: Expr):
-        c, scal, chain = E.factors(e)
-        parts = []
-        if c != 1:
-            parts.append(_num(c))
-        # scalar factors with negative constant exponents become divisions
-        den = []
+    def _slogdet(self, a: Expr) -> _Node:
+        return self.call(f"{self.np}.linalg.slogdet", self.lower(a))
+
+    def _power_node(self, base: _Node, x: Expr) -> _Node:
+        if x.op == "const" and x.attr.denominator == 1:
+            xe = self.lit(str(x.attr.numerator), P_ATOM if x.attr >= 0 else P_NEG)
+        else:
+            xe = self.lower(x)
+        return self.node("{0} ** {1}", base, xe, prec=P_POW, argmin=(P_ATOM, P_NEG))
+
+    def _pow(self, e: Expr) -> _Node:
+        b, x = e.args
+        if x.op == "const":
+            if x.attr == Fraction(1, 2):
+                return self.call(f"{self.np}.sqrt", self.lower(b))
+            if x.attr == 2 and b.op == "norm2":  # ||A||^2 = <A, A>, no square root
+                if b.args[0].op == "kron":  # ||kron(A, B)||^2 = ||A||^2 ||B||^2
+                    return self.times(self._pow(E.power(E.norm2(b.args[0].args[0]), x)),
+                                      self._pow(E.power(E.norm2(b.args[0].args[1]), x)))
+                a = self.lower(b.args[0])
+                return self.call(f"{self.np}.vdot", a, a)
+            if x.attr == -1:
+                return self.binop("/", self.lit("1.0"), self.lower(b), P_MUL)
+        return self._power_node(self.lower(b), x)
+
+    def _add(self, e: Expr) -> _Node:
+        pos, neg = [], []
+        for t in e.args:
+            if t.op == "bcast":  # NumPy broadcasts the scalar
+                t = t.args[0]
+            c, rest = E.split_coeff(t)
+            if c < 0:
+                neg.append(self.lower(E.scale(-c, rest)))
+            else:
+                pos.append(self.lower(t))
+        if pos:
+            acc = pos[0]
+            for t in pos[1:]:
+                acc = self.binop("+", acc, t, P_ADD)
+        else:
+            acc = self.node("-{0}", neg.pop(0), prec=P_NEG, argmin=(P_NEG,))
+        for t in neg:
+            acc = self.binop("-", acc, t, P_ADD)
+        return acc
+
+    def _scalar_part(self, c: Fraction, scal):
+        """(node or None, negate?) for the scalar factor c * prod(scal) of a product."""
+        num, den = [], []
         for s in scal:
             if s.op == "pow" and s.args[1].op == "const" and s.args[1].attr < 0:
                 den.append(E.power(s.args[0], E.const(-s.args[1].attr)))
             else:
-                parts.append(self.ref(s))
-        if chain:
-            cs = self.chain(chain)
-            if e.is_scalar:
-                cs = f"({cs}).item()" if not cs.endswith(")") or " @ " in cs else f"{cs}.item()"
-            parts.append(cs)
-        code = " * ".join(parts) if parts else "1.0"
-        for d in den:
-            code += " / " + self.ref(d)
-        return code, (len(parts) == 1 and not den and not code.startswith("(") and False)
+                num.append(s)
+        negate = c < 0
+        c = abs(c)
+        acc = None
+        if c != 1 or (not num and den):
+            acc = self.node(_num(c), cheap=True, tag="scalar")
+        for s in num:
+            acc = self.lower(s) if acc is None else self.times(acc, self.lower(s))
+        for s in den:
+            acc = self.binop("/", acc, self.lower(s), P_MUL)
+        return acc, negate
 
-    def chain(self, chain) -> str:
-        """Matrix chain in the cheapest multiplication order (dynamic programming)."""
-        refs = [self.ref(f) for f in chain]
-        k = len(chain)
-        if k == 1:
-            return refs[0]
-        dims = [_size_estimate(chain[0].rows)] + [_size_estimate(f.cols) for f in chain]
+    def _mul(self, e: Expr) -> _Node:
+        c, scal, chain = E.factors(e)
+        sc, negate = self._scalar_part(c, scal)
+        if chain:
+            body = self.chain(chain)
+            out = body if sc is None else self.times(sc, body)
+        else:
+            out = sc if sc is not None else self.lit("1.0")
+        if negate:
+            out = self.node("-{0}", out, prec=P_NEG, argmin=(P_NEG,))
+        return out
+
+    # ------------------------------------------------------------ matrix chains
+    def _items(self, chain):
+        """Chain factors as items (key, kind, rows, cols, payload)."""
+        items = []
+        for f in chain:
+            if f.op == "diagm":
+                items.append((f, "diag", f.rows, f.cols, f.args[0]))
+            elif _inv_of(f) is not None and _inv_of(f) in self.solvable:
+                items.append((f, "inv", f.rows, f.cols, (_inv_of(f), f.op == "transpose")))
+            elif f.op == "ones":
+                if f.rows != 1 and f.cols != 1:
+                    items.append((("ones", f.rows, 1), "colones", f.rows, 1, None))
+                    items.append((("ones", 1, f.cols), "rowones", 1, f.cols, None))
+                elif f.rows == 1:
+                    items.append((f, "rowones", 1, f.cols, None))
+                else:
+                    items.append((f, "colones", f.rows, 1, None))
+            elif f.op == "kron":
+                items.append((f, "kron", f.rows, f.cols, f.args))
+            elif f.op == "K":
+                items.append((f, "K", f.rows, f.cols, f.attr))
+            else:
+                items.append((f, "mat", f.rows, f.cols, f))
+        return items
+
+    def _dp(self, items, whole=False):
+        """Cheapest multiplication order (cost, split tables). Sub-chains computed anyway cost
+        nothing; so does the whole chain when ``whole`` (for costing, not for choosing a split)."""
+        k = len(items)
+        dims = [self.size(items[0][2])] + [self.size(it[3]) for it in items]
         cost = [[0.0] * k for _ in range(k)]
         split = [[0] * k for _ in range(k)]
         for length in range(2, k + 1):
             for i in range(k - length + 1):
                 j = i + length - 1
+                key = tuple(it[0] for it in items[i:j + 1])
+                if (length < k or whole) and (key in self.seg_memo or key in self.known):
+                    cost[i][j] = 0.0  # computed anyway
+                    split[i][j] = -1
+                    continue
                 best, arg = None, i
                 for s in range(i, j):
                     cst = cost[i][s] + cost[s + 1][j] + dims[i] * dims[s + 1] * dims[j + 1]
@@ -258,123 +472,383 @@ class _Emitter:
                         best, arg = cst, s
                 cost[i][j] = best
                 split[i][j] = arg
+        return cost, split
 
-        def build(i, j, top=False):
-            if i == j:
-                return refs[i]
-            s = split[i][j]
-            left = build(i, s)
-            right = build(s + 1, j)
-            # '@' is left-associative: only a right operand that is a product needs parens
-            if s + 1 != j:
-                right = f"({right})"
-            return f"{left} @ {right}"
+    def chain(self, chain) -> _Node:
+        return self._segment(self._items(chain), top=True)
 
-        return build(0, k - 1, True)
+    def _segment(self, items, top=False) -> _Node:
+        key = tuple(it[0] for it in items)
+        if top and len(items) > 1 and items[0][2] == 1 and items[-1][3] == 1:
+            key = key + ("scalar",)  # a float (vdot), not the 1x1 array an inner product needs
+        n = self.seg_memo.get(key)
+        if n is not None:
+            return n
+        if len(items) == 1:
+            n = self._item_node(items[0])
+            self.seg_memo[key] = n
+            return n
+        scalar = items[0][2] == 1 and items[-1][3] == 1
+        if not scalar and all(isinstance(k, Expr) for k in key):
+            tkey = _transposed_chain(key)
+            if tkey in self.seg_memo:
+                n = self.T(self.seg_memo[tkey])
+                self.seg_memo[key] = n
+                return n
+        _, split = self._dp(items)
+        s = split[0][len(items) - 1]
+        n = self._combine(items[:s + 1], items[s + 1:], top)
+        self.seg_memo[key] = n
+        return n
+
+    def _item_node(self, it) -> _Node:
+        key, kind, r, c, p = it
+        np = self.np
+        if kind == "diag":
+            return self.call(f"{np}.diagflat", self.lower(p))
+        if kind == "inv":
+            return self.lower(key)
+        if kind in ("rowones", "colones"):
+            return self.lit(f"{np}.ones(({self.dim(r)}, {self.dim(c)}))")
+        return self.lower(key)
+
+    def _combine(self, left, right, top) -> _Node:
+        np = self.np
+        scalar = left[0][2] == 1 and right[-1][3] == 1
+        lk = left[0][1] if len(left) == 1 else "group"
+        rk = right[0][1] if len(right) == 1 else "group"
+        if scalar and top:
+            if lk == "rowones" or rk == "colones":
+                r = self._segment(right) if lk == "rowones" else self._segment(left)
+                if r.tag in ("rowsum", "colsum"):  # sum(sum(M, axis)) = sum(M)
+                    r = r.args[0]
+                return self.call(f"{np}.sum", r)
+            a, b = self._segment(left), self._segment(right)
+            return self.call(f"{np}.vdot", a.args[0] if a.tag == "T" else a, b)
+        if lk == "diag":
+            v = self.lower(left[0][4])
+            if rk == "rowones":
+                return self.T(v)
+            return self.times(v, self._segment(right))
+        if rk == "diag":
+            v = self.lower(right[0][4])
+            if lk == "colones":
+                return v
+            return self.times(self._segment(left), self.T(v))
+        if lk == "inv":
+            A, transposed = left[0][4]
+            A = self.lower(A)
+            return self.call(f"{np}.linalg.solve", self.T(A) if transposed else A, self._segment(right))
+        if rk == "inv":
+            A, transposed = right[0][4]
+            A = self.lower(A)
+            return self.T(self.call(f"{np}.linalg.solve", A if transposed else self.T(A),
+                                    self.T(self._segment(left))))
+        if lk == "rowones":
+            return self.node(f"{np}.sum({{0}}, axis=0, keepdims=True)", self._segment(right), tag="colsum")
+        if rk == "colones":
+            return self.node(f"{np}.sum({{0}}, axis=1, keepdims=True)", self._segment(left), tag="rowsum")
+        if lk == "kron":
+            self.helpers.add("_kron_matmul")
+            A, B = (self.lower(a) for a in left[0][4])
+            return self.call("_kron_matmul", A, B, self._segment(right))
+        if rk == "kron":
+            self.helpers.add("_kron_matmul")
+            A, B = (self.lower(a) for a in right[0][4])
+            return self.T(self.call("_kron_matmul", self.T(A), self.T(B), self.T(self._segment(left))))
+        if lk == "K":
+            self.helpers.add("_commute_rows")
+            m, n = left[0][4]
+            return self.node(f"_commute_rows({self.dim(m)}, {self.dim(n)}, {{0}})", self._segment(right))
+        if rk == "K":
+            self.helpers.add("_commute_rows")
+            m, n = right[0][4]  # L @ K(m, n) = (K(n, m) @ L.T).T
+            return self.T(self.node(f"_commute_rows({self.dim(n)}, {self.dim(m)}, {{0}})",
+                                    self.T(self._segment(left))))
+        return self.matmul(self._segment(left), self._segment(right))
+
+    # ------------------------------------------------------------ trace, diag, sum of chains
+    def _seg_cost(self, items) -> float:
+        if len(items) == 1:
+            return 0.0
+        cost, _ = self._dp(items, whole=True)
+        return cost[0][len(items) - 1]
+
+    def _trace(self, a: Expr) -> _Node:
+        np = self.np
+        if a.op == "kron":  # tr(kron(A, B)) = tr(A) tr(B)
+            return self.times(self._trace(a.args[0]), self._trace(a.args[1]))
+        if a.op == "diagm":
+            return self.call(f"{np}.sum", self.lower(a.args[0]))
+        if a.op != "mul":
+            return self.call(f"{np}.trace", self.lower(a))
+        c, scal, ch = E.factors(a)
+        if scal or c != 1 or len(ch) < 2:
+            return self.call(f"{np}.trace", self.lower(a))
+        items = self._items(ch)
+        k = len(items)
+        n = self.size(items[0][2])
+        best = (self._seg_cost(items) + n, None)  # the whole product, then its trace
+        for r in range(k):
+            rot = items[r:] + items[:r]
+            for s in range(1, k):
+                P, Q = rot[:s], rot[s:]
+                if any(it[1] != "mat" for it in (P if len(P) == 1 else []) + (Q if len(Q) == 1 else [])):
+                    continue
+                cst = self._seg_cost(P) + self._seg_cost(Q) + self.size(P[0][2]) * self.size(P[-1][3])
+                if cst < best[0] * (1 - 1e-9):
+                    best = (cst, (P, Q))
+        if best[1] is None:
+            return self.call(f"{np}.trace", self._segment(items))
+        P, Q = best[1]
+        p, q = self._segment(P), self.T(self._segment(Q))
+        if p.tag == "T" and q.tag == "T":  # sum(A.T * B.T) = sum(A * B)
+            p, q = p.args[0], q.args[0]
+        return self.call(f"{np}.sum", self.times(p, q))
+
+    def _diagv(self, a: Expr) -> _Node:
+        np = self.np
+        if a.op == "mul":
+            c, scal, ch = E.factors(a)
+            if not scal and c == 1 and len(ch) >= 2:
+                items = self._items(ch)
+                k = len(items)
+                best = (self._seg_cost(items) + self.size(a.rows), None)
+                for s in range(1, k):
+                    P, Q = items[:s], items[s:]
+                    cst = self._seg_cost(P) + self._seg_cost(Q) + self.size(a.rows) * self.size(P[-1][3])
+                    if cst < best[0] * (1 - 1e-9):
+                        best = (cst, s)
+                if best[1] is not None:
+                    P, Q = items[:best[1]], items[best[1]:]
+                    if P[-1][3] == 1:  # diag(u @ w) = u .* w' for vectors
+                        if len(P) == 1 and P[0][1] == "colones":
+                            return self.T(self._segment(Q))
+                        if len(Q) == 1 and Q[0][1] == "rowones":
+                            return self._segment(P)
+                        return self.times(self._segment(P), self.T(self._segment(Q)))
+                    return self.node('{0}("ij,ji->i", {1}, {2})[:, None]', self.lit(f"{np}.einsum"),
+                                     self._segment(P), self._segment(Q))
+                return self.node("{0}[:, None]", self.call(f"{np}.diag", self._segment(items)),
+                                 argmin=(P_ATOM,))
+        return self.node("{0}[:, None]", self.call(f"{np}.diag", self.lower(a)), argmin=(P_ATOM,))
+
+    def _sum(self, a: Expr) -> _Node:
+        np = self.np
+        if a.op == "kron":  # sum(kron(A, B)) = sum(A) sum(B)
+            return self.times(self._sum(a.args[0]), self._sum(a.args[1]))
+        if a.op == "mul":
+            c, scal, ch = E.factors(a)
+            if not scal and c == 1 and ch:
+                items = ([(("ones", 1, a.rows), "rowones", 1, a.rows, None)] + self._items(ch)
+                         + [(("ones", a.cols, 1), "colones", a.cols, 1, None)])
+                return self._segment(items, top=True)
+        if a.op == "diagm":
+            return self.call(f"{np}.sum", self.lower(a.args[0]))
+        return self.call(f"{np}.sum", self.lower(a))
 
 
-def _size_estimate(d) -> float:
+def _transposed_chain(chain) -> tuple:
+    """The factors of (F1 ... Fk)' = Fk' ... F1' (a symmetric factor is its own transpose)."""
+    from .simplify import is_symmetric
+
+    return tuple(f if is_symmetric(f) else E.transpose(f) for f in reversed(chain))
+
+
+def _inv_of(f: Expr):
+    """A when f is inv(A) or inv(A)', else None."""
+    if f.op == "inv":
+        return f.args[0]
+    if f.op == "transpose" and f.args[0].op == "inv":
+        return f.args[0].args[0]
+    return None
+
+
+# ---------------------------------------------------------------------------- emission
+
+
+class _Emitter:
+    def __init__(self, roots):
+        self.uses: dict = {}
+        seen = set()
+        order = []
+        stack = [(r, False) for r in reversed(roots)]
+        while stack:
+            n, done = stack.pop()
+            if done:
+                order.append(n)
+                continue
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            stack.append((n, True))
+            for a in reversed(n.args):
+                if id(a) not in seen:
+                    stack.append((a, False))
+        for n in order:
+            for a in n.args:
+                self.uses[a] = self.uses.get(a, 0) + 1
+        for r in roots:
+            self.uses[r] = self.uses.get(r, 0) + 1
+        self.order = order
+        self.text: dict = {}
+        self.lines: list = []
+        self.counter = 0
+
+    def emit(self):
+        for n in self.order:
+            parts = []
+            for a, m in zip(n.args, n.argmin):
+                s, p = self.text[a]
+                parts.append(s if p >= m else f"({s})")
+            code = n.tmpl.format(*parts)
+            if not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > 90):
+                self.counter += 1
+                name = f"_t{self.counter}"
+                self.lines.append(f"{name} = {code}")
+                self.text[n] = (name, P_ATOM)
+            else:
+                self.text[n] = (code, n.prec)
+
+    def final(self, n) -> str:
+        return self.text[n][0]
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def _dims_expr(d, dims):
     c, names = dim_parts(d)
-    return float(c) * (1000.0 ** len(names))
+    return " * ".join(([str(c)] if c != 1 or not names else []) + [dims[n] for n in names])
 
 
-def input_conversion(name: str, pyname: str, shape, np_name: str, dims: dict, checks: list):
-    """Lines that convert and check one input; binds symbolic dims on first sight."""
-    userdims = shape_to_dims(shape)
-    lines = []
-    if len(userdims) == 0:
-        lines.append(f"{pyname} = float({pyname})")
+def _input_lines(name, pyname, shape, np_name, dims):
+    """Convert one input and check its shape; binds the symbolic sizes it shows first."""
+    ud = shape_to_dims(shape)
+    lines = [f"{pyname} = {np_name}.asarray({pyname}, dtype=float)"]
+    if not ud:
+        lines += [f"if {pyname}.size != 1:",
+                  (f"    raise ValueError(f\"{name}: expected a scalar, got an array of shape "
+                   f"{{{pyname}.shape}}\")"),
+                  f"{pyname} = {pyname}.item()"]
         return lines
-    lines.append(f"{pyname} = {np_name}.asarray({pyname}, dtype=float)")
-    if len(userdims) == 1:
-        lines.append(f"if {pyname}.ndim == 2 and {pyname}.shape[1] == 1:")
-        lines.append(f"    {pyname} = {pyname}[:, 0]")
-        lines.append(f"if {pyname}.ndim != 1:")
-        lines.append(f"    raise ValueError(f\"{name} must be a vector (1-D array), got shape "
-                     f"{{{pyname}.shape}}\")")
-    else:
-        lines.append(f"if {pyname}.ndim != 2:")
-        lines.append(f"    raise ValueError(f\"{name} must be a matrix (2-D array), got shape "
-                     f"{{{pyname}.shape}}\")")
-    for axis, d in enumerate(userdims):
+    if len(ud) == 1:
+        lines += [f"if {pyname}.ndim == 2 and {pyname}.shape[1] == 1:",
+                  f"    {pyname} = {pyname}[:, 0]"]
+    # bind simple symbolic sizes on first sight
+    bind = []
+    for axis, d in enumerate(ud):
         c, names = dim_parts(d)
-        actual = f"{pyname}.shape[{axis}]"
         if isinstance(d, Dim) and c == 1 and len(names) == 1 and names[0] not in dims:
             dims[names[0]] = "_" + names[0]
-            lines.append(f"_{names[0]} = {actual}")
-        else:
-            checks.append((name, pyname, axis, d))
-    if len(userdims) == 1:
+            bind.append(f"_{names[0]} = {pyname}.shape[{axis}]")
+    # sizes that are products with one unknown factor: solve for it
+    for axis, d in enumerate(ud):
+        c, names = dim_parts(d)
+        unknown = [x for x in names if x not in dims]
+        if len(set(unknown)) == 1 and len(unknown) == 1:
+            known = _dims_expr(_dim_without(d, unknown[0]), dims)
+            dims[unknown[0]] = "_" + unknown[0]
+            bind.append(f"_{unknown[0]} = {pyname}.shape[{axis}] // ({known})")
+    expected = tuple(_dims_expr(d, dims) if all(x in dims for x in dim_parts(d)[1]) else None for d in ud)
+    label = "(" + ", ".join(str(d) for d in ud) + ("," if len(ud) == 1 else "") + ")"
+    what = "a vector (1-D array)" if len(ud) == 1 else "a matrix (2-D array)"
+    lines += [f"if {pyname}.ndim != {len(ud)}:",
+              (f"    raise ValueError(f\"{name}: expected {what} of shape {label}, got shape "
+               f"{{{pyname}.shape}}\")")]
+    lines += bind
+    if all(x is not None for x in expected):
+        tup = "(" + ", ".join(expected) + ("," if len(expected) == 1 else "") + ")"
+        if any(not (isinstance(d, Dim) and dim_parts(d)[0] == 1 and len(dim_parts(d)[1]) == 1
+                    and f"_{dim_parts(d)[1][0]} = {pyname}.shape[{ax}]" in bind)
+               for ax, d in enumerate(ud)):
+            vals = ", ".join("{" + x + "}" for x in expected)
+            lines += [f"if {pyname}.shape != {tup}:",
+                      (f"    raise ValueError(f\"{name}: expected shape {label} = ({vals}"
+                       f"{',' if len(ud) == 1 else ''}), got {{{pyname}.shape}}\")")]
+    if len(ud) == 1:
         lines.append(f"{pyname} = {pyname}.reshape(-1, 1)")
     return lines
 
 
+def _dim_without(d, name):
+    c, names = dim_parts(d)
+    rest = list(names)
+    rest.remove(name)
+    return make_dim(c, rest)
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
 def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_name: str = "np",
-             extra_params: list | None = None, result_code: str | None = None) -> str:
+             extra_params: list | None = None, result_code: str | None = None,
+             size_hints: dict | None = None, module_doc: str | None = None) -> str:
     """Source of a module defining ``fname(*inputs)`` that returns the outputs.
 
-    ``outputs``: list of (label, Expr, kind) where kind is 'value' (scalar -> float,
-    vector -> 1-D, matrix -> 2-D). ``inputs``: list of (name, shape). ``extra_params``:
-    further (name, shape) parameters such as tangent directions.
+    ``outputs``: list of (label, Expr, kind); kind 'value' returns a scalar as float, a
+    vector as 1-D, a matrix as 2-D. ``inputs``: list of (name, shape). ``extra_params``:
+    further (name, pyname, shape) parameters such as tangent directions (``dX`` leaves
+    read ``_d_<pyname>``). ``result_code``: a format string for the return statement
+    (``{0}``, ``{1}``, ... are the outputs). ``size_hints``: ``{dim name: size}`` estimates
+    for choosing the multiplication order of matrix chains.
     """
+    pynames = py_names(n for n, _ in inputs)
+    taken = set(pynames.values()) | {p for _, p, _ in (extra_params or [])} | {fname}
+    while np_name in taken:
+        np_name = "_" + np_name
     dims: dict = {}
-    checks: list = []
-    pynames = {name: py_name(name) for name, _ in inputs}
     body: list[str] = []
     for name, shape in inputs:
-        body += input_conversion(name, pynames[name], shape, np_name, dims, checks)
+        body += _input_lines(name, pynames[name], shape, np_name, dims)
     for name, pyn, shape in (extra_params or []):
-        body += input_conversion(name, pyn, shape, np_name, dims, checks)
-    for name, pyname, axis, d in checks:
-        c, dnames = dim_parts(d)
-        missing = [n for n in dnames if n not in dims]
-        if missing:
-            for n in missing:
-                dims[n] = "_" + n
-            continue
-        expected = " * ".join(([str(c)] if c != 1 or not dnames else []) + [dims[n] for n in dnames])
-        body.append(f"if {pyname}.shape[{axis}] != {expected}:")
-        label = str(d)
-        body.append(f"    raise ValueError(f\"{name}: dimension {axis} should be {label} = "
-                    f"{{{expected}}}, got {{{pyname}.shape[{axis}]}}\")")
+        body += _input_lines(name, pyn, shape, np_name, dims)
     all_inputs = dict(pynames)
     for name, pyn, _ in (extra_params or []):
         all_inputs[name] = pyn
-    em = _Emitter(np_name, dims, all_inputs)
     roots = [e for _, e, _ in outputs]
-    em.count_uses(roots)
-    em.emit_all(roots)
+    low = _Lowerer(np_name, dims, all_inputs, roots, size_hints)
+    lowered = [low.lower(e) for e in roots]
+    em = _Emitter(lowered)
+    em.emit()
     results = []
-    for label, e, kind in outputs:
-        r = em.ref(e)
-        if r.startswith("(") and r.endswith(")"):
-            r = r[1:-1]
+    for (label, e, kind), n in zip(outputs, lowered):
+        r = em.final(n)
         if e.is_scalar:
-            r = f"float({r})"
+            if not (n.tag == "scalar" and n.cheap):  # a literal is a float already
+                r = f"float({r})"
         elif e.cols == 1 and kind == "value":
-            r = f"{np_name}.ravel({r})" if e.op != "var" else f"{r}.ravel()"
+            r = f"{r}.ravel()" if em.text[n][1] == P_ATOM else f"({r}).ravel()"
         results.append(r)
     body += em.lines
     if result_code is not None:
         body.append(result_code.format(*results))
     else:
-        body.append("return " + ", ".join(results) if len(results) > 1 else f"return {results[0]}")
+        body.append("return " + ", ".join(results))
     params = [pynames[n] for n, _ in inputs] + [p for _, p, _ in (extra_params or [])]
-    out = [f"import numpy as {np_name}" if np_name != "numpy" else "import numpy", ""]
-    for h in sorted(em.helpers):
+    out = []
+    if module_doc:
+        out += ['"""' + module_doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + '\n"""', ""]
+    out += [f"import numpy as {np_name}" if np_name != "numpy" else "import numpy", ""]
+    for h in sorted(low.helpers):
         out += ["", _HELPERS[h].replace("np.", np_name + "."), ""]
     out += ["", f"def {fname}({', '.join(params)}):"]
     if doc:
         out.append('    """' + doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + "\n    \"\"\"")
     out += ["    " + line for line in body]
-    return "\n".join(out).replace("\n\n\n\n", "\n\n\n") + "\n"
+    text = "\n".join(out)
+    while "\n\n\n\n" in text:
+        text = text.replace("\n\n\n\n", "\n\n\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")) + "\n"
 
 
 def compile_source(source: str, fname: str):
     """Compile generated source (matdiff's own output, never user text) into a function."""
     import numpy
 
-    namespace: dict = {"np": numpy, "_np": numpy, "numpy": numpy}
+    namespace: dict = {"__name__": "matdiff_generated", "numpy": numpy}
     code = compile(source, "<matdiff-generated>", "exec")
     exec(code, namespace)  # noqa: S102 - generated code: identifiers validated, numbers formatted
-    return namespace[fname]
+    fn = namespace[fname]
+    fn.source = source
+    return fn
