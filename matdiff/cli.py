@@ -91,7 +91,10 @@ def _run(fn):
 @_common
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Output format.")
-def derive_cmd(expression, wrt, shape, symmetric, fmt):
+@click.option("--hessian", "hessian", is_flag=True,
+              help="Also print the second differential d2f, the Hessian-vector product H[V] and the "
+                   "Hessian matrix on vec(X) (scalar expression, one --wrt).")
+def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
     """Differentiate EXPRESSION: its differential and gradient (or Jacobian).
 
     Example: matdiff "det(A)" --wrt A
@@ -102,9 +105,32 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt):
         from .api import derive
 
         d = derive(expression, list(wrt), shapes, symmetric)
-        click.echo(render(d, fmt))
+        if hessian:
+            click.echo(render_second_order(d, fmt))
+        else:
+            click.echo(render(d, fmt))
 
     _run(go)
+
+
+def render_second_order(d, fmt: str) -> str:
+    """``render(d, fmt)`` followed by d2f, H[V] and the Hessian matrix (``--hessian``)."""
+    d2, hv, H, v, x = d.second_differential, d.hvp, d.hessian, d.hvp_variable, d.wrt[0]
+    if fmt == "json":
+        out = d.to_dict()
+        out["second_differential"] = {"text": str(d2), "latex": d2.latex()}
+        out["hvp"] = {"variable": v, "text": str(hv), "latex": hv.latex()}
+        out["hessian"] = {"text": str(H), "latex": H.latex()}
+        return json.dumps(out, indent=2)
+    if fmt == "latex":
+        return "\n".join([render(d, fmt), f"\\mathrm{{d}}^2 f = {d2.latex()}",
+                          f"H[{v}] = {hv.latex()}", f"H = {H.latex()}"])
+    return "\n".join([render(d, fmt),
+                      f"{'second diff':<13} d2f = {d2}",
+                      f"{'hvp':<13} H[{v}] = {hv}",
+                      f"{'hessian':<13} H = {H}",
+                      f"{'':<13} (H[{v}] = d(df/d{x})[{v}], {v} shaped like {x}; "
+                      f"H on column-major vec({x}): vec(H[{v}]) = H*vec({v}))"])
 
 
 def render(d, fmt: str) -> str:

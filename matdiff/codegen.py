@@ -379,6 +379,8 @@ class _Lowerer:
         for t in e.args:
             if t.op == "bcast":  # NumPy broadcasts the scalar
                 t = t.args[0]
+            elif t.op == "ones":
+                t = E.ONE
             c, rest = E.split_coeff(t)
             if c < 0:
                 neg.append(self.lower(E.scale(-c, rest)))

@@ -35,7 +35,7 @@ _HASH_MOD = (1 << 61) - 1
 _RANK = {
     "const": 0, "var": 1, "dvar": 2, "transpose": 3, "mul": 4, "inv": 5, "mpow": 5, "det": 6,
     "logdet": 6, "trace": 7, "pow": 8, "fn": 9, "had": 10, "hpow": 10, "sum": 11, "norm2": 11,
-    "add": 12, "eye": 13, "ones": 13, "zero": 13, "bcast": 0, "diagm": 15, "diagv": 15, "vec": 16,
+    "add": 12, "eye": 13, "ones": 0, "zero": 13, "bcast": 0, "diagm": 15, "diagv": 15, "vec": 16,
     "unvec": 16, "kron": 17, "kronadj1": 18, "kronadj2": 18, "K": 19,
 }
 
@@ -231,6 +231,9 @@ def add(*terms: Expr) -> Expr:
         if t.op == "bcast":
             bcasts.append(t.args[0])
             continue
+        if t.op == "ones":  # 1 broadcast
+            bcasts.append(ONE)
+            continue
         c, rest = split_coeff(t)
         if rest in coeffs:
             coeffs[rest] += c
@@ -343,6 +346,11 @@ def mul(*args: Expr) -> Expr:
             scal.append(a)
         else:
             chain.append(a)
+    if any(a.op == "bcast" for a in chain):  # s*ones inside a product: s joins the scalars
+        scal.extend(a.args[0] for a in chain if a.op == "bcast")
+        chain = [ones(a.shape) if a.op == "bcast" else a for a in chain]
+        if coeff != 1 or any(f.op in ("const", "mul") or is_zero(f) for f in scal):
+            return mul(const(coeff), *scal, *chain)
     # shape of the result
     if chain:
         for left, right in zip(chain, chain[1:]):
@@ -634,6 +642,8 @@ def hpow(a: Expr, p: Expr) -> Expr:
             return a
         if a.op == "ones":
             return a
+        if a.op == "bcast" and a.args[0].op == "const" and k.denominator == 1:  # (c*1).^k = c^k*1
+            return bcast(power(a.args[0], p), a.shape)
         if a.op == "hpow" and a.args[1].op == "const" and k.denominator == 1:
             return hpow(a.args[0], const(a.args[1].attr * k))
         if a.op == "had" and k.denominator == 1:
@@ -835,6 +845,8 @@ def bcast(s: Expr, shape) -> Expr:
         return s
     if is_zero(s):
         return zero(shape)
+    if is_const(s, 1):  # one canonical all-ones array
+        return ones(shape)
     return Expr("bcast", (s,), tuple(shape))
 
 

@@ -751,7 +751,7 @@ def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
     tree = _syntax_tree(text)
     _infer(ctx, tree)
     for s in symmetric:
-        if s not in ctx.env:
+        if s not in ctx.env and s not in ctx.declared:
             raise ShapeError(f"--symmetric {s}: {s!r} does not occur in the expression"
                              f"{suggest(s, ctx.env)}")
     for name in ctx.declared:

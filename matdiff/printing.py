@@ -142,8 +142,10 @@ class TextPrinter:
                 break
         parts = []
         for i, t in enumerate(terms):
-            if t.op == "bcast":
+            if t.op == "bcast":  # a broadcast scalar prints as the scalar: 1 + exp(x)
                 t = t.args[0]
+            elif t.op == "ones":
+                t = E.ONE
             c, _ = E.split_coeff(t)
             if i > 0 and c < 0:
                 parts.append(" - " + self.wrap(E.neg(t), P_MUL))

@@ -244,10 +244,10 @@ def _one_plus_exp(e: Expr):
     """u when e is 1 + exp(u) (broadcast 1 for arrays), else None."""
     if e.op != "add" or len(e.args) != 2:
         return None
-    a, b = e.args
-    one = a.args[0] if a.op == "bcast" else a
-    if one.op == "const" and one.attr == 1 and b.op == "fn" and b.attr == "exp":
-        return b.args[0]
+    for a, b in (e.args, reversed(e.args)):
+        one = a.args[0] if a.op == "bcast" else (E.ONE if a.op == "ones" else a)
+        if one.op == "const" and one.attr == 1 and b.op == "fn" and b.attr == "exp":
+            return b.args[0]
     return None
 
 

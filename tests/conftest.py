@@ -21,7 +21,7 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck, settings
 
 # "default": what `make test` runs.  "thorough": MATDIFF_HYPOTHESIS_PROFILE=thorough
 # for a longer local fuzzing session.
@@ -30,6 +30,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     print_blob=True,
+    report_multiple_bugs=False,
 )
 settings.register_profile(
     "thorough",

@@ -24,16 +24,23 @@ from __future__ import annotations
 import os
 import random
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from hypothesis import strategies as st
 
 # declared shapes (as strings, the form accepted by matdiff.derive / parse)
 SHAPES = {
-    "a": "", "b": "", "alpha": "",
-    "x": "n", "y": "n", "z": "m",
-    "A": "n,n", "B": "n,n", "M": "m,m",
-    "C": "n,m", "D": "m,n",
+    "a": "",
+    "b": "",
+    "alpha": "",
+    "x": "n",
+    "y": "n",
+    "z": "m",
+    "A": "n,n",
+    "B": "n,n",
+    "M": "m,m",
+    "C": "n,m",
+    "D": "m,n",
 }
 SYM_SHAPES = {"S": "n,n"}
 
@@ -137,8 +144,19 @@ class Gen:
         if depth <= 0:
             return self.leaf(shp)
         r, c = shp
-        rules = [self.leaf, self.addsub, self.neg, self.scale, self.divide, self.matmul,
-                 self.hadamard, self.ewdiv, self.ewpow, self.ewfunc, self.ewfunc]
+        rules = [
+            self.addsub,
+            self.neg,
+            self.scale,
+            self.divide,
+            self.matmul,
+            self.matmul,
+            self.hadamard,
+            self.ewdiv,
+            self.ewpow,
+            self.ewfunc,
+            self.ewfunc,
+        ]
         if shp != ("1", "1"):
             rules += [self.transpose, self.broadcast]
         if r == c and r != "1":
@@ -146,7 +164,8 @@ class Gen:
         if c == "1" and r != "1":
             rules += [self.diag_vec]
         if shp == ("1", "1"):
-            rules += [self.reduce, self.reduce, self.reduce, self.spow, self.bilinear]
+            rules = [self.addsub, self.scale, self.divide, self.ewfunc, self.spow, self.neg, self.ewdiv]
+            rules += [self.reduce] * 8 + [self.bilinear] * 3
         return self.pick(rules)(shp, depth - 1)
 
     def leaf(self, shp, depth: int = 0) -> str:
@@ -199,8 +218,16 @@ class Gen:
         """A positive-valued expression of shape shp."""
         e = p(self.expr(shp, depth))
         sq = f"{e}^2" if shp == ("1", "1") else f"{e} .^ 2"
-        return self.pick([f"(1 + {sq})", f"exp({e})", f"(2 + cos({e}))", f"sigmoid({e})", f"(1 + abs({e}))",
-                          f"(1 + exp({e}))"])
+        return self.pick(
+            [
+                f"(1 + {sq})",
+                f"exp({e})",
+                f"(2 + cos({e}))",
+                f"sigmoid({e})",
+                f"(1 + abs({e}))",
+                f"(1 + exp({e}))",
+            ]
+        )
 
     def ewdiv(self, shp, depth):
         if shp == ("1", "1"):
@@ -252,8 +279,16 @@ class Gen:
 
     def identity_op(self, shp, depth):
         e = p(self.expr(shp, depth))
-        return self.pick([f"{self.eye()} + {e}", f"{e} - {self.eye()}", f"{self.eye()} .* {e}", f"{e}*{self.eye()}",
-                          f"{e} .* ones", f"{e} + ones"])
+        return self.pick(
+            [
+                f"{self.eye()} + {e}",
+                f"{e} - {self.eye()}",
+                f"{self.eye()} .* {e}",
+                f"{e}*{self.eye()}",
+                f"{e} .* ones",
+                f"{e} + ones",
+            ]
+        )
 
     def spow(self, shp, depth):  # scalar power, any exponent
         e = p(self.expr(("1", "1"), depth))
@@ -303,7 +338,9 @@ class Gen:
         if form == 9:
             return f"sum(kron({self.expr(self.any_shape(), depth)}, {self.expr(self.any_shape(), depth)}))"
         if form == 10:
-            return f"norm2(kron({self.expr(self.any_shape(), depth)}, {self.expr(self.any_shape(), depth)}))^2"
+            return (
+                f"norm2(kron({self.expr(self.any_shape(), depth)}, {self.expr(self.any_shape(), depth)}))^2"
+            )
         if form == 11:
             return f"sum(diag({self.expr((k, k), depth)}))"
         if form == 12:
@@ -316,7 +353,8 @@ class Gen:
     def scalar_expression(self, depth: int) -> str:
         e = self.expr(("1", "1"), depth)
         if not variables_in(e):
-            e = f"{e} + {self.pick(['sum(x)', 'tr(A)', 'a', 'norm2(C)^2', 'z\'*z'])}"
+            extra = self.pick(["sum(x)", "tr(A)", "a", "norm2(C)^2", "z'*z"])
+            e = f"{e} + {extra}"
         return e
 
 
@@ -325,7 +363,7 @@ def scalar_expressions(draw, max_depth: int = 4, with_sym=None):
     """Strategy: (expr_text, with_sym) with a scalar-valued, well-typed expression."""
     if with_sym is None:
         with_sym = draw(st.booleans())
-    depth = draw(st.integers(1, max_depth))
+    depth = draw(st.integers(2, max_depth))
     gen = Gen(lambda lo, hi: draw(st.integers(lo, hi)), with_sym=with_sym)
     return gen.scalar_expression(depth), with_sym
 
@@ -344,5 +382,5 @@ def random_corpus(count: int, seed: int = 0, max_depth: int = 4) -> list[tuple[s
     for i in range(count):
         with_sym = bool(i % 3 == 0)
         gen = Gen(lambda lo, hi: rnd.randint(lo, hi), with_sym=with_sym)
-        out.append((gen.scalar_expression(rnd.randint(1, max_depth)), with_sym))
+        out.append((gen.scalar_expression(rnd.randint(2, max_depth)), with_sym))
     return out

@@ -122,7 +122,7 @@ VALUE_CASES = [
     ("x'*A*y", None, {"x": x3, "A": A3, "y": y3}, x3 @ A3 @ y3),
     ("sum(X .* Y)", None, {"X": X32, "Y": Y32}, np.sum(X32 * Y32)),
     ("sum(X ./ Q)", None, {"X": X32, "Q": Q32}, np.sum(X32 / Q32)),
-    ("sum(Q .^ 1.5)", None, {"Q": Q32}, np.sum(Q32 ** 1.5)),
+    ("sum(Q .^ 1.5)", None, {"Q": Q32}, np.sum(Q32**1.5)),
     ("sum(A^3)", None, {"A": A3}, np.sum(A3 @ A3 @ A3)),
     ("tr(A^-1)", None, {"A": A3}, np.trace(np.linalg.inv(A3))),
     ("tr(A^-2)", None, {"A": A3}, np.trace(np.linalg.matrix_power(np.linalg.inv(A3), 2))),
@@ -146,22 +146,30 @@ VALUE_CASES = [
     ("tr(A + I)", None, {"A": A3}, np.trace(A3) + 3),
     ("sum(ones .* X)", None, {"X": X32}, np.sum(X32)),
     ("x'*ones*z", None, {"x": x3, "z": z2}, np.sum(x3) * np.sum(z2)),
-    ("a^b", None, {"a": 1.7, "b": -0.4}, 1.7 ** -0.4),
+    ("a^b", None, {"a": 1.7, "b": -0.4}, 1.7**-0.4),
     ("-a^2", None, {"a": 3.0}, -9.0),
     ("2*a + 0.5 - 1e-3", None, {"a": 1.0}, 2.4990),
     # vec is column-major: w'vec(X) = sum_j sum_i w[i + n j] X[i, j]
     ("w'*vec(X)", {"X": "3,2"}, {"X": X32, "w": np.arange(6.0)}, np.arange(6.0) @ X32.ravel(order="F")),
     # kron(A, B)[i*p + k, j*q + l] = A[i, j] B[k, l]
-    ("sum(kron(X, Y') .* K)", {"X": "3,2", "Y": "3,2", "K": "6,6"},
-     {"X": X32, "Y": Y32, "K": np.arange(36.0).reshape(6, 6)}, np.sum(np.kron(X32, Y32.T) * np.arange(36.0).reshape(6, 6))),
-    ("kron(x, y)'*kron(z, x)", {"x": "3", "y": "2", "z": "2"}, {"x": x3, "y": z2, "z": z2[::-1].copy()},
-     np.kron(x3, z2) @ np.kron(z2[::-1], x3)),
+    (
+        "sum(kron(X, Y') .* K)",
+        {"X": "3,2", "Y": "3,2", "K": "6,6"},
+        {"X": X32, "Y": Y32, "K": np.arange(36.0).reshape(6, 6)},
+        np.sum(np.kron(X32, Y32.T) * np.arange(36.0).reshape(6, 6)),
+    ),
+    (
+        "kron(x, y)'*kron(z, x)",
+        {"x": "3", "y": "2", "z": "2"},
+        {"x": x3, "y": z2, "z": z2[::-1].copy()},
+        np.kron(x3, z2) @ np.kron(z2[::-1], x3),
+    ),
 ]
 
 
 @pytest.mark.parametrize("expr,shapes,inputs,want", VALUE_CASES, ids=[c[0] for c in VALUE_CASES])
 def test_values_match_numpy(expr, shapes, inputs, want):
-    wrt = sorted(inputs)[0]
+    wrt = min(inputs)
     kw = {"shapes": shapes} if shapes else {}
     d = matdiff.derive(expr, wrt=wrt, **kw)
     f = d.to_numpy()
@@ -194,3 +202,13 @@ def test_size_one_symbolic_dimension():
     assert float(np.asarray(value).reshape(())) == pytest.approx(8.0)
     assert np.shape(grad["x"]) == (1,) and np.shape(grad["A"]) == (1, 2)
     np.testing.assert_allclose(grad["A"], [[2.0, 2.0]])
+
+
+@pytest.mark.parametrize("a", [-5.0, -20.0, -30.0, -40.0, -100.0])
+def test_sigmoid_keeps_relative_accuracy_in_the_lower_tail(a):
+    """log(sigmoid(a)) = -log(1 + exp(-a)) ~ a for a << 0; an implementation like
+    0.5*(1 + tanh(a/2)) cancels catastrophically there (and gives log(0) = -inf)."""
+    d = matdiff.derive("log(sigmoid(a))", wrt="a")
+    value, grad = d.to_numpy()(a=a)
+    assert float(value) == pytest.approx(-np.logaddexp(0.0, -a), rel=1e-12)
+    assert float(grad) == pytest.approx(1.0 - 1.0 / (1.0 + np.exp(-a)), rel=1e-12)

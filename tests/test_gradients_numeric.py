@@ -12,7 +12,6 @@ Notation in comments: <G, dX> = sum(G .* dX) = tr(G' dX); the gradient is G.
 from __future__ import annotations
 
 import pytest
-
 from gradcheck import check_gradient
 
 
@@ -233,7 +232,9 @@ DETERMINANTS = [
     case("det(X)", "X", {"X": "n,n"}, {"X": "wc"}, id="det(X) det>0"),
     case("det(X)", "X", {"X": "n,n"}, {"X": "wcneg"}, id="det(X) det<0"),
     # d det(A X B) = det(AXB) tr(X^-1 dX) (A, B square)  ->  det(AXB) X^-T ; same for A, B
-    case("det(A*X*B)", ["X", "A", "B"], {"A": "n,n", "X": "n,n", "B": "n,n"}, {"A": "wc", "X": "wc", "B": "wc"}),
+    case(
+        "det(A*X*B)", ["X", "A", "B"], {"A": "n,n", "X": "n,n", "B": "n,n"}, {"A": "wc", "X": "wc", "B": "wc"}
+    ),
     # tall X: d det(X'X) = 2 det(X'X) tr((X'X)^-1 X' dX)  ->  2 det(X'X) X (X'X)^-1
     case("det(X'*X)", "X", {"X": "n,m"}, sizes=TALL),
     # d det(a X) = d (a^n det X): n a^(n-1) det(X) da + a^n det(X) tr(X^-1 dX)
@@ -296,23 +297,38 @@ ELEMENTWISE_FUNCTION_CASES = []
 for _fn, (_kind, _rule) in ELEMENTWISE_FUNCTIONS.items():
     # matrix argument, weighted by a second matrix: d sum(f(X) .* A) = sum(f'(X) .* A .* dX) ; by A: f(X)
     ELEMENTWISE_FUNCTION_CASES.append(
-        case(f"sum({_fn}(X) .* A)", ["X", "A"], {"X": "n,m", "A": "n,m"}, {"X": _kind}, id=f"{_fn} matrix: {_rule}"))
+        case(
+            f"sum({_fn}(X) .* A)",
+            ["X", "A"],
+            {"X": "n,m", "A": "n,m"},
+            {"X": _kind},
+            id=f"{_fn} matrix: {_rule}",
+        )
+    )
     # vector argument: d y'f(x) = y' (f'(x) .* dx) + dy' f(x)
     ELEMENTWISE_FUNCTION_CASES.append(
-        case(f"y'*{_fn}(x)", ["x", "y"], {"x": "n", "y": "n"}, {"x": _kind}, id=f"{_fn} vector"))
+        case(f"y'*{_fn}(x)", ["x", "y"], {"x": "n", "y": "n"}, {"x": _kind}, id=f"{_fn} vector")
+    )
     # scalar argument: d f(a) = f'(a) da
     ELEMENTWISE_FUNCTION_CASES.append(case(f"{_fn}(a)", "a", None, {"a": _kind}, id=f"{_fn} scalar"))
     # composition with an affine matrix argument: d sum(f(A X)) = sum(f'(AX) .* (A dX))
     _aff_kind = {"log": "pos", "sqrt": "pos", "tan": "small"}.get(_fn, "any")
     if _aff_kind == "any":
         ELEMENTWISE_FUNCTION_CASES.append(
-            case(f"sum({_fn}(A*X))", ["A", "X"], {"A": "k,n", "X": "n,m"}, id=f"{_fn} of a product"))
+            case(f"sum({_fn}(A*X))", ["A", "X"], {"A": "k,n", "X": "n,m"}, id=f"{_fn} of a product")
+        )
     else:
         # keep the argument in the domain: A, X positive -> A X positive; tan: scale into (-1, 1)
         _arg = "A*X" if _aff_kind == "pos" else "tanh(A*X)"
         ELEMENTWISE_FUNCTION_CASES.append(
-            case(f"sum({_fn}({_arg}))", ["A", "X"], {"A": "k,n", "X": "n,m"}, {"A": "pos", "X": "pos"},
-                 id=f"{_fn} of a product"))
+            case(
+                f"sum({_fn}({_arg}))",
+                ["A", "X"],
+                {"A": "k,n", "X": "n,m"},
+                {"A": "pos", "X": "pos"},
+                id=f"{_fn} of a product",
+            )
+        )
 
 
 @pytest.mark.parametrize("expr,wrt,shapes,kinds,sym,sizes", ELEMENTWISE_FUNCTION_CASES)
@@ -398,8 +414,10 @@ CONSTANTS = [
     case("tr(eye*X)", "X", {"X": "n,n"}),
     # ones of inferred shape: sum(ones .* X) = sum(X)  ->  ones
     case("sum(ones .* X)", "X", {"X": "n,m"}),
-    # ones vectors on both sides: 1' X 1 = sum(X)  ->  ones(n, m)
-    case("ones'*X*ones", "X", {"X": "n,m"}),
+    # ones between two vectors is n x m: x' ones z = sum(x) sum(z)  ->  sum(z) 1, sum(x) 1
+    case("x'*ones*z", ["x", "z"], {"x": "n", "z": "m"}),
+    # ones vector fixed by X: X*ones with ones m x 1 = row sums;  d ||X 1||^2 -> 2 X 1 1'
+    case("norm2(X*ones - x)^2", ["X", "x"], {"X": "n,m", "x": "n"}),
     # tr(X ones) with ones m x n = sum(X)
     case("tr(X*ones)", "X", {"X": "n,m"}),
     # x'(A + I)x  ->  (A + A' + 2I) x ; by A: x x'
@@ -414,6 +432,27 @@ CONSTANTS = [
 
 @pytest.mark.parametrize("expr,wrt,shapes,kinds,sym,sizes", CONSTANTS)
 def test_identity_ones_numbers(expr, wrt, shapes, kinds, sym, sizes):
+    run(expr, wrt, shapes, kinds, sym, sizes)
+
+
+# ----------------------------------------------------------------------------- explicitly sized constants
+
+SIZED_CONSTANTS = [
+    # eye(n): tr(eye(n) X) = tr(X)  ->  I
+    case("tr(eye(n)*X)", "X", {"X": "n,n"}),
+    # ones(n, m): sum(ones(n, m) .* X) = sum(X)  ->  ones
+    case("sum(ones(n, m) .* X)", "X", {"X": "n,m"}),
+    # ones(m, 1) column: ||X ones(m,1)||^2  ->  2 X 1 1'
+    case("norm2(X*ones(m, 1))^2", "X", {"X": "n,m"}),
+    # zeros(n, m) adds nothing: sum((X + zeros(n, m)) .^ 2)  ->  2 X
+    case("sum((X + zeros(n, m)) .^ 2)", "X", {"X": "n,m"}),
+    # integer sizes: tr(eye(3) X) with X 3x3
+    case("tr(eye(3)*X) + sum(ones(3, 3) .* X)", "X", {"X": "3,3"}),
+]
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,kinds,sym,sizes", SIZED_CONSTANTS)
+def test_sized_constants(expr, wrt, shapes, kinds, sym, sizes):
     run(expr, wrt, shapes, kinds, sym, sizes)
 
 
@@ -448,7 +487,7 @@ def test_symmetric_variables(expr, wrt, shapes, kinds, sym, sizes):
     run(expr, wrt, shapes, kinds, sym, sizes)
 
 
-# ----------------------------------------------------------------------------- default naming rules / inference
+# ----------------------------------------------------------------- default naming rules / inference
 
 INFERENCE = [
     # no declarations: x, y vectors (h-z), A matrix; dims from unification (A is n x m)
@@ -469,8 +508,13 @@ INFERENCE = [
     # partially declared: v's dimension inferred from X
     case("u'*X*v", ["X", "v"], {"X": "n,m"}),
     # size-1 dimensions are legitimate sizes
-    case("x'*A*y + tr(A'*A)", ["x", "A", "y"], {"x": "n", "A": "n,m", "y": "m"},
-         sizes=({"n": 1, "m": 3}, {"n": 2, "m": 1}), id="size-1 dims"),
+    case(
+        "x'*A*y + tr(A'*A)",
+        ["x", "A", "y"],
+        {"x": "n", "A": "n,m", "y": "m"},
+        sizes=({"n": 1, "m": 3}, {"n": 2, "m": 1}),
+        id="size-1 dims",
+    ),
 ]
 
 
@@ -479,5 +523,21 @@ def test_inference_and_naming(expr, wrt, shapes, kinds, sym, sizes):
     run(expr, wrt, shapes, kinds, sym, sizes)
 
 
-ALL_CASES = (PRODUCTS + ADDITIVE + DIVISION + TRANSPOSE + ELEMENTWISE + POWERS + TRACE + DETERMINANTS + INVERSES
-             + ELEMENTWISE_FUNCTION_CASES + REDUCTIONS + STRUCTURAL + CONSTANTS + SYMMETRIC + INFERENCE)
+ALL_CASES = (
+    PRODUCTS
+    + ADDITIVE
+    + DIVISION
+    + TRANSPOSE
+    + ELEMENTWISE
+    + POWERS
+    + TRACE
+    + DETERMINANTS
+    + INVERSES
+    + ELEMENTWISE_FUNCTION_CASES
+    + REDUCTIONS
+    + STRUCTURAL
+    + CONSTANTS
+    + SIZED_CONSTANTS
+    + SYMMETRIC
+    + INFERENCE
+)

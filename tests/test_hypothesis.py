@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables_in
+from gradcheck import Inconclusive, check_function, concrete_shape, names_in, random_value, shapes_as_strings
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
 
 import matdiff
-from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables_in
-from gradcheck import check_function, concrete_shape, random_value, shapes_as_strings
 
 MAX_ABS = 1e6
 
@@ -35,14 +35,16 @@ def _evaluate_inputs(d, names, sizes, kinds, symmetric, seed):
     return inputs, cshapes, rng
 
 
-@settings(max_examples=n_examples(250), deadline=None)
+@settings(max_examples=n_examples(400), deadline=None)
 @given(data=st.data())
 def test_random_expression_gradients(data):
-    text, with_sym = data.draw(scalar_expressions(max_depth=4), label="expr")
+    text, with_sym = data.draw(scalar_expressions(max_depth=5), label="expr")
     shapes = shapes_for(with_sym)
-    symmetric = ["S"] if with_sym else []
     names = variables_in(text)
-    wrt = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=min(3, len(names)), unique=True), label="wrt")
+    symmetric = names_in(text, ["S"])
+    wrt = data.draw(
+        st.lists(st.sampled_from(names), min_size=1, max_size=min(3, len(names)), unique=True), label="wrt"
+    )
     n = data.draw(st.integers(2, 4), label="n")
     m = data.draw(st.integers(2, 4), label="m")
     seed = data.draw(st.integers(0, 2**16), label="seed")
@@ -59,39 +61,87 @@ def test_random_expression_gradients(data):
         value, grad = f(**inputs)
     value = float(np.asarray(value, dtype=float).reshape(()))
     grads = {wrt[0]: grad} if single else grad
-    finite = math.isfinite(value) and abs(value) < MAX_ABS and all(
-        np.all(np.isfinite(np.asarray(grads[w], dtype=float))) and np.all(np.abs(np.asarray(grads[w])) < 1e8)
-        for w in wrt)
+    finite = (
+        math.isfinite(value)
+        and abs(value) < MAX_ABS
+        and all(
+            np.all(np.isfinite(np.asarray(grads[w], dtype=float)))
+            and np.all(np.abs(np.asarray(grads[w])) < 1e8)
+            for w in wrt
+        )
+    )
     if not finite:
         event("skipped: value or gradient not finite / huge")
     assume(finite)
-    with np.errstate(all="ignore"):
-        check_function(f, inputs, wrt, cshapes, symmetric=symmetric, rng=rng, single=single,
-                       context=f"{text!r} by {wrt} at n={n}, m={m}")
+    try:
+        with np.errstate(all="ignore"):
+            check_function(
+                f,
+                inputs,
+                wrt,
+                cshapes,
+                symmetric=symmetric,
+                rng=rng,
+                single=single,
+                context=f"{text!r} by {wrt} at n={n}, m={m}",
+            )
+    except Inconclusive:
+        event("skipped: finite differences cannot resolve the derivative")
+        assume(False)
 
 
-@settings(max_examples=n_examples(200), deadline=None)
-@given(data=st.data())
-def test_random_expression_round_trip(data):
+def _draw_case(data):
     text, with_sym = data.draw(scalar_expressions(max_depth=4), label="expr")
     shapes = shapes_for(with_sym)
-    symmetric = ["S"] if with_sym else []
     names = variables_in(text)
-    wrt = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True), label="wrt")
+    symmetric = names_in(text, ["S"])
+    return text, shapes, names, symmetric
 
+
+@settings(max_examples=n_examples(150), deadline=None)
+@given(data=st.data())
+def test_random_input_round_trip(data):
+    """parse(str(e)) == e and printing is idempotent, for random input expressions."""
+    text, shapes, names, symmetric = _draw_case(data)
     e = matdiff.parse(text, shapes=shapes, symmetric=symmetric)
     printed = str(e)
     note(f"parsed {text!r} -> printed {printed!r}")
     back = matdiff.parse(printed, shapes=shapes, symmetric=symmetric)
-    assert back == e, f"{text!r} printed as {printed!r}, which parses to a different expression {str(back)!r}"
-    assert str(back) == printed, "printing is not idempotent"
-
-    d = matdiff.derive(text, wrt=wrt, shapes=shapes, symmetric=symmetric)
+    assert str(back) == printed, f"printing is not idempotent: {printed!r} -> {str(back)!r}"
+    assert back == e, f"{text!r} printed as {printed!r}, which parses to a different expression"
+    d = matdiff.derive(text, wrt=names[0], shapes=shapes, symmetric=symmetric)
     assert d.expr == e, "derive(...).expr differs from parse(...) of the same text"
+
+
+@settings(max_examples=n_examples(150), deadline=None)
+@given(data=st.data())
+def test_random_gradient_round_trip(data):
+    """parse(str(g), shapes=d.shapes) == g for the gradients of random expressions."""
+    text, shapes, names, symmetric = _draw_case(data)
+    wrt = data.draw(
+        st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True), label="wrt"
+    )
+    d = matdiff.derive(text, wrt=wrt, shapes=shapes, symmetric=symmetric)
     sh = shapes_as_strings(d.shapes)
     for name, g in d.gradients.items():
         gt = str(g)
         note(f"gradient by {name}: {gt!r}")
-        g2 = matdiff.parse(gt, shapes=sh, symmetric=symmetric)
+        g2 = matdiff.parse(gt, shapes=sh, symmetric=names_in(gt, symmetric))
         assert g2 == g, f"gradient by {name} printed as {gt!r} does not parse back to itself ({str(g2)!r})"
-        assert str(g2) == gt
+
+
+@settings(max_examples=n_examples(150), deadline=None)
+@given(data=st.data())
+def test_random_gradient_text_is_stable(data):
+    """Weaker: the printed gradient parses, and re-printing it gives the same text."""
+    text, shapes, names, symmetric = _draw_case(data)
+    wrt = data.draw(
+        st.lists(st.sampled_from(names), min_size=1, max_size=len(names), unique=True), label="wrt"
+    )
+    d = matdiff.derive(text, wrt=wrt, shapes=shapes, symmetric=symmetric)
+    sh = shapes_as_strings(d.shapes)
+    for name, g in d.gradients.items():
+        gt = str(g)
+        note(f"gradient by {name}: {gt!r}")
+        g2 = matdiff.parse(gt, shapes=sh, symmetric=names_in(gt, symmetric))
+        assert str(g2) == gt, f"gradient by {name}: printing not idempotent: {gt!r} -> {str(g2)!r}"

@@ -1,0 +1,68 @@
+"""Eigenvalues as roots of the characteristic polynomial p(lambda) = det(A - lambda*I).
+
+matdiff derives p'(lambda) symbolically (Jacobi's formula, no polynomial coefficients):
+
+    d/dlambda det(A - lambda*I) = -det(A - lambda*I)*tr(inv(A - lambda*I))
+
+and, as the Hessian by the scalar lambda, p''(lambda).  Newton's method
+(lambda <- lambda - p/p') and Halley's method (lambda <- lambda - 2 p p' / (2 p'^2 - p p''))
+are run from a few starting guesses and compared with numpy.linalg.eigvals.
+Run: python examples/newton_eigenvalue.py
+"""
+
+import numpy as np
+
+import matdiff
+
+
+def solve(step, A, lam, tol=1e-12, max_iter=100):
+    """Iterate lambda <- lambda - step(lambda) until the step is tiny."""
+    for it in range(1, max_iter + 1):
+        delta = step(A, lam)
+        lam -= delta
+        if abs(delta) <= tol * max(1.0, abs(lam)):
+            return lam, it
+    return lam, max_iter
+
+
+def main():
+    d = matdiff.derive("det(A - lambda*I)", wrt="lambda")
+    print(f"p(lambda)   = {d.expr}")
+    print(f"p'(lambda)  = {d.gradient}")
+    print(f"p''(lambda) = {d.hessian}")
+    print()
+    p1 = d.to_numpy()               # (p, p')
+    p2 = d.to_numpy(hessian=True)   # (p, p', p'')
+
+    def newton(A, lam):
+        p, dp = p1(A=A, **{"lambda": lam})
+        return p / dp
+
+    def halley(A, lam):
+        p, dp, ddp = p2(A=A, **{"lambda": lam})
+        return 2 * p * dp / (2 * dp * dp - p * ddp)
+
+    # a nonsymmetric matrix with real, well separated eigenvalues 1..6
+    rng = np.random.default_rng(1)
+    n = 6
+    Q = rng.standard_normal((n, n)) + n * np.eye(n)
+    A = Q @ np.diag(np.arange(1.0, n + 1)) @ np.linalg.inv(Q)
+    exact = np.sort(np.linalg.eigvals(A).real)
+    print("numpy.linalg.eigvals:", "  ".join(f"{e:.12f}" for e in exact))
+    print()
+    print(f"{'start':>6}  {'Newton':>16} {'its':>4}  {'Halley':>16} {'its':>4}  {'nearest eigvals':>16}  {'error':>8}")
+    worst = 0.0
+    for start in (0.3, 1.8, 3.2, 4.1, 5.2, 7.5):
+        ln, itn = solve(newton, A, start)
+        lh, ith = solve(halley, A, start)
+        near = exact[np.argmin(abs(exact - ln))]
+        err = max(abs(ln - near), abs(lh - exact[np.argmin(abs(exact - lh))]))
+        worst = max(worst, err)
+        print(f"{start:>6.2f}  {ln:>16.12f} {itn:>4}  {lh:>16.12f} {ith:>4}  {near:>16.12f}  {err:>8.1e}")
+    print()
+    print(f"max |lambda - eigenvalue| = {worst:.1e}")
+    assert worst < 1e-8
+
+
+if __name__ == "__main__":
+    main()
