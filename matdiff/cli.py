@@ -195,11 +195,17 @@ def _sizes_option(items, option: str) -> dict:
 @click.option("--hint", "hint", multiple=True, metavar="n=SIZE",
               help="Typical size of a symbolic dimension, for the order of matrix products "
                    "(repeatable; default 1000).")
-def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint):
+@click.option("--hessian", "hessian", is_flag=True,
+              help="NAME(inputs...) -> (value, gradient, H) with H the dense Hessian on vec(X).")
+@click.option("--hvp", "hvp", is_flag=True,
+              help="NAME(inputs..., V) -> H[V], the Hessian-vector product (never forms H).")
+def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, hvp):
     """Generate a standalone NumPy module computing the value and gradient.
 
     The module imports only NumPy and defines NAME(inputs...) -> (value, gradient)
-    (a dict of gradients for several --wrt), checking its inputs' shapes.
+    (a dict of gradients for several --wrt; the Jacobian for a non-scalar expression;
+    with --hessian also the Hessian, with --hvp the Hessian-vector product), checking
+    its inputs' shapes.
 
     Example: matdiff codegen "logdet(X) + tr(inv(X)*A)" --wrt X -o f.py
     """
@@ -212,8 +218,10 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint):
 
         if not name.isidentifier() or name.startswith("_"):
             raise DerivationError(f"--name {name!r}: use a Python identifier not starting with '_'")
+        if hessian and hvp:
+            raise DerivationError("give --hessian or --hvp, not both")
         d = derive(expression, list(wrt), shapes, symmetric)
-        src = d.numpy_source(name, hints=hints)
+        src = d.numpy_source(name, hints=hints, hessian=hessian, hvp=hvp)
         if output:
             try:
                 with open(output, "w", encoding="utf-8") as fh:

@@ -42,6 +42,7 @@ import keyword
 from fractions import Fraction
 
 from . import expr as E
+from .errors import DerivationError
 from .expr import Expr
 from .shapes import Dim, dim_parts, make_dim, shape_to_dims
 
@@ -181,6 +182,11 @@ class _Lowerer:
 
     def dim(self, d) -> str:
         c, names = dim_parts(d)
+        missing = [n for n in names if n not in self.dims]
+        if missing:
+            raise DerivationError(
+                f"the size {missing[0]} is not determined by any input, so generated code cannot "
+                f"know it: declare it through a variable's shape or write it out (e.g. ones(m, 3))")
         parts = ([str(c)] if c != 1 or not names else []) + [self.dims[n] for n in names]
         return " * ".join(parts)
 
@@ -316,6 +322,12 @@ class _Lowerer:
                 s = self._slogdet(a.args[0])
                 return self.binop("+", self.call(f"{np}.log", self.node("{0}[0]", s, argmin=(P_ATOM,))),
                                   self.node("{0}[1]", s, argmin=(P_ATOM,)), P_ADD)
+            if name == "log":  # log(1 + exp(u)) = logaddexp(0, u): no overflow for large u
+                from .simplify import _one_plus_exp
+
+                u = _one_plus_exp(a)
+                if u is not None:
+                    return self.call(f"{np}.logaddexp", L(u), extra=", 0.0")
             la = L(a)
             if name == "sigmoid":
                 self.helpers.add("_sigmoid")
@@ -801,7 +813,10 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
         np_name = "_" + np_name
     dims: dict = {}
     body: list[str] = []
-    for name, shape in inputs:
+    # inputs whose sizes are plain names first, so sizes that are products (m*p from a
+    # Kronecker product) can be solved from them
+    order = sorted(inputs, key=lambda item: max((len(dim_parts(d)[1]) for d in item[1]), default=0))
+    for name, shape in order:
         body += _input_lines(name, pynames[name], shape, np_name, dims)
     for name, pyn, shape in (extra_params or []):
         body += _input_lines(name, pyn, shape, np_name, dims)
