@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from typing import Iterable, Mapping, Sequence
 
 from . import expr as E
-from .codegen import compile_source, generate, py_name
 from .differentiate import differential, dvars_for
 from .errors import DerivationError, suggest
 from .expr import Expr
@@ -15,6 +14,25 @@ from .gradient import transpose_linear
 from .parsing import parse_full
 from .shapes import shape_to_dims, shape_str
 from .simplify import simplify, sym
+
+
+# code generation loads on first use: the CLI's default path (derive and print) never needs it
+def generate(*args, **kwargs):
+    from .codegen import generate as _generate
+
+    return _generate(*args, **kwargs)
+
+
+def compile_source(source: str, fname: str):
+    from .codegen import compile_source as _compile
+
+    return _compile(source, fname)
+
+
+def py_name(name: str) -> str:
+    from .codegen import py_name as _py_name
+
+    return _py_name(name)
 
 
 @contextmanager
