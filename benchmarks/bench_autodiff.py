@@ -19,14 +19,19 @@ idiom, so the rows can be checked by eye. matdiff's result is compared with JAX'
 correctness test: the exit status is 1 if any comparison fails.
 
 Usage:
-    python benchmarks/bench_autodiff.py                  # full sizes, about 3 minutes on 2 cores
-    python benchmarks/bench_autodiff.py --quick          # tiny sizes: a smoke test in seconds
+    python benchmarks/bench_autodiff.py                  # full sizes, 2 to 3 minutes on 2 cores
+    python benchmarks/bench_autodiff.py --quick          # tiny sizes: a smoke test, about 20 s
     python benchmarks/bench_autodiff.py --only logdet,hvp
+    python benchmarks/bench_autodiff.py --threads 1      # single-threaded everywhere
     python benchmarks/bench_autodiff.py --list           # the case names --only matches
+
+On a machine shared with other work, multi-threaded BLAS calls wait for descheduled
+threads and small NumPy calls slow down by up to 10x; --threads 1 is then much steadier.
 
 Install the frameworks with
     pip install --find-links /opt/wheels "jax[cpu]" autograd torch==2.13.0
-(or `pip install -e ".[bench]"`). A missing framework only empties its column.
+(`make bench` does it through the project's "bench" extra). A missing framework only
+empties its column, and a matdiff feature that does not exist yet prints "n/a".
 """
 
 from __future__ import annotations
@@ -38,10 +43,28 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
+
+def _apply_threads_option():
+    """--threads N must take effect before NumPy, torch and JAX start their thread pools."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--threads", type=int)
+    n = parser.parse_known_args()[0].threads
+    if n:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(n)
+        if n == 1:  # XLA has no thread count, only on/off for its multi-threaded kernels
+            os.environ["XLA_FLAGS"] = (
+                os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+            ).strip()
+
+
+_apply_threads_option()
+
+import numpy as np  # after _apply_threads_option
 
 # --------------------------------------------------------------------------------------
 # Frameworks. Each is optional: a missing one prints "missing" in its column.
@@ -64,14 +87,14 @@ try:
 
     jax.config.update("jax_enable_x64", True)  # must precede every jnp array, or JAX computes in float32
     import jax.numpy as jnp
-except Exception as exc:  # pragma: no cover - depends on the machine
+except Exception as exc:  # noqa: BLE001 - any failure to import means: no such column
     jax = jnp = None
     MISSING["JAX"] = f"{type(exc).__name__}: {exc}"
 
 try:
     import autograd
     import autograd.numpy as anp
-except Exception as exc:  # pragma: no cover
+except Exception as exc:  # noqa: BLE001
     autograd = anp = None
     MISSING["autograd"] = f"{type(exc).__name__}: {exc}"
 
@@ -79,7 +102,7 @@ try:
     import torch
 
     torch.set_num_threads(THREADS)
-except Exception as exc:  # pragma: no cover
+except Exception as exc:  # noqa: BLE001
     torch = None
     MISSING["torch"] = f"{type(exc).__name__}: {exc}"
 
@@ -92,9 +115,9 @@ def _import_matdiff():
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         try:
             import matdiff
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             return None, f"{type(exc).__name__}: {exc}"
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         return None, f"{type(exc).__name__}: {exc}"
     if not hasattr(matdiff, "derive"):
         return None, "matdiff has no derive() yet"
@@ -109,45 +132,82 @@ matdiff, MATDIFF_WHY = _import_matdiff()
 # --------------------------------------------------------------------------------------
 
 
+SLOW_CALLS = 5  # a call slower than SLOW_CALLS * budget is timed once, see median_times
+
+
+@dataclass
+class Prepared:
+    """One framework ready to run one case."""
+
+    call: Callable[[], Any]  # computes the value and the derivative once
+    pick: Callable[[Any], tuple] = lambda result: result  # call()'s result -> (value or None, derivative)
+    compiles: bool = False  # the first call compiles (JAX): it never counts as a sample
+
+
 @dataclass
 class Timing:
     median: float  # seconds per call, median over the samples
     first: float  # the first call alone: JIT tracing and compilation, caches, allocator
     samples: int  # how many samples the median is over
-    result: Any  # what the last call returned, for the correctness checks
+    result: tuple  # (value or None, derivative) from the last call, for the correctness checks
 
 
-def median_time(fn: Callable[[], Any], budget: float, min_samples: int = 3, max_samples: int = 51) -> Timing:
-    """Median wall-clock time of one call of fn(), in the spirit of `timeit`.
-
-    fn() runs twice to warm up (the first call includes any JIT compilation). Each
-    sample then times `number` back-to-back calls, enough for the sample to last about
-    20 ms so that timer resolution does not matter, and we take as many samples as fit
-    in `budget` seconds, at least `min_samples`. On a shared, noisy machine the median
-    is far more stable than the mean or the minimum of such samples.
-    """
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
+def _timed(fn):
     t0 = time.perf_counter()
     result = fn()
-    one = max(time.perf_counter() - t0, 1e-7)
+    return time.perf_counter() - t0, result
 
-    number = max(1, int(0.02 / one))
-    samples = int(min(max_samples, max(min_samples, budget / (number * one))))
-    times = []
+
+def median_times(prepared: dict[str, Prepared], budget: float, min_samples: int = 3, max_samples: int = 51):
+    """Median wall-clock time of one call of each function, in the spirit of `timeit`.
+
+    Every function is called once to warm up (JIT compilation, caches) and once more to
+    calibrate: a sample then times `number` back-to-back calls, enough to last about 20 ms,
+    so that timer resolution does not matter. The samples are taken in rounds, every
+    function once per round, so that a burst of load from elsewhere on a shared machine
+    hits all the columns alike instead of one; there are as many rounds as fit in `budget`
+    seconds per function, at least `min_samples`. The median resists such bursts far
+    better than the mean or the minimum.
+
+    A call slower than SLOW_CALLS * budget is timed once, to keep the whole run short: for
+    code that does not compile that is its first call. Returns {name: Timing or the
+    exception the function raised}.
+    """
+    out, plan = {}, {}
+    for name, p in prepared.items():
+        try:
+            first, result = _timed(p.call)
+            one = first
+            if p.compiles or first <= SLOW_CALLS * budget:
+                one, result = _timed(p.call)
+            if one > SLOW_CALLS * budget:
+                out[name] = Timing(one, first, 1, p.pick(result))
+                continue
+        except Exception as exc:  # noqa: BLE001 - reported in the row's notes
+            out[name] = exc
+            continue
+        number = max(1, int(0.02 / max(one, 1e-7)))
+        plan[name] = (p, number, first, one, result)
+
+    round_cost = sum(number * one for _, number, _, one, _ in plan.values()) or 1.0
+    rounds = int(min(max_samples, max(min_samples, budget * len(plan) / round_cost)))
+    samples = {name: [] for name in plan}
+    results = {name: result for name, (_, _, _, _, result) in plan.items()}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for _ in range(samples):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                result = fn()
-            times.append((time.perf_counter() - t0) / number)
+        for _ in range(rounds):
+            for name, (p, number, _, _, _) in plan.items():
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    results[name] = p.call()
+                samples[name].append((time.perf_counter() - t0) / number)
     finally:
         if gc_was_enabled:
             gc.enable()
-    return Timing(statistics.median(times), first, samples, result)
+    for name, (p, _, first, _, _) in plan.items():
+        out[name] = Timing(statistics.median(samples[name]), first, rounds, p.pick(results[name]))
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -295,7 +355,11 @@ def quadratic_case(n):
         expr="x'*A*x + norm2(B*x)^2",
         wrt="x",
         shapes={"x": "n", "A": "n,n", "B": "n,n"},
-        inputs={"x": rng.standard_normal(n), "A": rng.standard_normal((n, n)), "B": rng.standard_normal((n, n))},
+        inputs={
+            "x": rng.standard_normal(n),
+            "A": rng.standard_normal((n, n)),
+            "B": rng.standard_normal((n, n)),
+        },
         numpy=lambda x, A, B: x @ A @ x + np.linalg.norm(B @ x) ** 2,
         jax=lambda x, A, B: x @ A @ x + jnp.linalg.norm(B @ x) ** 2,
         autograd=lambda x, A, B: x @ A @ x + anp.linalg.norm(B @ x) ** 2,
@@ -326,7 +390,7 @@ SIZES = {
 }
 
 
-def make_cases(quick: bool) -> list[Callable[[], Case]]:
+def make_cases(quick: bool) -> list[tuple[str, Callable[[], Case]]]:
     """Case builders (lazy, so --only does not allocate the data of skipped cases)."""
     size = {name: sizes[1 if quick else 0] for name, sizes in SIZES.items()}
     builders = []
@@ -345,9 +409,11 @@ def make_cases(quick: bool) -> list[Callable[[], Case]]:
 
 
 # --------------------------------------------------------------------------------------
-# One runner per framework. Each returns a Timing whose .result is the derivative
-# (the gradient, the Hessian or the Hessian-vector product) as a NumPy array, plus the
-# value where there is one; it raises Unavailable when it cannot run.
+# One function per framework prepares its call for a case: Prepared.call() computes the
+# value and the derivative (gradient, Hessian or Hessian-vector product), and pick()
+# takes (value or None, derivative) from its result. They raise Unavailable when they
+# cannot run; `out` collects side information for the row (one-time costs, the matdiff
+# derivation).
 # --------------------------------------------------------------------------------------
 
 
@@ -360,64 +426,66 @@ def _need(name, module):
         raise Unavailable(f"{name} missing")
 
 
-def run_matdiff(case: Case, budget: float, out: dict) -> Timing:
-    """matdiff: derive once, generate NumPy code, time the generated function."""
+def prepare_matdiff(case: Case, out: dict) -> Prepared:
+    """matdiff: derive once and generate NumPy code; time the generated function."""
     if matdiff is None:
         raise Unavailable("matdiff unavailable")
     t0 = time.perf_counter()
     d = matdiff.derive(case.expr, wrt=case.wrt, shapes=case.shapes)
+    out["derivation"] = d
     if case.kind == "grad":
         f = d.to_numpy()
-        call = lambda: f(**case.inputs)  # noqa: E731  -> (value, gradient)
-        pick = lambda r: (r[0], r[1])  # noqa: E731
+        prepared = Prepared(lambda: f(**case.inputs))  # -> (value, gradient)
     elif case.kind == "hessian":
-        f = d.to_numpy(hessian=True)
-        call = lambda: f(**case.inputs)  # noqa: E731  -> (value, gradient, Hessian)
-        pick = lambda r: (r[0], r[2])  # noqa: E731
+        f = _second_order(d, hessian=True)
+        prepared = Prepared(lambda: f(**case.inputs), pick=lambda r: (r[0], r[2]))  # -> (value, gradient, H)
     else:
-        f = d.to_numpy(hvp=True)
-        call = lambda: f(V=case.tangent, **case.inputs)  # noqa: E731  -> H[V]
-        pick = lambda r: (None, r)  # noqa: E731
+        f = _second_order(d, hvp=True)
+        prepared = Prepared(lambda: f(V=case.tangent, **case.inputs), pick=lambda r: (None, r))  # -> H[V]
     out["matdiff_setup"] = time.perf_counter() - t0
-    out["derivation"] = d
-    timing = median_time(call, budget)
-    timing.result = pick(timing.result)
-    return timing
+    return prepared
 
 
-def run_jax(case: Case, budget: float, out: dict) -> Timing:
+def _second_order(d, **option):
+    try:
+        return d.to_numpy(**option)
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            (name,) = option
+            raise Unavailable(f"matdiff has no to_numpy({name}=True) yet") from None
+        raise
+
+
+def prepare_jax(case: Case, out: dict) -> Prepared:
     """JAX: jit-compiled; all inputs are arguments (closed-over arrays would be baked in as constants)."""
     _need("JAX", jax)
     args = [jnp.asarray(a) for a in case.inputs.values()]
     if case.kind == "grad":
         f = jax.jit(jax.value_and_grad(case.jax))
-    elif case.kind == "hessian":
+        return Prepared(lambda: jax.block_until_ready(f(*args)), compiles=True)
+    if case.kind == "hessian":
         hess = jax.jit(jax.hessian(case.jax))
-        f = lambda *a: (None, hess(*a))  # noqa: E731
-    else:
+        return Prepared(lambda: jax.block_until_ready(hess(*args)), pick=lambda r: (None, r), compiles=True)
 
-        def hvp(X, *rest, V):  # forward-over-reverse: the directional derivative of the gradient
-            return jax.jvp(lambda X: jax.grad(case.jax)(X, *rest), (X,), (V,))[1]
+    def hvp(X, *rest, V):  # forward-over-reverse: the directional derivative of the gradient
+        return jax.jvp(lambda X: jax.grad(case.jax)(X, *rest), (X,), (V,))[1]
 
-        hvp = jax.jit(hvp)
-        V = jnp.asarray(case.tangent)
-        f = lambda *a: (None, hvp(*a, V=V))  # noqa: E731
-    timing = median_time(lambda: jax.block_until_ready(f(*args)), budget)
-    out["jax_first_call"] = timing.first
-    return timing
+    hvp = jax.jit(hvp)
+    V = jnp.asarray(case.tangent)
+    return Prepared(lambda: jax.block_until_ready(hvp(*args, V=V)), pick=lambda r: (None, r), compiles=True)
 
 
-def run_autograd(case: Case, budget: float, out: dict) -> Timing:
+def prepare_autograd(case: Case, out: dict) -> Prepared:
     """HIPS autograd: reverse mode by tracing plain NumPy calls at every call."""
     _need("autograd", autograd)
     if case.kind != "grad":
         raise Unavailable("not benchmarked")
     f = autograd.value_and_grad(case.autograd)  # by the first argument
     args = list(case.inputs.values())
-    return median_time(lambda: f(*args), budget)
+    return Prepared(lambda: f(*args))
 
 
-def run_torch(case: Case, budget: float, out: dict) -> Timing:
+def prepare_torch(case: Case, out: dict) -> Prepared:
     """PyTorch eager mode on the CPU, float64 tensors sharing NumPy's memory."""
     _need("torch", torch)
     args = [torch.from_numpy(a) for a in case.inputs.values()]
@@ -425,38 +493,44 @@ def run_torch(case: Case, budget: float, out: dict) -> Timing:
     if case.kind == "grad":
         var.requires_grad_(True)
 
-        def call():
+        def value_and_grad():
             value = case.torch(var, *rest)
             (grad,) = torch.autograd.grad(value, var)
             return value.detach(), grad
 
-    elif case.kind == "hessian":
+        return Prepared(value_and_grad)
+
+    one = torch.ones(2, dtype=torch.float64)
+    if case.kind == "hessian":
         # vectorize=True batches the n backward passes with vmap (the default loops in Python).
-        def call():
-            return None, torch.autograd.functional.hessian(lambda v: case.torch(v, *rest), var, vectorize=True)
+        # Its first use in a process costs about a second of set-up: pay it on a tiny problem.
+        torch.autograd.functional.hessian(lambda v: (v * v).sum(), one, vectorize=True)
 
-    else:
-        V = torch.from_numpy(case.tangent)
+        def hessian():
+            return torch.autograd.functional.hessian(lambda v: case.torch(v, *rest), var, vectorize=True)
 
-        def call():  # forward-over-reverse, as in JAX
-            grad = torch.func.grad(lambda X: case.torch(X, *rest))
-            return None, torch.func.jvp(grad, (var,), (V,))[1]
+        return Prepared(hessian, pick=lambda r: (None, r))
 
-    return median_time(call, budget)
+    V = torch.from_numpy(case.tangent)
+    torch.func.jvp(torch.func.grad(lambda v: (v * v).sum()), (one,), (one,))  # first-use set-up, as above
+
+    def hvp():  # forward-over-reverse, as in JAX
+        grad = torch.func.grad(lambda X: case.torch(X, *rest))
+        return torch.func.jvp(grad, (var,), (V,))[1]
+
+    return Prepared(hvp, pick=lambda r: (None, r))
 
 
-def run_value(case: Case, budget: float, out: dict) -> Timing:
+def prepare_value(case: Case, out: dict) -> Prepared:
     """The value alone: matdiff's value_numpy() if it has one, else the hand-written NumPy function."""
-    d = out.get("derivation")
     try:
-        f = d.value_numpy()
+        f = out["derivation"].value_numpy()
         out["value_source"] = "matdiff"
-        call = lambda: f(**case.inputs)  # noqa: E731
-    except (AttributeError, NotImplementedError):
+        return Prepared(lambda: f(**case.inputs), pick=lambda r: (r, None))
+    except (KeyError, AttributeError, NotImplementedError):
         out["value_source"] = "hand-written"
         args = list(case.inputs.values())
-        call = lambda: case.numpy(*args)  # noqa: E731
-    return median_time(call, budget)
+        return Prepared(lambda: case.numpy(*args), pick=lambda r: (r, None))
 
 
 # --------------------------------------------------------------------------------------
@@ -500,22 +574,30 @@ def fmt_time(seconds):
 
 
 def fmt_ratio(a, b):
-    return f"{a / b:.2f}x" if a is not None and b is not None else "n/a"
+    if a is None or b is None:
+        return "n/a"
+    return f"{a / b:.2f}x" if a / b >= 0.1 else f"{a / b:.1g}x"
 
 
 # --------------------------------------------------------------------------------------
 # The benchmark
 # --------------------------------------------------------------------------------------
 
-GRAD_COLUMNS = [("matdiff", run_matdiff), ("JAX", run_jax), ("autograd", run_autograd), ("torch", run_torch),
-                ("value", run_value)]
-HESS_COLUMNS = [("matdiff", run_matdiff), ("JAX", run_jax), ("torch", run_torch)]
+GRAD_COLUMNS = [
+    ("matdiff", prepare_matdiff),
+    ("JAX", prepare_jax),
+    ("autograd", prepare_autograd),
+    ("torch", prepare_torch),
+    ("value", prepare_value),
+]
+HESS_COLUMNS = [("matdiff", prepare_matdiff), ("JAX", prepare_jax), ("torch", prepare_torch)]
 
 
 @dataclass
 class Row:
     case: Case
     times: dict[str, float | None] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # column -> why it is empty
     extra: dict[str, Any] = field(default_factory=dict)
@@ -525,15 +607,31 @@ class Row:
 
 def run_case(case: Case, columns, budget: float) -> Row:
     row = Row(case)
-    for name, runner in columns:
+
+    def error(name, exc):
+        """A column that raised: a missing feature is n/a, any other error of matdiff's fails the row."""
+        row.notes[name] = f"{type(exc).__name__}: {exc}"
+        matdiffs = name == "matdiff" or (name == "value" and row.extra.get("value_source") == "matdiff")
+        if matdiffs and not isinstance(exc, NotImplementedError):
+            row.failed, row.check = True, "ERROR"
+
+    prepared = {}
+    for name, prepare in columns:
         try:
-            timing = runner(case, budget, row.extra)
-            row.times[name], row.results[name] = timing.median, timing.result
+            prepared[name] = prepare(case, row.extra)
         except Unavailable as exc:
-            row.times[name], row.notes[name] = None, str(exc)
-        except Exception as exc:  # a framework or matdiff failing on this case: report, go on
-            row.times[name], row.notes[name] = None, f"{type(exc).__name__}: {exc}"
-        gc.collect()
+            row.notes[name] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a framework or matdiff failing on this case: report, go on
+            error(name, exc)
+    for name, timing in median_times(prepared, budget).items():
+        if isinstance(timing, Exception):
+            error(name, timing)
+            continue
+        row.times[name], row.samples[name], row.results[name] = timing.median, timing.samples, timing.result
+        if name == "JAX":
+            row.extra["jax_first_call"] = timing.first
+    del prepared
+    gc.collect()
 
     # matdiff against JAX: the correctness check.
     reference = row.results.get("JAX")
@@ -542,17 +640,23 @@ def run_case(case: Case, columns, budget: float) -> Row:
             err = compare(row.results["matdiff"], reference)
             row.failed = not err <= TOLERANCE
             row.check = f"{'FAIL' if row.failed else 'ok'} {err:.0e}"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - e.g. a wrong shape
             row.failed, row.check = True, "FAIL"
             row.notes["check"] = f"matdiff vs JAX: {exc}"
     elif "matdiff" in row.results:
         row.check = "no JAX"
     elif matdiff is None:
         row.check = "matdiff unavailable"
+    elif row.failed:
+        pass  # "ERROR", set above
     # The other frameworks against JAX: a check of the benchmark itself.
     for name in ("autograd", "torch"):
         if name in row.results and reference is not None:
-            err = compare(row.results[name], reference)
+            try:
+                err = compare(row.results[name], reference)
+            except ValueError as exc:
+                err = float("inf")
+                row.notes[f"{name} check"] = f"{name} vs JAX: {exc}"
             row.extra[f"{name} vs JAX"] = err
             if not err <= TOLERANCE:
                 row.failed = True
@@ -573,20 +677,35 @@ def print_legend(cases: list[Case]):
         print(f"  {c.key:<{width}}  {c.expr:<32} by {c.wrt:<2} {c.about}")
 
 
+def time_cell(row: Row, column: str) -> str:
+    """A table cell: the median time, '*' if it is a single sample, or why there is none."""
+    if column == "matdiff" and matdiff is None:
+        return "unavail."
+    if row.times.get(column) is None:
+        return "missing" if row.notes.get(column, "").endswith("missing") else "n/a"
+    mark = "*" if row.samples.get(column) == 1 else ""
+    if column == "value" and row.extra.get("value_source") != "matdiff":
+        mark += "+"
+    return fmt_time(row.times[column]) + mark
+
+
+def ratio_cell(row: Row, column: str) -> str:
+    return fmt_ratio(row.times.get("matdiff"), row.times.get(column))
+
+
 def grad_table(rows: list[Row]):
-    head = f"{'case':<16}{'matdiff':>10}{'JAX':>10}{'autograd':>10}{'torch':>10}{'value':>11}" \
-           f" |{'md/JAX':>8}{'md/ag':>8}{'md/torch':>9}{'grad/val':>9} | check vs JAX"
+    head = (
+        f"{'case':<14}{'matdiff':>10}{'JAX':>10}{'autograd':>10}{'torch':>10}{'value':>11} |"
+        f"{'md/JAX':>8}{'md/ag':>8}{'md/torch':>9}{'grad/val':>9} | check vs JAX"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
-        t = r.times
-        value_mark = "" if r.extra.get("value_source") == "matdiff" else "+"
-        md = "unavail." if matdiff is None else "n/a" if "matdiff" in r.notes else fmt_time(t.get("matdiff"))
-        print(f"{r.case.key:<16}{md:>10}{fmt_time(t.get('JAX')):>10}{fmt_time(t.get('autograd')):>10}"
-              f"{fmt_time(t.get('torch')):>10}{fmt_time(t.get('value')) + value_mark:>11}"
-              f" |{fmt_ratio(t.get('matdiff'), t.get('JAX')):>8}{fmt_ratio(t.get('matdiff'), t.get('autograd')):>8}"
-              f"{fmt_ratio(t.get('matdiff'), t.get('torch')):>9}{fmt_ratio(t.get('matdiff'), t.get('value')):>9}"
-              f" | {r.check}")
+        times = "".join(f"{time_cell(r, c):>10}" for c in ("matdiff", "JAX", "autograd", "torch"))
+        ratios = "".join(
+            f"{ratio_cell(r, c):>{w}}" for c, w in (("JAX", 8), ("autograd", 8), ("torch", 9), ("value", 9))
+        )
+        print(f"{r.case.key:<14}{times}{time_cell(r, 'value'):>11} |{ratios} | {r.check}")
 
 
 def hess_table(rows: list[Row]):
@@ -594,12 +713,21 @@ def hess_table(rows: list[Row]):
     print(head)
     print("-" * len(head))
     for r in rows:
-        t = r.times
-        what = "H*V" if r.case.kind == "hvp" else "Hessian"
-        md = "unavail." if matdiff is None else "n/a" if "matdiff" in r.notes else fmt_time(t.get("matdiff"))
-        print(f"{r.case.key:<16}{what:>9}{md:>10}{fmt_time(t.get('JAX')):>10}{fmt_time(t.get('torch')):>10}"
-              f" |{fmt_ratio(t.get('matdiff'), t.get('JAX')):>8}{fmt_ratio(t.get('matdiff'), t.get('torch')):>9}"
-              f" | {r.check}")
+        what = "H[V]" if r.case.kind == "hvp" else "Hessian"
+        times = "".join(f"{time_cell(r, c):>10}" for c in ("matdiff", "JAX", "torch"))
+        print(
+            f"{r.case.key:<16}{what:>9}{times} |{ratio_cell(r, 'JAX'):>8}{ratio_cell(r, 'torch'):>9} | {r.check}"
+        )
+
+
+def footnotes(rows: list[Row]):
+    if any(n == 1 for r in rows for n in r.samples.values()):
+        print(
+            f"* a single timed call (one call takes over {SLOW_CALLS} x the time budget); for JAX, after the "
+            "warm-up call."
+        )
+    if any("value" in r.times and r.extra.get("value_source") != "matdiff" for r in rows):
+        print("+ a hand-written NumPy value function: matdiff's value_numpy() is not available.")
 
 
 def print_notes(rows: list[Row]):
@@ -617,32 +745,56 @@ def print_notes(rows: list[Row]):
 def print_environment(args, budget):
     versions = [f"python {platform.python_version()}", f"numpy {np.__version__}"]
     if jax is not None:
-        versions.append(f"jax {jax.__version__} (x64={jax.config.jax_enable_x64}, {jax.devices()[0].platform})")
+        versions.append(
+            f"jax {jax.__version__} (x64={jax.config.jax_enable_x64}, {jax.devices()[0].platform})"
+        )
     if autograd is not None:
         try:
             from importlib.metadata import version
 
             versions.append(f"autograd {version('autograd')}")
-        except Exception:
+        except Exception:  # noqa: BLE001
             versions.append("autograd")
     if torch is not None:
-        versions.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+        versions.append(f"torch {torch.__version__}")
     print("matdiff vs autodiff frameworks" + ("  [--quick: tiny sizes]" if args.quick else ""))
     print("  " + ", ".join(versions))
-    print(f"  float64 everywhere; {THREADS} BLAS threads on {os.cpu_count()} cores; "
-          f"median of repeated runs, about {budget:g} s per measurement")
+    print(
+        f"  float64 everywhere; threads: {THREADS} for NumPy's BLAS, "
+        f"{torch.get_num_threads() if torch is not None else '-'} for torch; "
+        f"median of repeated runs, about {budget:g} s per measurement"
+    )
+    if os.environ.get("XLA_FLAGS"):
+        print(f"  XLA_FLAGS={os.environ['XLA_FLAGS']}")
+    if hasattr(os, "getloadavg"):
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        busy = "  - busy: expect noise; --threads 1 is steadier" if load > cores - 0.5 else ""
+        print(f"  load average before the run: {load:.2f} on {cores} cores{busy}")
     print(f"  matdiff: {'available' if matdiff is not None else 'unavailable (' + MATDIFF_WHY + ')'}")
     for name, why in MISSING.items():
         print(f"  {name}: missing ({why})")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that takes seconds")
-    parser.add_argument("--only", default="", help="comma-separated substrings of case names, e.g. logdet,hvp")
-    parser.add_argument("--budget", type=float, default=None,
-                        help="seconds spent timing one framework on one case (default 1, or 0.05 with --quick)")
+    parser.add_argument(
+        "--only", default="", help="comma-separated substrings of case names, e.g. logdet,hvp"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds spent timing one framework on one case (default 1, or 0.05 with --quick)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads for NumPy's BLAS and torch (default: all cores); with 1, JAX is single-threaded too. "
+        "On a busy machine --threads 1 gives steadier numbers",
+    )
     parser.add_argument("--list", action="store_true", help="list the case names and exit")
     args = parser.parse_args(argv)
     budget = args.budget if args.budget is not None else (0.05 if args.quick else 1.0)
@@ -652,7 +804,9 @@ def main(argv=None) -> int:
         print("\n".join(name for name, _ in builders))
         return 0
     wanted = [s.strip().lower() for s in args.only.split(",") if s.strip()]
-    builders = [(name, build) for name, build in builders if not wanted or any(w in name.lower() for w in wanted)]
+    builders = [
+        (name, build) for name, build in builders if not wanted or any(w in name.lower() for w in wanted)
+    ]
     if not builders:
         print(f"no case matches --only {args.only!r}; see --list", file=sys.stderr)
         return 2
@@ -673,10 +827,11 @@ def main(argv=None) -> int:
             grad_rows.append(run_case(case, GRAD_COLUMNS, budget))
             progress(case.key)
         grad_table(grad_rows)
-        print("md/X = matdiff time / X time (below 1: matdiff is faster); grad/val = matdiff value+gradient "
-              "time / value-only time.")
-        if any(r.extra.get("value_source") != "matdiff" for r in grad_rows):
-            print("value+ = a hand-written NumPy value function (matdiff's value_numpy() is not available).")
+        print(
+            "md/X = matdiff time / X time: below 1, matdiff is faster.  "
+            "grad/val = matdiff value+gradient time / value-only time."
+        )
+        footnotes(grad_rows)
         rows += grad_rows
 
     if hess_cases:
@@ -688,27 +843,34 @@ def main(argv=None) -> int:
             hess_rows.append(run_case(case, HESS_COLUMNS, budget))
             progress(case.key)
         hess_table(hess_rows)
-        print("matdiff's Hessian call also returns the value and the gradient. JAX: jax.jit(jax.hessian(f)) and "
-              "jax.jit of jax.jvp(jax.grad(f), (X,), (V,));\ntorch: torch.autograd.functional.hessian(vectorize=True) "
-              "and torch.func.jvp(torch.func.grad(f), (X,), (V,)), uncompiled.")
+        print(
+            "matdiff's Hessian function returns the value and the gradient too. JAX: jax.jit(jax.hessian(f)), and\n"
+            "jax.jit of jax.jvp(jax.grad(f), (X,), (V,)). torch (eager): torch.autograd.functional.hessian(f, x,\n"
+            "vectorize=True), and torch.func.jvp(torch.func.grad(f), (X,), (V,))."
+        )
+        footnotes(hess_rows)
         rows += hess_rows
 
-    print("\nOne-time costs (not in the tables above)")
+    print("\nOne-time costs, not in the tables above (matdiff's first derive() also builds its parser)")
+    print(f"{'case':<16}{'matdiff derive + to_numpy':>27}{'JAX first call (trace, compile, run)':>39}")
     for r in rows:
-        setup, first = r.extra.get("matdiff_setup"), r.extra.get("jax_first_call")
-        print(f"  {r.case.key:<16} matdiff derive + to_numpy: {fmt_time(setup):>9}    "
-              f"JAX first call (trace + compile + run): {fmt_time(first):>9}")
-
+        print(
+            f"{r.case.key:<16}{fmt_time(r.extra.get('matdiff_setup')):>27}{fmt_time(r.extra.get('jax_first_call')):>39}"
+        )
     print()
     print_notes(rows)
     failed = [r.case.key for r in rows if r.failed]
-    checked = sum(1 for r in rows if r.check.startswith(("ok", "FAIL")))
-    print(f"Correctness: {checked} of {len(rows)} cases compared with JAX (tolerance {TOLERANCE:g}), "
-          f"{len(failed)} failed{': ' + ', '.join(failed) if failed else ''}.")
+    checked = sum(1 for r in rows if r.check.startswith(("ok", "FAIL", "ERROR")))
+    print(
+        f"Correctness: {checked} of {len(rows)} cases compared with JAX (tolerance {TOLERANCE:g}), "
+        f"{len(failed)} failed{': ' + ', '.join(failed) if failed else ''}."
+    )
     reference_errors = [e for r in rows for k, e in r.extra.items() if k.endswith("vs JAX")]
     if reference_errors:
-        print(f"The benchmark's own check: autograd and torch agree with JAX in {len(reference_errors)} comparisons, "
-              f"largest relative difference {max(reference_errors):.0e}.")
+        print(
+            f"The benchmark's own check: autograd and torch agree with JAX in {len(reference_errors)} comparison(s), "
+            f"largest relative difference {max(reference_errors):.0e}."
+        )
     print(f"Total time {time.perf_counter() - started:.0f} s.")
     return 1 if failed else 0
 

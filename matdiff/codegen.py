@@ -49,7 +49,8 @@ from .shapes import Dim, dim_parts, make_dim, shape_to_dims
 _HELPERS = {
     "_sigmoid": '''def _sigmoid(z):
     """Logistic function 1/(1 + exp(-z)), accurate to full relative precision in both tails."""
-    return np.exp(-np.logaddexp(0.0, -z))
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
 ''',
     "_kronadj1": '''def _kronadj1(C, B):
     """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
@@ -429,6 +430,17 @@ class _Lowerer:
 
     def _mul(self, e: Expr) -> _Node:
         c, scal, chain = E.factors(e)
+        if (c != 1 or scal) and len(chain) > 1:
+            # scale the smallest plain factor, not the (larger) product: 2*(u @ v') -> (2*u) @ v'
+            plain = [i for i, f in enumerate(chain) if f.op not in ("diagm", "ones", "kron", "K", "inv")
+                     and not (f.op == "transpose" and f.args[0].op == "inv")]
+            if plain:
+                i = min(plain, key=lambda j: self.size(chain[j].rows) * self.size(chain[j].cols))
+                small = self.size(chain[i].rows) * self.size(chain[i].cols)
+                if small < self.size(e.rows) * self.size(e.cols):
+                    chain = list(chain)
+                    chain[i] = E.mul(E.const(c), *scal, chain[i])
+                    c, scal = Fraction(1), []
         sc, negate = self._scalar_part(c, scal)
         if chain:
             body = self.chain(chain)
@@ -579,6 +591,8 @@ class _Lowerer:
             m, n = right[0][4]  # L @ K(m, n) = (K(n, m) @ L.T).T
             return self.T(self.node(f"_commute_rows({self.dim(n)}, {self.dim(m)}, {{0}})",
                                     self.T(self._segment(left))))
+        if left[-1][3] == 1 and right[0][2] == 1:  # outer product u @ v' -> u * v' (broadcast)
+            return self.times(self._segment(left), self._segment(right))
         return self.matmul(self._segment(left), self._segment(right))
 
     # ------------------------------------------------------------ trace, diag, sum of chains

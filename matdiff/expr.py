@@ -289,7 +289,7 @@ def _chain_base(f: Expr):
 
 
 def _chain_power(base: Expr, k: int) -> Expr:
-    if k == 0:
+    if k == 0 or base.op == "eye":  # I^k = I
         return eye(base.rows)
     if k == 1:
         return base

@@ -26,4 +26,4 @@ def gaussian_sym(x, S):
         raise ValueError(f"S: expected shape (n, n) = ({_n}, {_n}), got {S.shape}")
     _t1 = np.linalg.inv(S)
     _t2 = _t1 @ x
-    return float(np.vdot(x, _t2) + np.linalg.slogdet(S)[1]), _t1 - _t2 @ _t2.T
+    return float(np.vdot(x, _t2) + np.linalg.slogdet(S)[1]), _t1 - _t2 * _t2.T
