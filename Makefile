@@ -28,7 +28,7 @@ test: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet --find-links /opt/wheels -e ".[test,bench]"
 	$(BIN)/python benchmarks/bench_core.py
-	$(BIN)/python benchmarks/bench_autodiff.py
+	$(BIN)/python benchmarks/bench_autodiff.py --threads 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -8,7 +8,11 @@ For each internal op (the ``op`` field of :class:`~matdiff.expr.Expr`) an :class
 * ``adjoint(node, C, i)``: for ops that can be linear in argument ``i``, the transpose
   rule pulling a cotangent ``C`` (shaped like ``node``) back to argument ``i``
   (``<C, L(M)> = <adjoint(C), M>``). The gradient pass is a single generic walk using these.
-* ``text``/``latex``: templates for function-style printing; ``numpy``: the NumPy template.
+* ``text``/``latex``: templates for function-style printing.
+
+NumPy code is not a per-op template: :mod:`matdiff.codegen` lowers whole products, traces
+and solves at once (chain order, ``solve`` for ``inv(A)*B``, ``sum(A*B')`` for traces),
+which needs the context of neighbouring nodes.
 
 The language-level functions (what a user may call, their arity, shape rule and builder)
 are in :data:`FUNCTIONS`; the parser reads it, so the grammar never names a function.
@@ -31,7 +35,6 @@ class Op:
     adjoint: Optional[Callable] = None
     text: Optional[str] = None  # function-style text template, e.g. "tr({0})"
     latex: Optional[str] = None
-    numpy: Optional[str] = None  # NumPy template; {0}, {1} are argument names
 
 
 OPS: dict[str, Op] = {}
@@ -51,9 +54,9 @@ def _sum_nonzero(terms):
 op("var", jvp=lambda n, d: None)  # handled by the differentiator (needs wrt)
 op("dvar", jvp=lambda n, d: None)
 op("const", jvp=lambda n, d: None)
-op("eye", jvp=lambda n, d: None, numpy="np.eye({r})")
-op("ones", jvp=lambda n, d: None, numpy="np.ones(({r}, {c}))")
-op("zero", jvp=lambda n, d: None, numpy="np.zeros(({r}, {c}))")
+op("eye", jvp=lambda n, d: None)
+op("ones", jvp=lambda n, d: None)
+op("zero", jvp=lambda n, d: None)
 op("K", jvp=lambda n, d: None)
 
 
@@ -100,28 +103,28 @@ op("mul", jvp=_mul_jvp, adjoint=_mul_adjoint)
 op("transpose",
    jvp=lambda n, d: None if d(0) is None else E.transpose(d(0)),
    adjoint=lambda n, C, i: E.transpose(C),
-   text="{0}'", latex="{0}^{{T}}", numpy="{0}.T")
+   text="{0}'", latex="{0}^{{T}}")
 
 # d tr(A) = tr(dA) ;  <C, tr(M)> = <C I, M>
 op("trace",
    jvp=lambda n, d: None if d(0) is None else E.trace(d(0)),
    adjoint=lambda n, C, i: E.mul(C, E.eye(n.args[0].rows)),
-   text="tr({0})", latex="\\operatorname{{tr}}\\left({0}\\right)", numpy="np.trace({0})")
+   text="tr({0})", latex="\\operatorname{{tr}}\\left({0}\\right)")
 
 # d det(A) = det(A) tr(inv(A) dA)            (Matrix Cookbook eq. 46)
 op("det",
    jvp=lambda n, d: None if d(0) is None else E.mul(n, E.trace(E.mul(E.inv(n.args[0]), d(0)))),
-   text="det({0})", latex="\\det\\left({0}\\right)", numpy="np.linalg.det({0})")
+   text="det({0})", latex="\\det\\left({0}\\right)")
 
 # d log|det A| = tr(inv(A) dA)               (Matrix Cookbook eq. 50)
 op("logdet",
    jvp=lambda n, d: None if d(0) is None else E.trace(E.mul(E.inv(n.args[0]), d(0))),
-   text="logdet({0})", latex="\\log\\left|{0}\\right|", numpy="np.linalg.slogdet({0})[1]")
+   text="logdet({0})", latex="\\log\\left|{0}\\right|")
 
 # d inv(A) = -inv(A) dA inv(A)               (Matrix Cookbook eq. 59)
 op("inv",
    jvp=lambda n, d: None if d(0) is None else E.neg(E.mul(n, d(0), n)),
-   text="inv({0})", latex="{0}^{{-1}}", numpy="np.linalg.inv({0})")
+   text="inv({0})", latex="{0}^{{-1}}")
 
 
 def _mpow_jvp(n, d):
@@ -133,7 +136,7 @@ def _mpow_jvp(n, d):
     return E.add(*[E.mul(E.mpow(A, i), dA, E.mpow(A, k - 1 - i)) for i in range(k)])
 
 
-op("mpow", jvp=_mpow_jvp, numpy="np.linalg.matrix_power({0}, {k})")
+op("mpow", jvp=_mpow_jvp)
 
 
 def _pow_jvp(n, d):
@@ -224,12 +227,6 @@ def _fn_jvp(n, d):
     return E.had(fp, dA)
 
 
-_NP_FN = {
-    "exp": "np.exp({0})", "log": "np.log({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
-    "tan": "np.tan({0})", "tanh": "np.tanh({0})", "sqrt": "np.sqrt({0})", "abs": "np.abs({0})",
-    "sigmoid": "_sigmoid({0})", "relu": "np.maximum({0}, 0.0)", "sign": "np.sign({0})",
-    "step": "np.heaviside({0}, 0.0)",
-}
 op("fn", jvp=_fn_jvp)
 
 _LATEX_FN = {
@@ -244,12 +241,12 @@ _LATEX_FN = {
 op("sum",
    jvp=lambda n, d: None if d(0) is None else E.sum_(d(0)),
    adjoint=lambda n, C, i: E.mul(C, E.ones(n.args[0].shape)),
-   text="sum({0})", latex="\\operatorname{{sum}}\\left({0}\\right)", numpy="np.sum({0})")
+   text="sum({0})", latex="\\operatorname{{sum}}\\left({0}\\right)")
 
 # d ||A|| = <A, dA> / ||A||                   (Matrix Cookbook eq. 131, Frobenius)
 op("norm2",
    jvp=lambda n, d: None if d(0) is None else E.div(E.inner(n.args[0], d(0)), n),
-   text="norm2({0})", latex="\\left\\|{0}\\right\\|", numpy="np.linalg.norm({0})")
+   text="norm2({0})", latex="\\left\\|{0}\\right\\|")
 
 
 # ---------------------------------------------------------------------------- reshapes (all linear)
@@ -259,23 +256,19 @@ def _linear1(build):
 
 # diag(v): <C, diag(v)> = <diag(C), v>
 op("diagm", jvp=_linear1(lambda n, dv: E.diagm(dv)), adjoint=lambda n, C, i: E.diagv(C),
-   text="diag({0})", latex="\\operatorname{{diag}}\\left({0}\\right)", numpy="np.diagflat({0})")
+   text="diag({0})", latex="\\operatorname{{diag}}\\left({0}\\right)")
 # diag(A) (the diagonal as a vector): <c, diag(M)> = <diag(c), M>
 op("diagv", jvp=_linear1(lambda n, dA: E.diagv(dA)), adjoint=lambda n, C, i: E.diagm(C),
-   text="diag({0})", latex="\\operatorname{{diag}}\\left({0}\\right)",
-   numpy="np.diag({0}).reshape(-1, 1)")
+   text="diag({0})", latex="\\operatorname{{diag}}\\left({0}\\right)")
 # vec: <c, vec(M)> = <unvec(c), M>
 op("vec", jvp=_linear1(lambda n, dA: E.vec(dA)),
    adjoint=lambda n, C, i: E.unvec(C, n.args[0].rows, n.args[0].cols),
-   text="vec({0})", latex="\\operatorname{{vec}}\\left({0}\\right)",
-   numpy="{0}.reshape(-1, 1, order='F')")
+   text="vec({0})", latex="\\operatorname{{vec}}\\left({0}\\right)")
 op("unvec", jvp=_linear1(lambda n, dv: E.unvec(dv, n.rows, n.cols)),
    adjoint=lambda n, C, i: E.vec(C),
-   latex="\\operatorname{{unvec}}_{{{r}}}\\left({0}\\right)",
-   numpy="{0}.reshape({r}, -1, order='F')")
+   latex="\\operatorname{{unvec}}_{{{r}}}\\left({0}\\right)")
 # broadcast of a scalar: <C, s 1> = s sum(C)
-op("bcast", jvp=_linear1(lambda n, ds: E.bcast(ds, n.shape)), adjoint=lambda n, C, i: E.sum_(C),
-   numpy="np.full(({r}, {c}), {0})")
+op("bcast", jvp=_linear1(lambda n, ds: E.bcast(ds, n.shape)), adjoint=lambda n, C, i: E.sum_(C))
 
 
 def _kron_jvp(n, d):
@@ -295,7 +288,7 @@ def _kron_adjoint(n, C, i):
 
 
 op("kron", jvp=_kron_jvp, adjoint=_kron_adjoint,
-   text="kron({0}, {1})", latex="{0} \\otimes {1}", numpy="np.kron({0}, {1})")
+   text="kron({0}, {1})", latex="{0} \\otimes {1}")
 
 
 def _kronadj1_jvp(n, d):
