@@ -15,7 +15,7 @@ and solves at once (chain order, ``solve`` for ``inv(A)*B``, ``sum(A*B')`` for t
 which needs the context of neighbouring nodes.
 
 The language-level functions (what a user may call, their arity, shape rule and builder)
-are in :data:`FUNCTIONS`; the parser reads it, so the grammar never names a function.
+are in :data:`matdiff.parsing.FUNCTIONS`; the grammar never names a function.
 """
 
 from __future__ import annotations

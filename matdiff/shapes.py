@@ -118,6 +118,11 @@ def parse_dims(spec, name: str = "?") -> tuple:
             d = int(it)
         elif isinstance(it, str) and it.isidentifier() and not it.startswith("_"):
             d = sym(it)
+        elif isinstance(it, str) and "*" in it and all(p.strip() for p in it.split("*")):
+            d = 1  # a product of sizes, e.g. n*m (the length of vec of an n x m matrix)
+            for part in it.split("*"):
+                (f,) = parse_dims(part.strip(), name)
+                d = dim_mul(d, f)
         else:
             raise ShapeError(f"bad dimension {it!r} in the shape of {name!r}: use a positive integer "
                              f"or a name such as n (e.g. {name}=n,m)")
