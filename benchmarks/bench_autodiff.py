@@ -64,7 +64,7 @@ def _apply_threads_option():
 
 _apply_threads_option()
 
-import numpy as np  # after _apply_threads_option
+import numpy as np  # noqa: E402 (after _apply_threads_option sets the thread count)
 
 # --------------------------------------------------------------------------------------
 # Frameworks. Each is optional: a missing one prints "missing" in its column.

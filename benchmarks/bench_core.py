@@ -96,7 +96,7 @@ def cookbook(repeat):
         sp = None
     total = 0.0
     for expr, wrt, shapes in COOKBOOK:
-        t = median_time(lambda: matdiff.derive(expr, wrt, shapes), repeat)
+        t = median_time(lambda expr=expr, wrt=wrt, shapes=shapes: matdiff.derive(expr, wrt, shapes), repeat)
         total += t
         g = matdiff.derive(expr, wrt, shapes).gradient
         sym_s, ratio = "n/a", ""
@@ -104,7 +104,7 @@ def cookbook(repeat):
         if case is not None:
             f, v = case
             try:
-                ts = median_time(lambda: sp.diff(f, v), max(1, repeat // 2))
+                ts = median_time(lambda f=f, v=v: sp.diff(f, v), max(1, repeat // 2))
                 sym_s = f"{ts * 1e3:8.2f}ms"
                 ratio = f"{ts / t:10.1f}x"
             except Exception as e:  # noqa: BLE001 - SymPy's failures are part of the comparison
@@ -119,7 +119,7 @@ def chains(ks, repeat):
     prev = None
     for k in ks:
         expr = "tr(" + "*".join(f"X*A{i}" for i in range(1, k + 1)) + ")"
-        t = median_time(lambda: matdiff.derive(expr, "X"), repeat)
+        t = median_time(lambda expr=expr: matdiff.derive(expr, "X"), repeat)
         growth = f"x{t / prev:5.2f} for x2 k" if prev else ""
         print(f"  k = {k:3d}   {t * 1e3:9.1f} ms   {growth}")
         prev = t

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Iterable, Mapping, Sequence
 
 from . import expr as E
 from .differentiate import differential, dvars_for
@@ -12,7 +12,7 @@ from .errors import DerivationError, suggest
 from .expr import Expr
 from .gradient import transpose_linear
 from .parsing import parse_full
-from .shapes import shape_to_dims, shape_str
+from .shapes import shape_str, shape_to_dims
 from .simplify import simplify, sym
 
 

@@ -843,7 +843,7 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     em = _Emitter(lowered)
     em.emit()
     results = []
-    for (label, e, kind), n in zip(outputs, lowered):
+    for (_label, e, kind), n in zip(outputs, lowered):
         r = em.final(n)
         if e.is_scalar:
             if not (n.tag == "scalar" and n.cheap):  # a literal is a float already

@@ -49,7 +49,7 @@ class Expr:
     """
 
     __slots__ = ("op", "args", "shape", "attr", "key", "depth", "is_scalar", "__weakref__")
-    _table: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+    _table: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     def __new__(cls, op: str, args: tuple = (), shape=SCALAR, attr=None):
         k = (op, args, shape, attr)

@@ -37,7 +37,7 @@ canonicalizing constructors (``kron(I,I) = I``, ``diag(vec(ones)) = I``) give Co
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import expr as E
 from .errors import DerivationError

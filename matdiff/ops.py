@@ -20,21 +20,20 @@ are in :data:`matdiff.parsing.FUNCTIONS`; the grammar never names a function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from . import expr as E
 from .expr import Expr
-from .shapes import is_scalar_shape
 
 
 @dataclass
 class Op:
     name: str
-    jvp: Optional[Callable] = None
-    adjoint: Optional[Callable] = None
-    text: Optional[str] = None  # function-style text template, e.g. "tr({0})"
-    latex: Optional[str] = None
+    jvp: Callable | None = None
+    adjoint: Callable | None = None
+    text: str | None = None  # function-style text template, e.g. "tr({0})"
+    latex: str | None = None
 
 
 OPS: dict[str, Op] = {}
@@ -70,7 +69,7 @@ op("add",
 def _mul_jvp(n, d):
     # product rule: d(F1 F2 ... Fk) = sum_i F1 ... dFi ... Fk
     terms = []
-    for i, a in enumerate(n.args):
+    for i in range(len(n.args)):
         da = d(i)
         if da is not None:
             terms.append(E.mul(*n.args[:i], da, *n.args[i + 1:]))
@@ -185,7 +184,7 @@ def _hpow_jvp(n, d):
 op("hpow", jvp=_hpow_jvp)
 
 
-def _fn_derivative(name: str, a: Expr, node: Expr) -> Optional[Expr]:
+def _fn_derivative(name: str, a: Expr, node: Expr) -> Expr | None:
     """f'(a) for an elementwise function (shape of a); None when it is zero almost everywhere."""
     if name == "exp":  # exp' = exp
         return node

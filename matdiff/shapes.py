@@ -35,7 +35,7 @@ class Dim:
         return f"Dim({self})"
 
 
-DimT = Union[int, Dim]
+DimT = Union[int, Dim]  # noqa: UP007 (a runtime alias; X | Y needs 3.10 at runtime)
 
 
 @dataclass(frozen=True, order=True)

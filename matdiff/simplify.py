@@ -21,7 +21,6 @@ from __future__ import annotations
 from . import expr as E
 from .expr import Expr
 
-
 # ---------------------------------------------------------------------------- symmetry
 
 

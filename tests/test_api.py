@@ -212,3 +212,25 @@ def test_sigmoid_keeps_relative_accuracy_in_the_lower_tail(a):
     value, grad = d.to_numpy()(a=a)
     assert float(value) == pytest.approx(-np.logaddexp(0.0, -a), rel=1e-12)
     assert float(grad) == pytest.approx(1.0 - 1.0 / (1.0 + np.exp(-a)), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "expr,wrt,patterns",
+    [
+        # transpose rendered as a superscript T / \top, products without '*'
+        ("tr(A*X*B)", "X", [r"A\^\{?(T|\\top)\}?\s*B\^\{?(T|\\top)\}?"]),
+        # det and an inverse(-transpose) superscript
+        ("det(X)", "X", [r"\\det", r"\^\{-(1|T|\\top)\}"]),
+        # Hadamard product symbol
+        ("sum(A .* X .* X)", "X", [r"\\odot|\\circ"]),
+        # trace as an operator name
+        ("tr(kron(A, X))", "X", [r"\\(operatorname\{tr\}|mathrm\{tr\}|text\{tr\}|tr\b)"]),
+    ],
+)
+def test_latex_notation(expr, wrt, patterns):
+    import re
+
+    tex = matdiff.derive(expr, wrt=wrt).latex()
+    assert tex.count("{") == tex.count("}")
+    for pat in patterns:
+        assert re.search(pat, tex), f"{pat!r} not found in {tex!r}"

@@ -21,12 +21,12 @@ import math
 
 import numpy as np
 import pytest
+from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables_in
+from gradcheck import assign_sizes, concrete_shape, make_inputs, names_in, random_value, same_form
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
 
 import matdiff
-from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables_in
-from gradcheck import assign_sizes, concrete_shape, make_inputs, names_in, random_value, same_form
 
 SIZES = ({"n": 3, "m": 2, "k": 4}, {"n": 5, "m": 4, "k": 2}, {"n": 2, "m": 3, "k": 3})
 

@@ -131,3 +131,28 @@ def test_shapes_given_as_tuples_and_strings_agree():
     e1 = matdiff.parse("u'*X*v", shapes={"u": "n", "X": "n,m", "v": "m"})
     e2 = matdiff.parse("u'*X*v", shapes={"u": ("n",), "X": ("n", "m"), "v": ("m",)})
     assert e1 == e2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # sub-expressions that simplify to 0 / I / ones while parsing: the printed result must
+        # still be a fixed point of parse-then-print
+        "tr((I + (x - x)*(x - x)')^-1)",
+        "tr(inv(I + 0*A))",
+        "det(I + (A - A))",
+        "logdet(eye + (x - x)*x')",
+        "sum((1 + abs(x - x)) .^ 0.5)",
+        "x'*A*(1 + (x - x))",
+        "sum(sqrt(1 + 0*A) .* A)",
+        "tr(A^0*B)",
+        "sum(kron(A - A, B))",
+    ],
+)
+def test_degenerate_simplifications_round_trip(text):
+    shapes = {"A": "n,n", "B": "n,n", "x": "n"}
+    e = matdiff.parse(text, shapes=shapes)
+    printed = str(e)
+    back = matdiff.parse(printed, shapes=shapes)
+    assert str(back) == printed, f"{text!r} prints as {printed!r}, which re-prints as {str(back)!r}"
+    assert back == e
