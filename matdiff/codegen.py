@@ -208,6 +208,12 @@ class _Lowerer:
                 if n not in seen:
                     seen.add(n)
                     nodes.append(n)
+        # u for which log(1 + exp(u)) is computed: sigmoid(u) = exp(u - log(1 + exp(u))) then
+        # costs one exp (and stays accurate in both tails)
+        from .simplify import _one_plus_exp
+
+        self.softplus_args = {_one_plus_exp(n.args[0]) for n in nodes
+                              if n.op == "fn" and n.attr == "log"} - {None}
         chain_uses: dict = {}
         other_uses: dict = {}
         # a product is materialised when something other than tr/diag/sum (which lower
@@ -329,6 +335,9 @@ class _Lowerer:
                 u = _one_plus_exp(a)
                 if u is not None:
                     return self.call(f"{np}.logaddexp", L(u), extra=", 0.0")
+            if name == "sigmoid" and a in self.softplus_args:
+                softplus = self.call(f"{np}.logaddexp", L(a), extra=", 0.0")
+                return self.call(f"{np}.exp", self.binop("-", L(a), softplus, P_ADD))
             la = L(a)
             if name == "sigmoid":
                 self.helpers.add("_sigmoid")
