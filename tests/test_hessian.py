@@ -435,3 +435,30 @@ def test_cli_hessian_errors():
     assert r.exit_code == 2 and "one variable at a time" in r.output
     r = _cli("A*x", "--wrt", "x", "--hessian")
     assert r.exit_code == 2 and "scalar" in r.output
+
+
+def test_cli_codegen_hessian_and_hvp_modules_run():
+    """`matdiff codegen --hessian` / `--hvp` emit modules that compute the same numbers."""
+    from click.testing import CliRunner
+
+    from matdiff.cli import main
+
+    runner = CliRunner()
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((4, 4))
+    x = rng.standard_normal(4)
+    V = rng.standard_normal(4)
+    r = runner.invoke(main, ["codegen", "x'*A*x", "--wrt", "x", "--hessian", "--name", "fh"])
+    assert r.exit_code == 0, r.output
+    ns: dict = {}
+    exec(compile(r.output, "<fh>", "exec"), ns)  # noqa: S102 - matdiff's own output
+    value, grad, H = ns["fh"](x=x, A=A)
+    np.testing.assert_allclose(H, A + A.T, rtol=1e-12)
+    np.testing.assert_allclose(grad, (A + A.T) @ x, rtol=1e-12)
+    r = runner.invoke(main, ["codegen", "x'*A*x", "--wrt", "x", "--hvp", "--name", "fv"])
+    assert r.exit_code == 0, r.output
+    ns = {}
+    exec(compile(r.output, "<fv>", "exec"), ns)  # noqa: S102
+    np.testing.assert_allclose(ns["fv"](x, A, V), (A + A.T) @ V, rtol=1e-12)
+    r = runner.invoke(main, ["codegen", "x'*A*x", "--wrt", "x", "--hvp", "--hessian"])
+    assert r.exit_code == 2 and "not both" in r.output
