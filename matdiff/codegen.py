@@ -707,21 +707,7 @@ def _inv_of(f: Expr):
 class _Emitter:
     def __init__(self, roots):
         self.uses: dict = {}
-        seen = set()
-        order = []
-        stack = [(r, False) for r in reversed(roots)]
-        while stack:
-            n, done = stack.pop()
-            if done:
-                order.append(n)
-                continue
-            if id(n) in seen:
-                continue
-            seen.add(id(n))
-            stack.append((n, True))
-            for a in reversed(n.args):
-                if id(a) not in seen:
-                    stack.append((a, False))
+        order = E.postorder(roots)
         for n in order:
             for a in n.args:
                 self.uses[a] = self.uses.get(a, 0) + 1

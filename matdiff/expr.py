@@ -111,28 +111,34 @@ class Expr:
 
     def walk(self):
         """All nodes of the DAG, each once, children before parents (iterative)."""
-        seen = set()
-        order = []
-        stack = [(self, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            for a in reversed(node.args):
-                if id(a) not in seen:
-                    stack.append((a, False))
-        return order
+        return postorder([self])
 
     def free_vars(self) -> set:
         return {n.attr[0] for n in self.walk() if n.op == "var"}
 
     def has_op(self, op: str) -> bool:
         return any(n.op == op for n in self.walk())
+
+
+def postorder(roots) -> list:
+    """Every node reachable from ``roots`` (anything with ``.args``), each once, children
+    before parents; iterative, so depth is no concern."""
+    seen = set()
+    order = []
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for a in reversed(node.args):
+            if id(a) not in seen:
+                stack.append((a, False))
+    return order
 
 
 # ---------------------------------------------------------------------------- leaves
