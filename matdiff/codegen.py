@@ -171,8 +171,8 @@ class _Lowerer:
     def binop(self, op, a, b, prec, tag=None):
         return self.node("{0} " + op + " {1}", a, b, prec=prec, argmin=(prec, prec + 1), tag=tag)
 
-    def matmul(self, a, b):
-        return self.binop("@", a, b, P_MUL)
+    def matmul(self, a, b, tag=None):
+        return self.binop("@", a, b, P_MUL, tag=tag)
 
     def times(self, a, b):
         return self.binop("*", a, b, P_MUL)
@@ -426,8 +426,9 @@ class _Lowerer:
                 den.append(E.power(s.args[0], E.const(-s.args[1].attr)))
             else:
                 num.append(s)
-        negate = c < 0
-        c = abs(c)
+        # a sign alone is a negation; any other coefficient carries its sign (one pass, not two)
+        negate = c == -1
+        c = abs(c) if negate else c
         acc = None
         if c != 1 or (not num and den):
             acc = self.node(_num(c), cheap=True, tag="scalar")
@@ -602,7 +603,9 @@ class _Lowerer:
                                     self.T(self._segment(left))))
         if left[-1][3] == 1 and right[0][2] == 1:  # outer product u @ v' -> u * v' (broadcast)
             return self.times(self._segment(left), self._segment(right))
-        return self.matmul(self._segment(left), self._segment(right))
+        # tag matrix-valued products: the emitter may reuse their fresh buffer in place
+        tag = "mm" if left[0][2] != 1 and right[-1][3] != 1 else None
+        return self.matmul(self._segment(left), self._segment(right), tag=tag)
 
     # ------------------------------------------------------------ trace, diag, sum of chains
     def _seg_cost(self, items) -> float:
@@ -705,7 +708,8 @@ def _inv_of(f: Expr):
 
 
 class _Emitter:
-    def __init__(self, roots):
+    def __init__(self, roots, np_name="np"):
+        self.np = np_name
         self.uses: dict = {}
         order = E.postorder(roots)
         for n in order:
@@ -728,10 +732,27 @@ class _Emitter:
             if not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > 90):
                 self.counter += 1
                 name = f"_t{self.counter}"
-                self.lines.append(f"{name} = {code}")
+                self.lines += self._in_place(n, name) or [f"{name} = {code}"]
                 self.text[n] = (name, P_ATOM)
             else:
                 self.text[n] = (code, n.prec)
+
+    def _in_place(self, n, name):
+        """``A - B @ C`` as ``t = B @ C`` then ``subtract(A, t, out=t)``: the fresh product
+        takes the result, saving an allocation and a pass over memory (lines, or None)."""
+        if n.tmpl not in ("{0} - {1}", "{0} + {1}"):
+            return None
+        for i, a in enumerate(n.args):
+            if a.tag == "mm" and self.uses.get(a, 0) == 1 and self.text[a][1] != P_ATOM:
+                other = self.text[n.args[1 - i]][0]
+                if n.tmpl == "{0} + {1}":
+                    upd = f"{name} += {other}"
+                elif i == 0:
+                    upd = f"{name} -= {other}"
+                else:
+                    upd = f"{self.np}.subtract({other}, {name}, out={name})"
+                return [f"{name} = {self.text[a][0]}", upd]
+        return None
 
     def final(self, n) -> str:
         return self.text[n][0]
@@ -835,7 +856,7 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     roots = [e for _, e, _ in outputs]
     low = _Lowerer(np_name, dims, all_inputs, roots, size_hints)
     lowered = [low.lower(e) for e in roots]
-    em = _Emitter(lowered)
+    em = _Emitter(lowered, np_name)
     em.emit()
     results = []
     for (_label, e, kind), n in zip(outputs, lowered):
