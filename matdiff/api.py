@@ -239,7 +239,7 @@ class Derivation:
             lines.append(f"\\frac{{\\partial f}}{{\\partial {E.var(name, (1, 1)).latex()}}} = {g.latex()}")
         return " ,\\quad ".join(lines)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, second_order: bool = False) -> dict:
         """A JSON-ready description: input, shapes, differential, gradients (text and LaTeX)."""
         out = {
             "input": self.text,
@@ -255,6 +255,11 @@ class Derivation:
         else:
             out["jacobian"] = {n: {"text": str(J), "latex": J.latex(), "zero": E.is_zero(J)}
                                for n, J in self.jacobians.items()}
+        if second_order:
+            d2, hv, H = self.second_differential, self.hvp, self.hessian
+            out["second_differential"] = {"text": str(d2), "latex": d2.latex()}
+            out["hvp"] = {"variable": self.hvp_variable, "text": str(hv), "latex": hv.latex()}
+            out["hessian"] = {"text": str(H), "latex": H.latex()}
         return out
 
     # ------------------------------------------------------------------ NumPy

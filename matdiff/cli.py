@@ -117,11 +117,7 @@ def render_second_order(d, fmt: str) -> str:
     """``render(d, fmt)`` followed by d2f, H[V] and the Hessian matrix (``--hessian``)."""
     d2, hv, H, v, x = d.second_differential, d.hvp, d.hessian, d.hvp_variable, d.wrt[0]
     if fmt == "json":
-        out = d.to_dict()
-        out["second_differential"] = {"text": str(d2), "latex": d2.latex()}
-        out["hvp"] = {"variable": v, "text": str(hv), "latex": hv.latex()}
-        out["hessian"] = {"text": str(H), "latex": H.latex()}
-        return json.dumps(out, indent=2)
+        return json.dumps(d.to_dict(second_order=True), indent=2)
     if fmt == "latex":
         return "\n".join([render(d, fmt), f"\\mathrm{{d}}^2 f = {d2.latex()}",
                           f"H[{v}] = {hv.latex()}", f"H = {H.latex()}"])
@@ -142,7 +138,7 @@ def render(d, fmt: str) -> str:
     if fmt == "latex":
         lines = [f"f = {d.expr.latex()}",
                  f"\\mathrm{{d}}f = {d.differential.latex()}"]
-        if d._gradients is not None:
+        if d.expr.is_scalar:
             for n, g in d.gradients.items():
                 lines.append(f"\\frac{{\\partial f}}{{\\partial {n}}} = {g.latex()}")
         else:
@@ -153,7 +149,7 @@ def render(d, fmt: str) -> str:
     lines = [f"expression    {d.expr}",
              f"shapes        {d.shape_text()}",
              f"differential  d({d.expr}) = {d.differential}"]
-    if d._gradients is not None:
+    if d.expr.is_scalar:
         for n, g in d.gradients.items():
             note = ""
             if d.zero_gradient(n):
