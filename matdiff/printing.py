@@ -344,7 +344,11 @@ class LatexPrinter(TextPrinter):
 
     def p_mul(self, e):
         coeff, num, den = _split_mul(e)
-        body = " ".join(self.wrap(f, P_NEG + 0.5) for f in num)
+        body = ""
+        for i, f in enumerate(num):
+            # a thin space after a differential: \mathrm{d}X \, X^{-1}, not dX X^{-1}
+            sep = "" if i == 0 else (" \\, " if _is_differential(num[i - 1]) else " ")
+            body += sep + self.wrap(f, P_NEG + 0.5)
         if den:
             d = den[0] if len(den) == 1 else E.mul(*den)
             c = abs(coeff)
@@ -425,6 +429,10 @@ class LatexPrinter(TextPrinter):
 
     def p_kronadj2(self, e):
         return f"\\operatorname{{kronadj}}_2\\left({self(e.args[0])}, {self(e.args[1])}\\right)", P_ATOM
+
+
+def _is_differential(e: Expr) -> bool:
+    return e.op == "dvar" or (e.op == "transpose" and e.args[0].op == "dvar")
 
 
 _latex = LatexPrinter()
