@@ -307,6 +307,8 @@ class _Context:
             return "scalar"
         if c == 1:
             return f"vector of length {fmt(r)}"
+        if r == 1:
+            return f"row vector of length {fmt(c)}"
         return f"{fmt(r)}x{fmt(c)} matrix"
 
     def unify(self, a, b, what, pos, sa, sb):
