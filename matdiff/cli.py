@@ -35,9 +35,22 @@ class _DefaultGroup(click.Group):
     """`matdiff EXPR ...` runs `derive`; `matdiff codegen ...` etc. run subcommands."""
 
     def parse_args(self, ctx, args):
+        args = list(args)
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
-            args = ["derive"] + list(args)
+            args = ["derive"] + args
+        if len(args) > 1 and args[0] in self.commands:
+            args = [args[0]] + self._expression_last(self.commands[args[0]], args[1:])
         return super().parse_args(ctx, args)
+
+    @staticmethod
+    def _expression_last(cmd, rest):
+        """An expression that starts with '-' ("-x'*x") is not an option: move it after '--'."""
+        if rest and rest[0] == "--" and len(rest) > 1:
+            return rest[2:] + ["--", rest[1]]
+        known = {o for p in cmd.params for o in getattr(p, "opts", [])} | {"-h", "--help"}
+        if rest and rest[0].startswith("-") and rest[0].split("=")[0] not in known:
+            return rest[1:] + ["--", rest[0]]
+        return rest
 
 
 def _common(f):

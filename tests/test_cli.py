@@ -235,3 +235,17 @@ def test_declared_but_absent_wrt_gives_zero_gradient(main):
     assert_ok(res)
     d = matdiff.derive("tr(A)", wrt=["A", "X"], shapes={"X": "n,m"})
     assert str(d.gradients["X"]) in res.stdout
+
+
+def test_expression_starting_with_minus_is_not_an_option():
+    """`matdiff "-x'*x" --wrt x` and `matdiff -- "-x'*x" --wrt x` both differentiate."""
+    from click.testing import CliRunner
+
+    from matdiff.cli import main
+
+    runner = CliRunner()
+    for args in (["-x'*x", "--wrt", "x"], ["--", "-x'*x", "--wrt", "x"],
+                 ["codegen", "-x'*x", "--wrt", "x"], ["--wrt", "x", "x'*x"]):
+        r = runner.invoke(main, args)
+        assert r.exit_code == 0, (args, r.output)
+    assert "-2*x" in runner.invoke(main, ["-x'*x", "--wrt", "x"]).output
