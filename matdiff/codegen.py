@@ -539,11 +539,42 @@ class _Lowerer:
                 n = self.T(self.seg_memo[tkey])
                 self.seg_memo[key] = n
                 return n
+        if len(items) >= 3 and not scalar and self._order_depends_on_sizes(items):
+            # the cheapest order depends on sizes only known at call time: let multi_dot pick it
+            n = self.call(f"{self.np}.linalg.multi_dot", self.node(
+                "[" + ", ".join(f"{{{i}}}" for i in range(len(items))) + "]",
+                *[self._item_node(it) for it in items]))
+            self.seg_memo[key] = n
+            return n
         _, split = self._dp(items)
         s = split[0][len(items) - 1]
         n = self._combine(items[:s + 1], items[s + 1:], top)
         self.seg_memo[key] = n
         return n
+
+    def _order_depends_on_sizes(self, items) -> bool:
+        """True for a chain of plain matrices whose best multiplication order changes with
+        the sizes of its symbolic, unhinted dimensions (each tried small and large)."""
+        if any(it[1] != "mat" for it in items):
+            return False
+        dims = [items[0][2]] + [it[3] for it in items]
+        names = sorted({str(x) for d in dims for x in dim_parts(d)[1]} - set(self.hints))
+        if not names or len(names) > 6:
+            return False
+        orders = set()
+        for mask in range(1 << len(names)):
+            size = {nm: (10.0 if mask >> i & 1 else 1000.0) for i, nm in enumerate(names)}
+            vals = []
+            for d in dims:
+                c, ns = dim_parts(d)
+                v = float(c)
+                for x in ns:
+                    v *= size.get(str(x), float(self.hints.get(str(x), DEFAULT_SIZE)))
+                vals.append(v)
+            orders.add(_best_parenthesization(vals))
+            if len(orders) > 1:
+                return True
+        return False
 
     def _item_node(self, it) -> _Node:
         key, kind, r, c, p = it
@@ -767,6 +798,27 @@ class _Emitter:
 
 
 # ---------------------------------------------------------------------------- inputs
+
+
+def _best_parenthesization(dims) -> tuple:
+    """The cheapest order for a chain with sizes dims[0] x dims[1] x ... (classic DP), as a
+    nested tuple of factor indexes."""
+    k = len(dims) - 1
+    cost = [[0.0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(2, k + 1):
+        for i in range(k - length + 1):
+            j = i + length - 1
+            cost[i][j] = float("inf")
+            for m in range(i, j):
+                c = cost[i][m] + cost[m + 1][j] + dims[i] * dims[m + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, m
+
+    def tree(i, j):
+        return i if i == j else (tree(i, split[i][j]), tree(split[i][j] + 1, j))
+
+    return tree(0, k - 1)
 
 
 def is_nonnegative(e: Expr) -> bool:

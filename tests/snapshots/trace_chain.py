@@ -34,5 +34,5 @@ def trace_chain(A, B, C, X):
         raise ValueError(f"X: expected a matrix (2-D array) of shape (p, n), got shape {X.shape}")
     if X.shape != (_p, _n):
         raise ValueError(f"X: expected shape (p, n) = ({_p}, {_n}), got {X.shape}")
-    _t1 = A @ (B @ C)
+    _t1 = np.linalg.multi_dot([A, B, C])
     return float(np.sum(_t1 * X.T)), _t1.T
