@@ -89,14 +89,6 @@ def _t_kron(n):
     return E.kron(E.transpose(a.args[0]), E.transpose(a.args[1])) if a.op == "kron" else None
 
 
-def _t_inv_sym(n):
-    # inv(A)' stays (Cookbook writes A^-T), but inv(A')' -> inv(A)
-    a = n.args[0]
-    if a.op == "inv" and a.args[0].op == "transpose":
-        return E.inv(a.args[0].args[0])
-    return None
-
-
 def _tr_rotate(n):
     # tr(A*x*y'*B) -> y'*B*A*x   (cyclic: rotate so the product is a scalar)
     a = n.args[0]
@@ -311,7 +303,7 @@ def _mul_sigmoid(n):
 
 
 RULES = {
-    "transpose": [_t_symmetric, _t_mul, _t_kron, _t_inv_sym],
+    "transpose": [_t_symmetric, _t_mul, _t_kron],
     "trace": [_tr_rotate, _tr_sym_transposes],
     "add": [_factor],
     "had": [_had_sigmoid],
