@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -37,14 +38,26 @@ def py_name(name: str) -> str:
 
 @contextmanager
 def _deep_stack():
-    """Expression depth is bounded by the parser; give the recursive passes room for it."""
-    old = sys.getrecursionlimit()
-    if old < 20000:
-        sys.setrecursionlimit(20000)
+    """Expression depth is bounded by the parser; give the recursive passes room for it.
+
+    The limit is process-wide: the first thread in raises it, the last one out restores it."""
+    with _STACK_LOCK:
+        if _STACK_USERS[0] == 0:
+            _STACK_USERS[1] = sys.getrecursionlimit()
+            if _STACK_USERS[1] < 20000:
+                sys.setrecursionlimit(20000)
+        _STACK_USERS[0] += 1
     try:
         yield
     finally:
-        sys.setrecursionlimit(old)
+        with _STACK_LOCK:
+            _STACK_USERS[0] -= 1
+            if _STACK_USERS[0] == 0:
+                sys.setrecursionlimit(_STACK_USERS[1])
+
+
+_STACK_LOCK = threading.Lock()
+_STACK_USERS = [0, 0]  # threads inside _deep_stack, and the limit to restore
 
 
 class Derivation:

@@ -21,6 +21,7 @@ Op names (the ``op`` field):
 
 from __future__ import annotations
 
+import threading
 import weakref
 import zlib
 from fractions import Fraction
@@ -30,6 +31,7 @@ from .shapes import dim_mul, dim_parts, is_scalar_shape, make_dim, shape_str
 SCALAR = (1, 1)
 
 _HASH_MOD = (1 << 61) - 1
+_TABLE_LOCK = threading.Lock()  # hash-consing stays one-node-per-structure across threads
 
 # Ranks give a stable, readable order of terms in sums and of scalar factors.
 _RANK = {
@@ -70,7 +72,11 @@ class Expr:
         node.key = (_RANK.get(op, 99), lead, h)
         node.depth = 1 + max((a.depth for a in args), default=0)
         node.is_scalar = shape[0] == 1 and shape[1] == 1
-        cls._table[k] = node
+        with _TABLE_LOCK:  # another thread may have built the same node meanwhile: keep one
+            existing = cls._table.get(k)
+            if existing is not None:
+                return existing
+            cls._table[k] = node
         return node
 
     def __reduce__(self):

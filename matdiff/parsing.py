@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -182,15 +183,16 @@ _CALLBACKS = ("add", "sub", "mul", "div", "hadamard", "hdiv", "neg", "pos", "pow
               "transpose", "number", "name", "atom", "args", "call")
 
 
+_CURRENT = threading.local()  # the builder of the parse in progress, per thread
+
+
 class _Dispatch:
     """The transformer handed to Lark once (callbacks are bound when the parser is built);
     each callback forwards to the builder of the parse in progress."""
 
-    current: _Builder | None = None
-
 
 for _cb in _CALLBACKS:
-    setattr(_Dispatch, _cb, (lambda name: lambda self, c: getattr(_Dispatch.current, name)(c))(_cb))
+    setattr(_Dispatch, _cb, (lambda name: lambda self, c: getattr(_CURRENT.builder, name)(c))(_cb))
 
 
 def _lark():
@@ -213,7 +215,7 @@ def _syntax_tree(text: str) -> Node:
     if not text.strip():
         raise ParseError("empty expression: type something like  trace(X*A*X)")
     lark = _lark()
-    _Dispatch.current = _Builder(text)
+    _CURRENT.builder = _Builder(text)
     try:
         return lark.parse(text)
     except UnexpectedCharacters as e:
@@ -234,7 +236,7 @@ def _syntax_tree(text: str) -> Node:
     except UnexpectedInput as e:  # pragma: no cover - other lark errors
         raise ParseError(f"syntax error at {where(text, getattr(e, 'pos_in_stream', None))}") from None
     finally:
-        _Dispatch.current = None
+        _CURRENT.builder = None
 
 
 _EXPECT_NAMES = {

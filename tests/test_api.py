@@ -234,3 +234,22 @@ def test_latex_notation(expr, wrt, patterns):
     assert tex.count("{") == tex.count("}")
     for pat in patterns:
         assert re.search(pat, tex), f"{pat!r} not found in {tex!r}"
+
+
+def test_derivations_in_threads_agree_with_serial_ones():
+    """Parsing (shared LALR parser), hash-consing and code generation are thread-safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [("tr(X*A*X)", "X"), ("x'*inv(S)*x + logdet(S)", "S"), ("norm2(A*x - b)^2", "x"),
+             ("sum(log(1 + exp(-y .* (X*w))))", "w"), ("det(X)", "X"), ("kron(A, X)", "X")] * 8
+    serial = [str(matdiff.derive(e, w).gradient if matdiff.parse(e).is_scalar
+                  else matdiff.derive(e, w).jacobian) for e, w in cases]
+
+    def work(case):
+        e, w = case
+        d = matdiff.derive(e, w)
+        d.to_numpy()
+        return str(d.gradient if d.expr.is_scalar else d.jacobian)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(work, cases)) == serial
