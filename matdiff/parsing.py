@@ -308,9 +308,9 @@ class _Context:
         if r == 1 and c == 1:
             return "scalar"
         if c == 1:
-            return f"vector of length {fmt(r)}"
+            return "vector" if fmt(r) == "?" else f"vector of length {fmt(r)}"
         if r == 1:
-            return f"row vector of length {fmt(c)}"
+            return "row vector" if fmt(c) == "?" else f"row vector of length {fmt(c)}"
         return f"{fmt(r)}x{fmt(c)} matrix"
 
     def unify(self, a, b, what, pos, sa, sb):
@@ -438,9 +438,9 @@ def _infer(ctx: _Context, node: Node):
             if kval is None:
                 ctx.fail("a matrix power needs an integer exponent (A^2, A^-1)", node.value,
                          "; for an elementwise power use .^")
-            if not U.unify(b.shape[0], b.shape[1]):
+            if _vector_shape(U, b.shape) or not U.unify(b.shape[0], b.shape[1]):
                 ctx.fail(f"a matrix power needs a square matrix, not a {ctx.sstr(b.shape)}", node.value,
-                         "; for an elementwise power use .^")
+                         "; for an elementwise power use .^ (for a vector's squared norm, x'*x)")
             node.how = kval
             node.shape = b.shape
     elif k == "call":
@@ -472,8 +472,14 @@ def _integer_literal(node: Node):
 
 
 def _square(ctx, node, s, fname):
-    if not ctx.U.unify(s[0], s[1]):
+    if _vector_shape(ctx.U, s) or not ctx.U.unify(s[0], s[1]):
         ctx.fail(f"{fname}() needs a square matrix, but its argument is a {ctx.sstr(s)}", node.pos)
+
+
+def _vector_shape(U, s) -> bool:
+    """A (row or column) vector that squareness would silently turn into a scalar."""
+    r, c = U.resolve(s[0]), U.resolve(s[1])
+    return (r == 1) != (c == 1)
 
 
 def _f_scalar_of_square(ctx, node, shapes):

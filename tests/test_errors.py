@@ -248,3 +248,10 @@ def test_one_megabyte_of_garbage():
     status, out = _run_isolated("@#!" * 350_000, mode="parse")
     assert status == "MATDIFFERROR"
     assert "ParseError" in out
+
+
+@pytest.mark.parametrize("text", ["det(x)", "(a'*x)^2", "inv(x')", "tr(x)", "logdet(y)"])
+def test_square_operations_refuse_vectors(text):
+    """det/inv/tr/logdet/^ of a vector is an error, not a silent length-1 'vector'."""
+    with pytest.raises(matdiff.ShapeError, match="square"):
+        matdiff.derive(text, wrt="x" if "x" in text else "y")
