@@ -297,6 +297,7 @@ class _Context:
                     self.rigid_names.update(d.names)
             self.declared[name] = dims_to_shape(dims)
         self.env = {}  # variable name -> inferred shape
+        self.first_pos = {}  # variable name -> offset of its first occurrence
         self.order = []  # variables in order of appearance
 
     def fail(self, msg, pos, hint=""):
@@ -336,7 +337,26 @@ class _Context:
                           pos)
         self.env[name] = shape
         self.order.append(name)
+        self.first_pos[name] = pos
         return shape
+
+    def check_defaults(self):
+        """An undeclared vector or matrix whose size came out as 1 is almost always a slip
+        (x*y for x'*y): say so rather than silently making it a scalar or a row."""
+        for name, shape in self.env.items():
+            if name in self.declared:
+                continue
+            kind = default_kind(name)
+            r, c = (self.U.resolve(d) for d in shape)
+            if kind == "vector" and r == 1:
+                self.fail(f"{name!r} is a vector (names h-z are), but here it would have length 1",
+                          self.first_pos[name], f"; did you mean {name}' (a row) or .* ? If {name} is a "
+                          f"scalar, declare it: --shape {name}=")
+            if kind == "matrix" and (r == 1 or c == 1):
+                self.fail(f"{name!r} is a matrix (capital names are), but here it would be a "
+                          f"{self.sstr(shape)}", self.first_pos[name],
+                          f"; declare its shape if that is meant (--shape {name}="
+                          f"{'1,m' if r == 1 else 'n,1'}), else check the order of the product")
 
 
 def _infer(ctx: _Context, node: Node):
@@ -760,6 +780,7 @@ def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
     ctx = _Context(text, shapes, symmetric)
     tree = _syntax_tree(text)
     _infer(ctx, tree)
+    ctx.check_defaults()
     for s in symmetric:
         if s not in ctx.env and s not in ctx.declared:
             raise ShapeError(f"--symmetric {s}: {s!r} does not occur in the expression"

@@ -255,3 +255,16 @@ def test_square_operations_refuse_vectors(text):
     """det/inv/tr/logdet/^ of a vector is an error, not a silent length-1 'vector'."""
     with pytest.raises(matdiff.ShapeError, match="square"):
         matdiff.derive(text, wrt="x" if "x" in text else "y")
+
+
+@pytest.mark.parametrize("text, name", [("x*y", "y"), ("x*A", "A"), ("A*B*x'*y", "B")])
+def test_undeclared_sizes_are_not_silently_one(text, name):
+    """An undeclared vector of length 1 or matrix with a unit dimension is reported, with the
+    variable named and a hint; declaring the shape makes it legal."""
+    with pytest.raises(matdiff.ShapeError, match=f"'{name}'"):
+        matdiff.parse(text)
+
+
+def test_declared_unit_sizes_are_legal():
+    assert matdiff.parse("x*y", shapes={"y": ""}).shape[1] == 1  # y declared scalar
+    assert matdiff.parse("x*A", shapes={"A": "1,m"}).shape[0] != 1  # A declared a row
