@@ -417,13 +417,18 @@ def _infer(ctx: _Context, node: Node):
                     hows.append("scale")
                 else:
                     if not U.unify(ls[1], rs[0]):
-                        hint = ""
-                        if U.unify(ls[1], rs[1]) if False else False:
+                        same = lambda a, b: U.resolve(a) == U.resolve(b)  # noqa: E731
+                        if _same(U, ls, rs):
+                            hint = "; for an elementwise product use .*"
+                        elif same(ls[0], rs[0]):
+                            hint = "; did you mean to transpose the left operand (A'*B)?"
+                        elif same(ls[1], rs[1]):
+                            hint = "; did you mean to transpose the right operand (A*B')?"
+                        else:
                             hint = ""
                         ctx.fail(f"shape mismatch in matrix product: {ctx.sstr(ls)} times "
                                  f"{ctx.sstr(rs)} (inner dimensions {_ds(U, ls[1])} and "
-                                 f"{_ds(U, rs[0])} differ)", pos,
-                                 "; for an elementwise product use .*" if _same(U, ls, rs) else hint)
+                                 f"{_ds(U, rs[0])} differ)", pos, hint)
                     hows.append("matmul")
                     shape = (ls[0], rs[1])
             elif opname == "/":

@@ -268,3 +268,10 @@ def test_undeclared_sizes_are_not_silently_one(text, name):
 def test_declared_unit_sizes_are_legal():
     assert matdiff.parse("x*y", shapes={"y": ""}).shape[1] == 1  # y declared scalar
     assert matdiff.parse("x*A", shapes={"A": "1,m"}).shape[0] != 1  # A declared a row
+
+
+@pytest.mark.parametrize("b, hint", [("n,k", "transpose the left"), ("k,m", "transpose the right"),
+                                     ("n,m", "elementwise")])
+def test_product_mismatch_suggests_the_fix(b, hint):
+    with pytest.raises(matdiff.ShapeError, match=hint):
+        matdiff.parse("A*B", shapes={"A": "n,m", "B": b})
