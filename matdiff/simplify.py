@@ -353,10 +353,34 @@ def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
 
 
 def sym(G: Expr) -> Expr:
-    """The symmetric part (G + G')/2, the gradient on the space of symmetric matrices."""
+    """The symmetric part (G + G')/2, the gradient on the space of symmetric matrices.
+
+    Symmetric terms of a sum pass through unchanged (sym(A + N) = A + sym(N) for A = A'),
+    and a common rational factor is pulled out of the rest: inv(S) - 0.5*(B + B')."""
     if is_symmetric(G):
         return G
-    Gt = simplify(E.add(*[_transposed(t) for t in G.args]) if G.op == "add" else E.transpose(G))
-    if Gt is G:
+    terms = list(G.args) if G.op == "add" else [G]
+    keep = [t for t in terms if is_symmetric(t)]
+    rest = [t for t in terms if not is_symmetric(t)]
+    N = E.add(*rest)
+    Nt = simplify(E.add(*[_transposed(t) for t in rest]))
+    if Nt is N:
         return G
-    return simplify(E.scale(E.Fraction(1, 2), E.add(G, Gt)))
+    both = E.add(N, Nt)
+    parts = both.args if both.op == "add" else (both,)
+    c = _common_factor([E.split_coeff(t)[0] for t in parts])
+    half = simplify(E.scale(c / 2, E.add(*[E.scale(1 / c, t) for t in parts])))
+    return simplify(E.add(*keep, half)) if keep else half
+
+
+def _common_factor(coeffs) -> E.Fraction:
+    """The largest rational c dividing every coefficient (sign of the first)."""
+    from math import gcd
+
+    num = 0
+    den = 1
+    for q in coeffs:
+        num = gcd(num, abs(q.numerator))
+        den = den * q.denominator // gcd(den, q.denominator)
+    c = E.Fraction(num, den) if num else E.Fraction(1)
+    return c
