@@ -75,6 +75,12 @@ class Derivation:
     jacobians : ``{name: J}`` with ``vec(dF) = sum J vec(dX)`` (column-major vec, numerator
         layout: ``size(F)`` rows, ``size(X)`` columns); for a scalar f, ``vec(gradient)'``
     jacobian : the Jacobian when there is a single ``wrt`` variable
+    second_differential, hvp, hvp_variable, hessian : second derivatives of a scalar
+        expression by its single ``wrt`` variable (computed on first use)
+
+    >>> d = derive("logdet(X)", wrt="X")
+    >>> str(d.gradient), str(d.hvp)
+    ("inv(X)'", "-inv(X)'*V'*inv(X)'")
     """
 
     def __init__(self, text: str, wrt, shapes=None, symmetric=()):
@@ -109,6 +115,7 @@ class Derivation:
             self.differential: Expr = simplify(raw, factor=False)  # the course form: unfactored
             self._gradients = None
             self._jacobians = None
+            self._d2 = self._hvp = self._hess = None  # second order, on first use
             if self.expr.is_scalar:
                 self._gradients = self._compute_gradients(raw)
 
@@ -179,7 +186,7 @@ class Derivation:
     @property
     def second_differential(self) -> Expr:
         """d2f, the quadratic form in dX: ``logdet(X)`` gives ``-tr(inv(X)*dX*inv(X)*dX)``."""
-        if getattr(self, "_d2", None) is None:
+        if self._d2 is None:
             self._hessian_var()
             from .hessian import second_differential
 
@@ -197,7 +204,7 @@ class Derivation:
     @property
     def hvp(self) -> Expr:
         """The Hessian-vector product H[V] (X's shape, linear in :attr:`hvp_variable`)."""
-        if getattr(self, "_hvp", None) is None:
+        if self._hvp is None:
             name = self._hessian_var()
             from .hessian import hvp
 
@@ -209,7 +216,7 @@ class Derivation:
     @property
     def hessian(self) -> Expr:
         """The Hessian matrix on vec(X), size(X) x size(X) (``x'*A*x`` gives ``A + A'``)."""
-        if getattr(self, "_hess", None) is None:
+        if self._hess is None:
             name = self._hessian_var()
             from .hessian import hessian_matrix
 

@@ -1,0 +1,20 @@
+"""The examples in the package's docstrings run and print what they claim."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import matdiff
+
+MODULES = sorted(m.name for m in pkgutil.iter_modules(matdiff.__path__, "matdiff.")
+                 if m.name not in ("matdiff.__main__",))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
