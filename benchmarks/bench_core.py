@@ -36,7 +36,7 @@ COOKBOOK = [
     ("norm2(X - U*V')^2", "U", {}),
     ("tr(kron(A, X))", "X", {}),
     ("sum(A .* X .* X)", "X", {}),
-    ("exp(s)*sin(s)^2", "s", {}),
+    ("exp(s)*sin(s)^2", "s", {"s": ""}),
 ]
 
 

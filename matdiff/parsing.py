@@ -465,7 +465,8 @@ def _infer(ctx: _Context, node: Node):
                          "; for an elementwise power use .^")
             if _vector_shape(U, b.shape) or not U.unify(b.shape[0], b.shape[1]):
                 ctx.fail(f"a matrix power needs a square matrix, not a {ctx.sstr(b.shape)}", node.value,
-                         "; for an elementwise power use .^ (for a vector's squared norm, x'*x)")
+                         "; for an elementwise power use .^ (for a vector's squared norm, x'*x)"
+                         + _default_vector_hint(ctx, b))
             node.how = kval
             node.shape = b.shape
     elif k == "call":
@@ -498,7 +499,24 @@ def _integer_literal(node: Node):
 
 def _square(ctx, node, s, fname):
     if _vector_shape(ctx.U, s) or not ctx.U.unify(s[0], s[1]):
-        ctx.fail(f"{fname}() needs a square matrix, but its argument is a {ctx.sstr(s)}", node.pos)
+        ctx.fail(f"{fname}() needs a square matrix, but its argument is a {ctx.sstr(s)}", node.pos,
+                 _default_vector_hint(ctx, node))
+
+
+def _default_vector_hint(ctx, node) -> str:
+    """'; s is a vector by default (...)' for undeclared h-z names under node, else ''."""
+    names, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if n.kind == "name" and n.how == "var" and n.value not in ctx.declared \
+                and default_kind(n.value) == "vector" and n.value not in names:
+            names.append(n.value)
+        stack.extend(n.children)
+    if not names:
+        return ""
+    v = names[0]
+    return (f"; note that {v} is a vector: names h-z are, unless declared "
+            f"(--shape {v}= makes it a scalar)")
 
 
 def _vector_shape(U, s) -> bool:

@@ -275,3 +275,10 @@ def test_declared_unit_sizes_are_legal():
 def test_product_mismatch_suggests_the_fix(b, hint):
     with pytest.raises(matdiff.ShapeError, match=hint):
         matdiff.parse("A*B", shapes={"A": "n,m", "B": b})
+
+
+def test_vector_by_default_hint():
+    """s is a vector by convention; sin(s)^2 says so and says how to make s a scalar."""
+    with pytest.raises(matdiff.ShapeError, match=r"--shape s="):
+        matdiff.parse("exp(s)*sin(s)^2")
+    assert matdiff.parse("exp(s)*sin(s)^2", shapes={"s": ""}).is_scalar
