@@ -175,19 +175,23 @@ class Derivation:
         return next(iter(j.values()))
 
     # ------------------------------------------------------------------ second order
-    def _hessian_var(self) -> str:
+    def _second_order_check(self):
         if not self.expr.is_scalar:
             raise DerivationError("Hessians are for scalar expressions; this one is "
                                   f"{shape_str(self.expr.shape)} (use the Jacobian)")
+
+    def _single(self, what: str, several: str) -> str:
+        self._second_order_check()
         if len(self.wrt) != 1:
-            raise DerivationError("Hessians are computed for one variable at a time: give a single wrt")
+            raise DerivationError(f"{what} is for one variable; with several ({', '.join(self.wrt)}) "
+                                  f"use {several}")
         return self.wrt[0]
 
     @property
     def second_differential(self) -> Expr:
         """d2f, the quadratic form in dX: ``logdet(X)`` gives ``-tr(inv(X)*dX*inv(X)*dX)``."""
         if self._d2 is None:
-            self._hessian_var()
+            self._second_order_check()
             from .hessian import second_differential
 
             with _deep_stack():
@@ -195,35 +199,51 @@ class Derivation:
         return self._d2
 
     @property
+    def hvp_variables(self) -> dict:
+        """``{X: name}``: the direction of each variable in :attr:`hvps` (V for one variable)."""
+        from .hessian import hvp_names
+
+        return hvp_names(self.wrt, self._shapes)
+
+    @property
     def hvp_variable(self) -> str:
         """The name of the direction V in :attr:`hvp` (V unless the expression uses it)."""
-        from .hessian import hvp_name
+        return self.hvp_variables[self._single("hvp_variable", "hvp_variables")]
 
-        return hvp_name(set(self._shapes))
+    @property
+    def hvps(self) -> dict:
+        """``{X: H[V]_X}``: the Hessian-vector product, one expression per variable, linear in
+        the directions :attr:`hvp_variables`; nothing of size n² x n² is formed."""
+        if self._hvp is None:
+            self._second_order_check()
+            from .hessian import hvps
+
+            with _deep_stack():
+                self._hvp = hvps(self.gradients, self.wrt, self._shapes, self.symmetric, self.hvp_variables)
+        return dict(self._hvp)
 
     @property
     def hvp(self) -> Expr:
         """The Hessian-vector product H[V] (X's shape, linear in :attr:`hvp_variable`)."""
-        if self._hvp is None:
-            name = self._hessian_var()
-            from .hessian import hvp
+        return self.hvps[self._single("hvp", "hvps")]
+
+    @property
+    def hessians(self) -> dict:
+        """``{(X, Y): H_XY}`` with ``H_XY = d vec(df/dX) / d vec(Y)``: the blocks of the
+        Hessian on the stacked ``[vec(X); vec(Y); ...]`` in ``wrt`` order."""
+        if self._hess is None:
+            self._second_order_check()
+            from .hessian import hessian_blocks
 
             with _deep_stack():
-                self._hvp = hvp(self.gradient, name, self._shapes[name], name in self.symmetric,
-                                self.hvp_variable)
-        return self._hvp
+                self._hess = hessian_blocks(self.gradients, self.wrt, self._shapes, self.symmetric)
+        return dict(self._hess)
 
     @property
     def hessian(self) -> Expr:
         """The Hessian matrix on vec(X), size(X) x size(X) (``x'*A*x`` gives ``A + A'``)."""
-        if self._hess is None:
-            name = self._hessian_var()
-            from .hessian import hessian_matrix
-
-            with _deep_stack():
-                self._hess = hessian_matrix(self.gradient, name, self._shapes[name],
-                                            name in self.symmetric)
-        return self._hess
+        x = self._single("hessian", "hessians[(X, Y)]")
+        return self.hessians[(x, x)]
 
     def zero_gradient(self, name: str) -> bool:
         """True when f does not depend on ``name`` (its gradient is identically zero)."""
@@ -276,10 +296,17 @@ class Derivation:
             out["jacobian"] = {n: {"text": str(J), "latex": J.latex(), "zero": E.is_zero(J)}
                                for n, J in self.jacobians.items()}
         if second_order:
-            d2, hv, H = self.second_differential, self.hvp, self.hessian
+            d2 = self.second_differential
             out["second_differential"] = {"text": str(d2), "latex": d2.latex()}
-            out["hvp"] = {"variable": self.hvp_variable, "text": str(hv), "latex": hv.latex()}
-            out["hessian"] = {"text": str(H), "latex": H.latex()}
+            if len(self.wrt) == 1:
+                hv, H = self.hvp, self.hessian
+                out["hvp"] = {"variable": self.hvp_variable, "text": str(hv), "latex": hv.latex()}
+                out["hessian"] = {"text": str(H), "latex": H.latex()}
+            else:
+                out["hvp"] = {b: {"variables": self.hvp_variables, "text": str(e), "latex": e.latex()}
+                              for b, e in self.hvps.items()}
+                out["hessian"] = {f"{a},{b}": {"text": str(e), "latex": e.latex()}
+                                  for (a, b), e in self.hessians.items()}
         return out
 
     # ------------------------------------------------------------------ NumPy
@@ -317,22 +344,46 @@ class Derivation:
                         module_doc=mdoc)
 
     def _hessian_source(self, name, hints, hvp: bool) -> str:
-        x = self._hessian_var()
+        self._second_order_check()
         mdoc = f"Generated by matdiff: {name}(...) for  {self.text}\n\nImports only NumPy."
+        wrt = self.wrt
         if hvp:
-            vname = self.hvp_variable
-            doc = "\n    ".join([f"Hessian-vector product H[{vname}] of  {self.text}", "",
-                                 f"Shapes: {self.shape_text()}; {vname} shaped like {x}",
-                                 f"H[{vname}] = {self.hvp}"])
-            extra = [(vname, "_" + vname, self._shapes[x])]
-            return generate([("hvp", self.hvp, "value")], self._input_list(), name, doc, size_hints=hints,
-                            module_doc=mdoc, extra_params=extra)
-        doc = "\n    ".join([f"Value, gradient and Hessian of  {self.text}", "",
-                             f"Shapes: {self.shape_text()}", f"Gradient by {x}: {self.gradient}",
-                             f"Hessian on vec({x}): {self.hessian}"])
-        outputs = [("value", self.expr, "value"), ("grad", self.gradient, "value"),
-                   ("hessian", self.hessian, "matrix")]
-        return generate(outputs, self._input_list(), name, doc, size_hints=hints, module_doc=mdoc)
+            vn = self.hvp_variables
+            hv = self.hvps
+            doc = "\n    ".join([f"Hessian-vector product of  {self.text}", "",
+                                 f"Shapes: {self.shape_text()}; directions "
+                                 + ", ".join(f"{vn[a]} shaped like {a}" for a in wrt)]
+                                + [f"H[{', '.join(vn.values())}]_{b} = {hv[b]}" for b in wrt])
+            extra = [(vn[a], "_" + vn[a], self._shapes[a]) for a in wrt]
+            outputs = [(b, hv[b], "value") for b in wrt]
+            result = None
+            if len(wrt) > 1:
+                result = "return {{" + ", ".join(f"{b!r}: {{{i}}}" for i, b in enumerate(wrt)) + "}}"
+            return generate(outputs, self._input_list(), name, doc, size_hints=hints,
+                            module_doc=mdoc, extra_params=extra, result_code=result)
+        H = self.hessians
+        grads = self.gradients
+        lines = [f"Value, gradient and Hessian of  {self.text}", "", f"Shapes: {self.shape_text()}"]
+        lines += [f"Gradient by {a}: {grads[a]}" for a in wrt]
+        if len(wrt) == 1:
+            lines.append(f"Hessian on vec({wrt[0]}): {H[(wrt[0], wrt[0])]}")
+        else:
+            lines.append("Hessian on [" + "; ".join(f"vec({a})" for a in wrt) + "], by blocks:")
+            lines += [f"  d vec(df/d{a}) / d vec({b}) = {H[(a, b)]}" for a in wrt for b in wrt]
+        outputs = [("value", self.expr, "value")] + [(a, grads[a], "value") for a in wrt]
+        blocks = [(a, b) for a in wrt for b in wrt]
+        outputs += [(f"H_{a}_{b}", H[(a, b)], "matrix") for a, b in blocks]
+        if len(wrt) == 1:
+            return generate(outputs, self._input_list(), name, "\n    ".join(lines), size_hints=hints,
+                            module_doc=mdoc)
+        k = len(wrt)
+        grads_code = ", ".join(f"{a!r}: {{{i + 1}}}" for i, a in enumerate(wrt))
+        rows = ", ".join("[" + ", ".join(f"{{{1 + k + i * k + j}}}" for j in range(k)) + "]"
+                         for i in range(k))
+        # the dense Hessian on the stacked [vec(X1); vec(X2); ...] from its blocks
+        result = "return {0}, {{" + grads_code + "}}, {np}.block([" + rows + "])"
+        return generate(outputs, self._input_list(), name, "\n    ".join(lines), size_hints=hints,
+                        module_doc=mdoc, result_code=result)
 
     def check(self, sizes: Mapping | None = None, directions: int = 5, seed: int | None = 0,
               claim=None, steps: bool = False):
@@ -384,17 +435,21 @@ class Derivation:
             fn = compile_source(src, fname)
             if hessian:
                 return _bind_names(fn, self.variables, src)
-            order, vname = list(self.variables), self.hvp_variable
+            order, vn = list(self.variables), self.hvp_variables
 
             def call(*args, **kwargs):
-                if vname not in kwargs:
-                    raise TypeError(f"missing the direction {vname}=... (shaped like {self.wrt[0]})")
-                V = kwargs.pop(vname)
+                dirs = []
+                for a in self.wrt:
+                    if vn[a] not in kwargs:
+                        raise TypeError(f"missing the direction {vn[a]}=... (shaped like {a})")
+                    dirs.append(kwargs.pop(vn[a]))
                 values = _collect(order, args, kwargs)
-                return fn(*[values[n] for n in order], V)
+                return fn(*[values[n] for n in order], *dirs)
 
             call.source = src
-            call.direction = vname
+            call.directions = dict(vn)
+            if len(self.wrt) == 1:
+                call.direction = vn[self.wrt[0]]
             return call
         if jvp:
             return self._jvp_numpy()

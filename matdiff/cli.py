@@ -127,19 +127,34 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
 
 
 def render_second_order(d, fmt: str) -> str:
-    """``render(d, fmt)`` followed by d2f, H[V] and the Hessian matrix (``--hessian``)."""
-    d2, hv, H, v, x = d.second_differential, d.hvp, d.hessian, d.hvp_variable, d.wrt[0]
+    """``render(d, fmt)`` followed by d2f, H[V] and the Hessian matrix (``--hessian``);
+    with several variables, one H[V] per variable and the Hessian by blocks."""
+    d2, hv, H, vn = d.second_differential, d.hvps, d.hessians, d.hvp_variables
     if fmt == "json":
         return json.dumps(d.to_dict(second_order=True), indent=2)
+    dirs = ", ".join(vn[a] for a in d.wrt)
+    single = len(d.wrt) == 1
     if fmt == "latex":
-        return "\n".join([render(d, fmt), f"\\mathrm{{d}}^2 f = {d2.latex()}",
-                          f"H[{v}] = {hv.latex()}", f"H = {H.latex()}"])
-    return "\n".join([render(d, fmt),
-                      f"{'second diff':<13} d2f = {d2}",
-                      f"{'hvp':<13} H[{v}] = {hv}",
-                      f"{'hessian':<13} H = {H}",
-                      f"{'':<13} (H[{v}] = d(df/d{x})[{v}], {v} shaped like {x}; "
-                      f"H on column-major vec({x}): vec(H[{v}]) = H*vec({v}))"])
+        lines = [render(d, fmt), f"\\mathrm{{d}}^2 f = {d2.latex()}"]
+        lines += [f"H[{dirs}]" + ("" if single else f"_{{{b}}}") + f" = {hv[b].latex()}" for b in d.wrt]
+        lines += [("H" if single else f"H_{{{a},{b}}}") + f" = {H[(a, b)].latex()}"
+                  for a in d.wrt for b in d.wrt]
+        return "\n".join(lines)
+    lines = [render(d, fmt), f"{'second diff':<13} d2f = {d2}"]
+    for i, b in enumerate(d.wrt):
+        label = "hvp" if i == 0 else ""
+        lines.append(f"{label:<13} H[{dirs}]" + ("" if single else f" for {b}") + f" = {hv[b]}")
+    for i, (a, b) in enumerate((a, b) for a in d.wrt for b in d.wrt):
+        label = "hessian" if i == 0 else ""
+        lines.append(f"{label:<13} " + ("H" if single else f"H({a},{b})") + f" = {H[(a, b)]}")
+    if single:
+        x, v = d.wrt[0], vn[d.wrt[0]]
+        lines.append(f"{'':<13} (H[{v}] = d(df/d{x})[{v}], {v} shaped like {x}; "
+                     f"H on column-major vec({x}): vec(H[{v}]) = H*vec({v}))")
+    else:
+        lines.append(f"{'':<13} (directions {', '.join(f'{vn[a]} shaped like {a}' for a in d.wrt)}; "
+                     f"H(X,Y) = d vec(df/dX) / d vec(Y), column-major vec)")
+    return "\n".join(lines)
 
 
 def render(d, fmt: str) -> str:

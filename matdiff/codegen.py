@@ -971,7 +971,7 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
         results.append(r)
     body += em.lines
     if result_code is not None:
-        body.append(result_code.format(*results))
+        body.append(result_code.format(*results, np=np_name))
     else:
         body.append("return " + ", ".join(results))
     params = [pynames[n] for n, _ in inputs] + [p for _, p, _ in (extra_params or [])]

@@ -222,11 +222,13 @@ def _has_dvar(e: Expr) -> bool:
 
 
 def _mul_negated_sum(n):
-    # c*(-a - b)*M -> -c*(a + b)*M   (a factor that is a sum of negative terms)
+    # c*(-a - b)*M -> -c*(a + b)*M ;  c*(-a - b)'*M -> -c*(a + b)'*M   (all terms negative)
     for i, f in enumerate(n.args):
-        if f.op == "add" and all(E.split_coeff(t)[0] < 0 for t in f.args):
+        g = f.args[0] if f.op == "transpose" else f
+        if g.op == "add" and all(E.split_coeff(t)[0] < 0 for t in g.args):
+            pos = E.add(*[E.neg(t) for t in g.args])
             args = list(n.args)
-            args[i] = E.add(*[E.neg(t) for t in f.args])
+            args[i] = E.transpose(pos) if f.op == "transpose" else pos
             return E.mul(E.const(-1), *args)
     return None
 

@@ -31,6 +31,7 @@ CASES = [
     ("_mul_sigmoid", "a/(1 + exp(-b))", {}, []),
     ("_mul_scalar_orient", "dx'*A*x", {"dx": "n"}, []),
     ("_mul_negated_sum", "A*(-B - C)", {}, []),
+    ("_mul_negated_sum", "(-B - C)'*A", {}, []),
     ("_mul_inv_transpose", "inv(A)'*A'*B", {}, []),
     ("_mul_kron_kron", "kron(A, B)*kron(C, D)", {}, []),
     ("_mul_vec_eye_kron", "vec(I)'*kron(B', A)", {"A": "n,m", "B": "m,n"}, []),
