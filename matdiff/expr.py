@@ -495,6 +495,8 @@ def transpose(a: Expr) -> Expr:
         return a
     if op in ("eye", "diagm"):
         return a
+    if op == "K":  # K(m,n)' = K(n,m) (its inverse: a permutation)
+        return commutation(a.attr[1], a.attr[0])
     if op in ("zero", "ones"):
         return Expr(op, (), (a.cols, a.rows))
     if op == "bcast":

@@ -188,6 +188,27 @@ def _mul_kron_kron(n):
     return None
 
 
+def _mul_commute_kron(n):
+    # K(p,m)*kron(A, B) -> kron(B, A)*K(q,n)   (A m x n, B p x q; Magnus & Neudecker Thm 3.9);
+    # K(a,b)*K(b,a) -> I.  Commutation matrices move right, through Kronecker products,
+    # until they cancel or meet something else.
+    c, s, ch = E.factors(n)
+    for i in range(len(ch) - 1):
+        a, b = ch[i], ch[i + 1]
+        if a.op != "K":
+            continue
+        p, m = a.attr
+        if b.op == "kron":
+            A, B = b.args
+            if A.rows == m and B.rows == p:
+                moved = [E.kron(B, A), E.commutation(B.cols, A.cols)]
+                return E.mul(E.const(c), *s, *ch[:i], *moved, *ch[i + 2:])
+        if b.op == "K" and b.attr == (m, p):
+            rest = ch[:i] + ch[i + 2:]
+            return E.mul(E.const(c), *s, *(rest or [E.eye(a.rows)]))
+    return None
+
+
 def _mul_vec_eye_kron(n):
     # vec(I)'*kron(B', A) -> vec(A'*B')'   (both are M -> tr(A*M*B) = <A'*B', M>)
     c, s, ch = E.factors(n)
@@ -309,7 +330,7 @@ RULES = {
     "trace": [_tr_rotate, _tr_sym_transposes],
     "add": [_factor],
     "had": [_had_sigmoid],
-    "mul": [_mul_sigmoid, _mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_vec_eye_kron],
+    "mul": [_mul_sigmoid, _mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],
 }
 
 

@@ -409,7 +409,7 @@ def test_cli_hessian_text():
     assert "gradient      df/dX = inv(X)'" in r.output
     assert "d2f = -tr(inv(X)*dX*inv(X)*dX)" in r.output
     assert "H[V] = -inv(X)'*V'*inv(X)'" in r.output
-    assert "H = -K(n, n)*kron(inv(X)', inv(X))" in r.output
+    assert "H = -kron(inv(X), inv(X)')*K(n, n)" in r.output
     plain = _cli("logdet(X)", "--wrt", "X")
     assert "d2f" not in plain.output and plain.output.strip() in r.output
 

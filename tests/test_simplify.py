@@ -34,6 +34,8 @@ CASES = [
     ("_mul_negated_sum", "(-B - C)'*A", {}, []),
     ("_mul_inv_transpose", "inv(A)'*A'*B", {}, []),
     ("_mul_kron_kron", "kron(A, B)*kron(C, D)", {}, []),
+    ("_mul_commute_kron", "K(p, m)*kron(A, B)*vec(X)", {"A": "m,n", "B": "p,q", "X": "q,n"}, []),
+    ("_mul_commute_kron", "K(p, m)*K(m, p)*vec(X)", {"X": "m,p"}, []),
     ("_mul_vec_eye_kron", "vec(I)'*kron(B', A)", {"A": "n,m", "B": "m,n"}, []),
 ]
 
