@@ -4,6 +4,7 @@ expression) and LaTeX. Function-style ops take their templates from the registry
 
 from __future__ import annotations
 
+import weakref
 from fractions import Fraction
 
 from . import expr as E
@@ -253,10 +254,17 @@ def to_text(e: Expr) -> str:
     ``I``, ``ones`` and ``zeros`` are printed bare when their size follows from the rest
     of the expression, and as ``eye(n)``, ``ones(n, m)``, ``zeros(n, m)`` otherwise.
     """
-    s = _text(e)
-    if any(n.op in ("eye", "ones", "zero", "bcast") for n in e.walk()) and not _round_trips(s, e):
-        s = _text_explicit(e)
+    s = _TEXT_CACHE.get(e)
+    if s is None:
+        s = _text(e)
+        # deciding bare vs explicit sizes re-parses the text: do it once per node
+        if any(n.op in ("eye", "ones", "zero", "bcast") for n in e.walk()) and not _round_trips(s, e):
+            s = _text_explicit(e)
+        _TEXT_CACHE[e] = s
     return s
+
+
+_TEXT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _round_trips(s: str, e: Expr) -> bool:

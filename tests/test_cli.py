@@ -183,30 +183,20 @@ def _env():
     return env
 
 
+def _python_m_matdiff(*args):
+    """Run `python -m matdiff ARGS` from the repository root."""
+    return subprocess.run([sys.executable, "-m", "matdiff", *args], capture_output=True, text=True,
+                          check=False, timeout=60, cwd=ROOT, env=_env())
+
+
 def test_python_dash_m():
-    proc = subprocess.run(
-        [sys.executable, "-m", "matdiff", "tr(X)", "--wrt", "X"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=ROOT,
-        env=_env(),
-    )
+    proc = _python_m_matdiff("tr(X)", "--wrt", "X")
     assert proc.returncode == 0, proc.stderr
     assert str(matdiff.derive("tr(X)", wrt="X").gradient) in proc.stdout
 
 
 def test_python_dash_m_user_error_exit_code():
-    proc = subprocess.run(
-        [sys.executable, "-m", "matdiff", "tr(X", "--wrt", "X"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        cwd=ROOT,
-        env=_env(),
-    )
+    proc = _python_m_matdiff("tr(X", "--wrt", "X")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip()
