@@ -7,7 +7,26 @@ shows the input with a caret).
 
 from __future__ import annotations
 
+import contextvars
 import difflib
+
+# Which interface the user is typing into: advice in messages is spelt for it
+# ("--shape x=n" on the command line, "shapes={'x': 'n'}" in Python). The CLI sets "cli".
+INTERFACE: contextvars.ContextVar[str] = contextvars.ContextVar("matdiff_interface", default="python")
+
+
+def declare(name: str, spec: str) -> str:
+    """How the user declares ``name`` with shape ``spec`` ('' scalar, 'n' vector, 'n,m')."""
+    if INTERFACE.get() == "cli":
+        return f"--shape {name}={spec}"
+    return f"shapes={{{name!r}: {spec!r}}}"
+
+
+def option(flag: str, value: str) -> str:
+    """How the user passes an option: ``--wrt X`` on the command line, ``wrt='X'`` in Python."""
+    if INTERFACE.get() == "cli":
+        return f"--{flag} {value}"
+    return f"{flag}={value!r}"
 
 
 class MatdiffError(Exception):

@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import expr as E
-from .errors import MatdiffError, ParseError, ShapeError, caret, suggest, where
+from .errors import MatdiffError, ParseError, ShapeError, caret, declare, option, suggest, where
 from .shapes import (
     Dim,
     Free,
@@ -60,7 +60,7 @@ def default_kind(name: str) -> str:
 
 
 class Node:
-    __slots__ = ("kind", "children", "pos", "end", "value", "depth", "shape", "how", "ops", "paren")
+    __slots__ = ("kind", "children", "pos", "end", "value", "depth", "shape", "how", "ops", "paren", "ns")
 
     def __init__(self, kind, children=(), pos=0, end=0, value=None, ops=None):
         self.kind = kind
@@ -73,6 +73,7 @@ class Node:
         self.shape = None
         self.how = None
         self.paren = False
+        self.ns = False  # a scalar because an undeclared name was read as one (see _Reading)
 
 
 def _tok_pos(t):
@@ -278,13 +279,15 @@ def _is_colvec(U, shape) -> bool:
     return U.resolve(shape[1]) == 1
 
 
-class _Context:
-    def __init__(self, text, shapes, symmetric):
-        self.text = text
-        self.U = Unifier()
-        self.declared = {}
-        self.symmetric = set(symmetric or ())
+class _Declarations:
+    """The user's shape declarations, checked once (every reading of the names shares them)."""
+
+    def __init__(self, shapes):
+        self.shapes = {}
         self.rigid_names = set()
+        if shapes is not None and not hasattr(shapes, "items"):
+            raise ShapeError(f"shapes must be a mapping from names to shapes, e.g. "
+                             f"{declare('x', 'n')}, not a {type(shapes).__name__}")
         for name, spec in (shapes or {}).items():
             if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
                 raise ShapeError(f"bad variable name {name!r} in the shape declarations")
@@ -295,10 +298,29 @@ class _Context:
             for d in dims:
                 if isinstance(d, Dim):
                     self.rigid_names.update(d.names)
-            self.declared[name] = dims_to_shape(dims)
+            self.shapes[name] = dims_to_shape(dims)
+
+
+class _Context:
+    """Shape inference of one reading: ``kinds`` fixes each undeclared lowercase name as a
+    'scalar' or a 'vector' (see :func:`_choose_reading`)."""
+
+    def __init__(self, text, decl: _Declarations, symmetric, kinds=None):
+        self.text = text
+        self.U = Unifier()
+        self.declared = decl.shapes
+        self.symmetric = set(symmetric or ())
+        self.rigid_names = set(decl.rigid_names)
+        self.kinds = kinds or {}
         self.env = {}  # variable name -> inferred shape
         self.first_pos = {}  # variable name -> offset of its first occurrence
         self.order = []  # variables in order of appearance
+        self.name_broadcasts = 0  # names read as scalars and broadcast over an array
+        self.nodes = []  # every inferred node (has_array looks at their final shapes)
+
+    def has_array(self) -> bool:
+        """Some subexpression is a vector or a matrix (so a scalar whole is a reduction)."""
+        return any(not _is_scalar(self.U, n.shape) for n in self.nodes)
 
     def fail(self, msg, pos, hint=""):
         raise ShapeError(f"{msg} at {where(self.text, pos)}{hint}\n{caret(self.text, pos)}")
@@ -312,11 +334,16 @@ class _Context:
             return "vector" if fmt(r) == "?" else f"vector of length {fmt(r)}"
         if r == 1:
             return "row vector" if fmt(c) == "?" else f"row vector of length {fmt(c)}"
+        if fmt(r) == fmt(c) == "?":
+            return "matrix"
         return f"{fmt(r)}x{fmt(c)} matrix"
 
     def unify(self, a, b, what, pos, sa, sb):
         if not self.U.unify(a, b):
             self.fail(f"shape mismatch in {what}: {self.sstr(sa)} and {self.sstr(sb)}", pos)
+
+    def kind_of(self, name) -> str:
+        return self.kinds.get(name) or default_kind(name)
 
     def var_shape(self, name, pos):
         if name in self.env:
@@ -324,13 +351,15 @@ class _Context:
         if name in self.declared:
             shape = self.declared[name]
         else:
-            kind = default_kind(name)
+            # vectors and matrices are never silently 1-sized: the operation that would make
+            # them so fails, and that is where the error points
+            kind = self.kind_of(name)
             if kind == "scalar":
                 shape = (1, 1)
             elif kind == "vector":
-                shape = (self.U.fresh_dim(), 1)
+                shape = (self.U.fresh_dim(nonunit=True), 1)
             else:
-                shape = (self.U.fresh_dim(), self.U.fresh_dim())
+                shape = (self.U.fresh_dim(nonunit=True), self.U.fresh_dim(nonunit=True))
         if name in self.symmetric:
             if not self.U.unify(shape[0], shape[1]):
                 self.fail(f"symmetric variable {name!r} must be square, but it is {self.sstr(shape)}",
@@ -341,22 +370,23 @@ class _Context:
         return shape
 
     def check_defaults(self):
-        """An undeclared vector or matrix whose size came out as 1 is almost always a slip
-        (x*y for x'*y): say so rather than silently making it a scalar or a row."""
+        """An undeclared vector or matrix whose size came out as 1 (possible only through
+        Kronecker products of undeclared factors) is almost always a slip: say so rather than
+        silently making it a scalar or a row."""
         for name, shape in self.env.items():
             if name in self.declared:
                 continue
-            kind = default_kind(name)
+            kind = self.kind_of(name)
             r, c = (self.U.resolve(d) for d in shape)
             if kind == "vector" and r == 1:
-                self.fail(f"{name!r} is a vector (names h-z are), but here it would have length 1",
+                self.fail(f"{name!r} is read as a vector, but here it would have length 1",
                           self.first_pos[name], f"; did you mean {name}' (a row) or .* ? If {name} is a "
-                          f"scalar, declare it: --shape {name}=")
+                          f"scalar, declare it: {declare(name, '')}")
             if kind == "matrix" and (r == 1 or c == 1):
                 self.fail(f"{name!r} is a matrix (capital names are), but here it would be a "
                           f"{self.sstr(shape)}", self.first_pos[name],
-                          f"; declare its shape if that is meant (--shape {name}="
-                          f"{'1,m' if r == 1 else 'n,1'}), else check the order of the product")
+                          f"; declare its shape if that is meant ({declare(name, '1,m' if r == 1 else 'n,1')}"
+                          f"), else check the order of the product")
 
 
 def _infer(ctx: _Context, node: Node):
@@ -374,7 +404,7 @@ def _infer(ctx: _Context, node: Node):
         if name in CONSTANT_NAMES and name not in ctx.declared:
             node.how = CONSTANT_NAMES[name]
             if node.how == "eye":
-                f = U.fresh_dim()
+                f = U.fresh_dim(nonunit=True)  # I takes its size from its neighbours, never 1
                 node.shape = (f, f)
             else:
                 node.shape = (U.fresh_dim(), U.fresh_dim())
@@ -383,6 +413,7 @@ def _infer(ctx: _Context, node: Node):
                 pass  # a variable may share a function's name; only calls are functions
             node.how = "var"
             node.shape = ctx.var_shape(name, node.pos)
+            node.ns = ctx.kinds.get(name) == "scalar"
     elif k == "sum":
         shape = node.children[0].shape
         hows = []
@@ -394,15 +425,18 @@ def _infer(ctx: _Context, node: Node):
             what = "sum" if opname == "+" else "difference"
             if _is_scalar(U, shape) and not _is_scalar(U, c.shape):
                 hows.append("bcast_left")
+                ctx.name_broadcasts += any(x.ns for x in node.children[:i])
                 shape = c.shape
             elif _is_scalar(U, c.shape) and not _is_scalar(U, shape):
                 hows.append("bcast_right")
+                ctx.name_broadcasts += c.ns
             else:
                 ctx.unify(shape[0], c.shape[0], what, pos, shape, c.shape)
                 ctx.unify(shape[1], c.shape[1], what, pos, shape, c.shape)
                 hows.append("same")
         node.how = hows
         node.shape = shape
+        node.ns = any(c.ns for c in node.children)
     elif k == "prod":
         shape = node.children[0].shape
         hows = [None]
@@ -418,12 +452,22 @@ def _infer(ctx: _Context, node: Node):
                 else:
                     if not U.unify(ls[1], rs[0]):
                         same = lambda a, b: U.resolve(a) == U.resolve(b)  # noqa: E731
-                        if _same(U, ls, rs):
+                        left, right = _snippet(ctx, node.children[:i]), _snippet(ctx, [c])
+                        if same(ls[1], 1) and same(rs[1], 1):  # two column vectors
+                            hint = (f"; did you mean {left}'*{right} (a scalar) or {left}*{right}' "
+                                    f"(a matrix)?" + _default_vector_hint(ctx, node.children[i - 1]))
+                        elif _same(U, ls, rs):
                             hint = "; for an elementwise product use .*"
                         elif same(ls[0], rs[0]):
                             hint = "; did you mean to transpose the left operand (A'*B)?"
                         elif same(ls[1], rs[1]):
                             hint = "; did you mean to transpose the right operand (A*B')?"
+                        elif same(ls[1], 1) and U.is_nonunit(ls[0]) and U.is_nonunit(rs[0]):
+                            hint = (f"; did you mean to transpose the left operand "
+                                    f"({_flip(ctx, node.children[:i])}*{right})?")
+                        elif same(rs[0], 1) and U.is_nonunit(rs[1]) and U.is_nonunit(ls[1]):
+                            hint = (f"; did you mean to transpose the right operand "
+                                    f"({left}*{_flip(ctx, [c])})?")
                         else:
                             hint = ""
                         ctx.fail(f"shape mismatch in matrix product: {ctx.sstr(ls)} times "
@@ -439,18 +483,25 @@ def _infer(ctx: _Context, node: Node):
             else:  # .* ./
                 what = "elementwise product" if opname == ".*" else "elementwise division"
                 if _is_scalar(U, ls):
+                    if not _is_scalar(U, rs):
+                        ctx.name_broadcasts += any(x.ns for x in node.children[:i])
                     shape = rs
-                elif not _is_scalar(U, rs):
+                elif _is_scalar(U, rs):
+                    ctx.name_broadcasts += c.ns
+                else:
                     ctx.unify(ls[0], rs[0], what, pos, ls, rs)
                     ctx.unify(ls[1], rs[1], what, pos, ls, rs)
                 hows.append(opname)
         node.how = hows
         node.shape = shape
+        node.ns = any(c.ns and _is_scalar(U, c.shape) for c in node.children)
     elif k == "neg":
         node.shape = node.children[0].shape
+        node.ns = node.children[0].ns
     elif k == "transpose":
         s = node.children[0].shape
         node.shape = (s[1], s[0])
+        node.ns = node.children[0].ns
     elif k in ("pow", "hpow"):
         b, e = node.children
         if not _is_scalar(U, e.shape):
@@ -469,10 +520,30 @@ def _infer(ctx: _Context, node: Node):
                          + _default_vector_hint(ctx, b))
             node.how = kval
             node.shape = b.shape
+        node.ns = b.ns or e.ns
     elif k == "call":
         _infer_call(ctx, node)
+        # a reduction (tr, det, sum, norm2, ...) of names is not a name; elementwise
+        # functions (and diag/kron of scalars) keep the flag
+        node.ns = node.value in _KEEPS_NAME and any(c.ns for c in node.children)
     else:  # pragma: no cover
         raise AssertionError(k)
+    ctx.nodes.append(node)
+
+
+def _flip(ctx, nodes) -> str:
+    """The text of a product operand, transposed: x -> x', x' -> x."""
+    if len(nodes) == 1 and nodes[0].kind == "transpose" and not nodes[0].paren:
+        return _snippet(ctx, nodes[0].children)
+    return _snippet(ctx, nodes) + "'"
+
+
+def _snippet(ctx, nodes) -> str:
+    """The input text of a run of product operands (for hints), shortened if long."""
+    t = ctx.text[nodes[0].pos:nodes[-1].end].strip()
+    if len(nodes) > 1 or nodes[0].kind not in ("name", "call"):
+        t = f"({t})"
+    return t if len(t) <= 30 else "(...)"
 
 
 def _same(U, a, b):
@@ -504,19 +575,20 @@ def _square(ctx, node, s, fname):
 
 
 def _default_vector_hint(ctx, node) -> str:
-    """'; s is a vector by default (...)' for undeclared h-z names under node, else ''."""
+    """'; note that s is read as a vector (...)' for undeclared names under node that are
+    read as vectors, else ''."""
     names, stack = [], [node]
     while stack:
         n = stack.pop()
         if n.kind == "name" and n.how == "var" and n.value not in ctx.declared \
-                and default_kind(n.value) == "vector" and n.value not in names:
+                and ctx.kind_of(n.value) == "vector" and n.value not in names:
             names.append(n.value)
         stack.extend(n.children)
     if not names:
         return ""
     v = names[0]
-    return (f"; note that {v} is a vector: names h-z are, unless declared "
-            f"(--shape {v}= makes it a scalar)")
+    return (f"; note that {v} is read as a vector (names h-z are, unless the expression needs a "
+            f"scalar loss); {declare(v, '')} makes it a scalar")
 
 
 def _vector_shape(U, s) -> bool:
@@ -631,6 +703,9 @@ FUNCTIONS = {
 for _f in E.FUNCTIONS:
     FUNCTIONS[_f] = (1, _f_same, (lambda name: lambda n, a: E.fn(name, a))(_f))
 FUNCTION_NAMES = set(FUNCTIONS)
+# calls whose scalar result is still "a name" when an argument is (elementwise functions);
+# any other call of scalars (tr, det, sum, norm2, ...) is a reduction
+_KEEPS_NAME = set(E.FUNCTIONS) | {"diag", "kron", "transpose", "vec"}
 
 
 def _infer_call(ctx: _Context, node: Node):
@@ -794,27 +869,131 @@ class Parsed:
         self.shapes = shapes  # name -> (rows, cols) with final dims
         self.order = order
         self.symmetric = symmetric
+        self.inferred = {}  # undeclared lowercase name -> 'scalar' | 'vector' (the reading taken)
+        self.notes = []  # one line per choice the naming convention made between readings
+
+
+# ---------------------------------------------------------------------------- readings
+#
+# The kind of an undeclared lowercase (or Greek) name is inferred from how the expression
+# uses it, as its sizes are. Each name is a scalar or a vector; of the assignments that
+# type-check (a *reading*), matdiff takes the best by, in this order:
+#   1. fewest names read as scalars and broadcast over an array (b in A*x - b is a vector);
+#   2. a scalar computed from arrays, i.e. a loss (phi'*A*phi: phi is a vector), over
+#      anything else;
+#   3. the naming convention (a-g and Greek scalars, h-z vectors): fewest departures.
+# A name h-z is read as a scalar only in a reading that is a loss (x*A*x stays an error that
+# points at x, rather than becoming x^2*A; log(x) stays a vector function).
+# When rule 3 decided between readings that rules 1 and 2 cannot tell apart, a note names
+# the other reading and the declaration that selects it.
+
+_EXHAUSTIVE = 8  # with more undeclared names, readings with at most 2 departures are tried
+
+
+def _free_names(tree: Node, decl: _Declarations) -> list:
+    """Undeclared lowercase variable names, in order of first appearance."""
+    found, stack = {}, [tree]
+    while stack:
+        n = stack.pop()
+        if n.kind == "name":
+            v = n.value
+            if v not in decl.shapes and v not in CONSTANT_NAMES and v[0].islower():
+                found[v] = min(found.get(v, n.pos), n.pos)
+        skip = DIM_ARGS.get(n.value, ()) if n.kind == "call" else ()
+        stack.extend(c for i, c in enumerate(n.children) if i not in skip)
+    return sorted(found, key=found.get)
+
+
+class _Reading:
+    def __init__(self, kinds, ctx, departures):
+        self.kinds = kinds
+        self.ctx = ctx
+        r = ctx.U
+        whole = ctx.nodes[-1].shape  # the root is inferred last
+        self.loss = r.resolve(whole[0]) == 1 and r.resolve(whole[1]) == 1 and ctx.has_array()
+        self.departures = departures
+        self.score = (ctx.name_broadcasts, 0 if self.loss else 1, len(departures))
+
+
+def _choose_reading(text, tree, decl, symmetric):
+    """Infer shapes for the best reading of the undeclared names; returns (ctx, notes)."""
+    from itertools import combinations
+
+    names = _free_names(tree, decl)
+    conv = {n: default_kind(n) for n in names}
+
+    def run(kinds):
+        ctx = _Context(text, decl, symmetric, kinds)
+        _infer(ctx, tree)
+        ctx.check_defaults()
+        return ctx
+
+    try:
+        first = _Reading(conv, run(conv), ())
+    except ShapeError as e:
+        if not names:
+            raise
+        first, error = None, e
+    if not names:
+        return first.ctx, {}, []
+    readings = [first] if first else []
+    levels = range(1, len(names) + 1) if len(names) <= _EXHAUSTIVE else range(1, 3)
+    for level in levels:
+        for flips in combinations(names, level):
+            kinds = dict(conv)
+            for n in flips:
+                kinds[n] = "vector" if conv[n] == "scalar" else "scalar"
+            try:
+                r = _Reading(kinds, run(kinds), flips)
+            except ShapeError:
+                continue
+            if not r.loss and any(conv[n] == "vector" for n in flips):
+                continue  # h-z names become scalars only to make a loss
+            readings.append(r)
+    if not readings:
+        raise error
+    best = min(readings, key=lambda r: r.score)  # min is stable: fewer departures, then order
+    notes = []
+    rivals = [r for r in readings if r is not best and r.score[:2] == best.score[:2]]
+    if rivals:
+        notes.append(_note(best, min(rivals, key=lambda r: r.score)))
+    ctx = run(best.kinds) if len(names) else best.ctx  # the tree's annotations are the last run's
+    return ctx, best.kinds, notes
+
+
+def _note(best: _Reading, other: _Reading) -> str:
+    """'note: read x as a vector (...); --shape x= reads it as a scalar'."""
+    diff = [n for n in best.kinds if best.kinds[n] != other.kinds[n]]
+    R = _Resolver(other.ctx)
+    decls = []
+    for n in diff:
+        if other.kinds[n] == "scalar":
+            decls.append(declare(n, ""))
+        else:
+            decls.append(declare(n, str(R.dim(other.ctx.env[n][0]))))
+    taken = ", ".join(f"{n} as a {best.kinds[n]}" for n in diff)
+    alt = ", ".join(f"{n} a {other.kinds[n]}" for n in diff)
+    return (f"note: read {taken} by the naming convention (a-g and Greek names scalars, h-z "
+            f"vectors); {' '.join(decls)} makes {alt}")
 
 
 def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
     if not isinstance(text, str):
         raise ParseError(f"expected the expression as a string, got {type(text).__name__}")
-    symmetric = list(symmetric or ())
-    ctx = _Context(text, shapes, symmetric)
+    symmetric = [symmetric] if isinstance(symmetric, str) else list(symmetric or ())
+    decl = _Declarations(shapes)
     tree = _syntax_tree(text)
-    _infer(ctx, tree)
-    ctx.check_defaults()
+    ctx, kinds, notes = _choose_reading(text, tree, decl, symmetric)
     for s in symmetric:
         if s not in ctx.env and s not in ctx.declared:
-            raise ShapeError(f"--symmetric {s}: {s!r} does not occur in the expression"
+            raise ShapeError(f"{option('symmetric', s)}: {s!r} does not occur in the expression"
                              f"{suggest(s, ctx.env)}")
-    for name in ctx.declared:
-        if name not in ctx.env:
-            pass  # declarations of absent variables are harmless (documented)
     R = _Resolver(ctx)
     final = {name: R.shape(ctx.env[name]) for name in ctx.order}
     e = _build(ctx, R, tree)
     parsed = Parsed(e, final, list(ctx.order), set(symmetric), R.names.values())
+    parsed.inferred = kinds
+    parsed.notes = notes
     # declared variables that do not occur keep their declared shapes (a zero gradient)
     parsed.absent = {n: R.shape(sh) for n, sh in ctx.declared.items() if n not in ctx.env}
     return parsed

@@ -159,13 +159,27 @@ class Unifier:
     def __init__(self):
         self.binding: dict[Free, object] = {}
         self.counter = 0
+        # atoms that may not become 1: the length of a vector, the sizes of a matrix or of an
+        # identity whose size is inferred (a 1x1 "matrix" is a scalar in disguise, and the
+        # operation that would make it one is where the error belongs)
+        self.nonunit: set[Free] = set()
 
     def fresh(self) -> Free:
         self.counter += 1
         return Free(self.counter)
 
-    def fresh_dim(self):
-        return Dim(1, (self.fresh(),))
+    def fresh_dim(self, nonunit: bool = False):
+        f = self.fresh()
+        if nonunit:
+            self.nonunit.add(f)
+        return Dim(1, (f,))
+
+    def is_nonunit(self, d) -> bool:
+        """True if d can never be 1: a rigid size name, an int other than 1, or a marked atom."""
+        c, names = dim_parts(self.resolve(d))
+        if not names:
+            return c != 1
+        return c != 1 or any(not isinstance(a, Free) or a in self.nonunit for a in names)
 
     def resolve(self, d):
         """Substitute bound free atoms, returning a canonical int/Dim."""
@@ -207,7 +221,13 @@ class Unifier:
                 f = n1[0]
                 if f in n2:
                     return False
-                self.binding[f] = make_dim(c2, n2)
+                target = make_dim(c2, n2)
+                if f in self.nonunit:
+                    if target == 1:
+                        return False
+                    if c2 == 1 and len(n2) == 1 and isinstance(n2[0], Free):
+                        self.nonunit.add(n2[0])
+                self.binding[f] = target
                 return True
         # products of unknowns on both sides (Kronecker products of undeclared factors):
         # pair them up in order of appearance, i.e. assume corresponding factors agree

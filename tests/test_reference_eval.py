@@ -33,9 +33,8 @@ def _size(d, sizes) -> int:
 
 def reference_value(text: str, shapes: dict, symmetric, values: dict, sizes: dict):
     """Evaluate ``text`` from its syntax tree (vectors as columns, scalars as 1x1)."""
-    ctx = P._Context(text, shapes, symmetric)
     tree = P._syntax_tree(text)
-    P._infer(ctx, tree)
+    ctx, _, _ = P._choose_reading(text, tree, P._Declarations(shapes), symmetric)
     R = P._Resolver(ctx)
 
     def shape_of(node):
