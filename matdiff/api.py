@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from . import expr as E
 from .differentiate import differential, dvars_for
-from .errors import DerivationError, suggest
+from .errors import DerivationError, ShapeError, option, suggest
 from .expr import Expr
 from .gradient import transpose_linear
 from .parsing import parse_full
@@ -84,21 +84,28 @@ class Derivation:
     """
 
     def __init__(self, text: str, wrt, shapes=None, symmetric=()):
-        if isinstance(wrt, str):
-            wrt = [wrt]
-        wrt = list(wrt)
+        wrt = _names(wrt, "wrt")
         if not wrt:
-            raise DerivationError("nothing to differentiate by: give wrt=\"X\" (CLI: --wrt X)")
+            raise DerivationError(f"nothing to differentiate by: give {option('wrt', 'X')}")
         if len(set(wrt)) != len(wrt):
             raise DerivationError(f"a variable is repeated in wrt: {wrt}")
         self.text = text
-        self.symmetric = set(symmetric or ())
+        self.symmetric = set(_names(symmetric, "symmetric"))
         with _deep_stack():
             parsed = parse_full(text, shapes, self.symmetric)
             self._parsed = parsed
             self.expr: Expr = parsed.expr
             self._shapes = parsed.shapes
             self.variables = list(parsed.order)
+            #: what each undeclared lowercase name was read as: {'b': 'vector', ...}
+            self.inferred: dict = dict(parsed.inferred)
+            #: one line per choice the naming convention made between readings that differ
+            self.notes: list = list(parsed.notes)
+            for name in parsed.absent:
+                if name not in wrt:  # a declaration of a name that is not there is a slip
+                    raise ShapeError(
+                        f"shape declared for {name!r}, which does not occur in the expression"
+                        f"{suggest(name, self._shapes)} (variables: {', '.join(self.variables) or 'none'})")
             for name in wrt:
                 if name not in self._shapes and name in parsed.absent:
                     # declared but absent: f does not depend on it; its gradient is zero
@@ -285,6 +292,8 @@ class Derivation:
             "input": self.text,
             "expression": {"text": str(self.expr), "latex": self.expr.latex()},
             "shapes": {n: list(d) for n, d in self.shapes.items()},
+            "inferred": dict(self.inferred),
+            "notes": list(self.notes),
             "symmetric": sorted(self.symmetric),
             "wrt": list(self.wrt),
             "differential": {"text": str(self.differential), "latex": self.differential.latex()},
@@ -582,6 +591,25 @@ def _bind_names(fn, names, source):
     call.source = source
     call.__doc__ = fn.__doc__
     return call
+
+
+def _names(value, what: str) -> list:
+    """A name or an iterable of names (``"Sigma"`` is one name, not five letters)."""
+    if isinstance(value, str):
+        return [value]
+    if value is None:
+        if what == "wrt":
+            raise DerivationError(f"nothing to differentiate by: give {option('wrt', 'X')}")
+        return []
+    try:
+        out = list(value)
+    except TypeError:
+        out = [value]
+    bad = [v for v in out if not isinstance(v, str)]
+    if bad:
+        raise DerivationError(f"{what} takes variable names (a string or a list of strings), "
+                              f"got {bad[0]!r}")
+    return out
 
 
 def derive(expr: str, wrt: str | Sequence[str], shapes: Mapping | None = None,

@@ -74,15 +74,28 @@ def main():
       matdiff "x'*A*x" --wrt x --shape x=n --shape A=n,n
       matdiff "x'*inv(S)*x + logdet(S)" --wrt S --symmetric S --format latex
 
-    Undeclared names: a-g and Greek names are scalars, h-z vectors, capitals matrices;
-    dimensions are inferred.
+    Undeclared names: capitals are matrices; whether a lowercase name is a scalar or a
+    vector is inferred from its use (b in A*x - b is a vector), the convention (a-g and
+    Greek scalars, h-z vectors) breaking ties; sizes are inferred. --shape declares.
     """
+
+
+def _derive(expression, wrt, shapes, symmetric):
+    """derive(), with its notes (how undeclared names were read, when that was a close call)
+    on stderr, one line each."""
+    from .api import derive
+
+    d = derive(expression, list(wrt), shapes, list(symmetric))
+    for note in d.notes:
+        click.echo(f"matdiff: {note}", err=True)
+    return d
 
 
 def _run(fn):
     """Turn user errors into one clean message and exit code 2."""
-    from .errors import MatdiffError
+    from .errors import INTERFACE, MatdiffError
 
+    token = INTERFACE.set("cli")  # advice in messages is spelt as options (--shape x=n)
     try:
         return fn()
     except MatdiffError as e:
@@ -97,6 +110,8 @@ def _run(fn):
                    f"This is a bug in matdiff; please report it with the command line "
                    f"(set MATDIFF_DEBUG=1 for a traceback).", err=True)
         sys.exit(3)
+    finally:
+        INTERFACE.reset(token)
 
 
 @main.command("derive")
@@ -115,9 +130,7 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
     shapes = _shapes(shape)
 
     def go():
-        from .api import derive
-
-        d = derive(expression, list(wrt), shapes, symmetric)
+        d = _derive(expression, wrt, shapes, symmetric)
         if hessian:
             click.echo(render_second_order(d, fmt))
         else:
@@ -237,14 +250,13 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
     hints = _sizes_option(hint, "--hint")
 
     def go():
-        from .api import derive
         from .errors import DerivationError
 
         if not name.isidentifier() or name.startswith("_"):
             raise DerivationError(f"--name {name!r}: use a Python identifier not starting with '_'")
         if hessian and hvp:
             raise DerivationError("give --hessian or --hvp, not both")
-        d = derive(expression, list(wrt), shapes, symmetric)
+        d = _derive(expression, wrt, shapes, symmetric)
         src = d.numpy_source(name, hints=hints, hessian=hessian, hvp=hvp)
         if output:
             try:
@@ -284,10 +296,9 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, steps, directions,
     sizes = _sizes_option(size, "--size")
 
     def go():
-        from .api import derive
         from .errors import DerivationError
 
-        d = derive(expression, list(wrt), shapes, symmetric)
+        d = _derive(expression, wrt, shapes, symmetric)
         claims = None
         if claim:
             if len(d.wrt) == 1 and len(claim) == 1:

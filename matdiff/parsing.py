@@ -881,13 +881,15 @@ class Parsed:
 #   1. fewest names read as scalars and broadcast over an array (b in A*x - b is a vector);
 #   2. a scalar computed from arrays, i.e. a loss (phi'*A*phi: phi is a vector), over
 #      anything else;
-#   3. the naming convention (a-g and Greek scalars, h-z vectors): fewest departures.
+#   3. the notation: a name written transposed (b'*x) or reduced whole (norm2(r), sum(w))
+#      is a vector, one raised to a power (sigma^2) a scalar;
+#   4. the naming convention (a-g and Greek scalars, h-z vectors): fewest departures.
 # A name h-z is read as a scalar only in a reading that is a loss (x*A*x stays an error that
 # points at x, rather than becoming x^2*A; log(x) stays a vector function).
-# When rule 3 decided between readings that rules 1 and 2 cannot tell apart, a note names
-# the other reading and the declaration that selects it.
+# When rule 4 decided between readings that rules 1-3 cannot tell apart, a note names the
+# other reading and the declaration that selects it.
 
-_EXHAUSTIVE = 8  # with more undeclared names, readings with at most 2 departures are tried
+_EXHAUSTIVE = 8  # up to 2**8 readings are tried; with more names, a local search (see below)
 
 
 def _free_names(tree: Node, decl: _Declarations) -> list:
@@ -904,23 +906,42 @@ def _free_names(tree: Node, decl: _Declarations) -> list:
     return sorted(found, key=found.get)
 
 
+def _usage_kinds(tree: Node, names) -> dict:
+    """Kinds suggested by how a name is written: transposed (b'*x) or reduced as a whole
+    (norm2(r), sum(w)) it is a vector; raised to a power (sigma^2) a scalar. Only a starting
+    point for the local search, which still ranks readings by the rules above."""
+    out, stack = {}, [tree]
+    while stack:
+        n = stack.pop()
+        stack.extend(n.children)
+        kids = [c for c in n.children if c.kind == "name" and c.value in names]
+        if n.kind == "transpose" or (n.kind == "call" and n.value in ("norm2", "sum", "vec")):
+            out.update((c.value, "vector") for c in kids)
+        elif n.kind == "pow" and kids and kids[0] is n.children[0]:
+            out[kids[0].value] = "scalar"
+    return out
+
+
 class _Reading:
-    def __init__(self, kinds, ctx, departures):
+    def __init__(self, kinds, ctx, departures, usage):
         self.kinds = kinds
         self.ctx = ctx
         r = ctx.U
         whole = ctx.nodes[-1].shape  # the root is inferred last
         self.loss = r.resolve(whole[0]) == 1 and r.resolve(whole[1]) == 1 and ctx.has_array()
         self.departures = departures
-        self.score = (ctx.name_broadcasts, 0 if self.loss else 1, len(departures))
+        against_usage = sum(kinds[n] != k for n, k in usage.items())
+        self.score = (ctx.name_broadcasts, 0 if self.loss else 1, against_usage, len(departures))
 
 
 def _choose_reading(text, tree, decl, symmetric):
-    """Infer shapes for the best reading of the undeclared names; returns (ctx, notes)."""
+    """Infer shapes for the best reading of the undeclared names; returns (ctx, kinds, notes)."""
     from itertools import combinations
 
     names = _free_names(tree, decl)
     conv = {n: default_kind(n) for n in names}
+    usage = _usage_kinds(tree, set(names))
+    tried = {}  # frozenset of departures -> _Reading or None (does not type-check)
 
     def run(kinds):
         ctx = _Context(text, decl, symmetric, kinds)
@@ -928,36 +949,61 @@ def _choose_reading(text, tree, decl, symmetric):
         ctx.check_defaults()
         return ctx
 
-    try:
-        first = _Reading(conv, run(conv), ())
-    except ShapeError as e:
-        if not names:
-            raise
-        first, error = None, e
-    if not names:
-        return first.ctx, {}, []
-    readings = [first] if first else []
-    levels = range(1, len(names) + 1) if len(names) <= _EXHAUSTIVE else range(1, 3)
-    for level in levels:
-        for flips in combinations(names, level):
-            kinds = dict(conv)
-            for n in flips:
-                kinds[n] = "vector" if conv[n] == "scalar" else "scalar"
+    def reading(flips) -> _Reading | None:
+        key = frozenset(flips)
+        if key not in tried:
+            kinds = {n: ("vector" if conv[n] == "scalar" else "scalar") if n in key else conv[n]
+                     for n in names}
             try:
-                r = _Reading(kinds, run(kinds), flips)
+                r = _Reading(kinds, run(kinds), tuple(n for n in names if n in key), usage)
             except ShapeError:
-                continue
-            if not r.loss and any(conv[n] == "vector" for n in flips):
-                continue  # h-z names become scalars only to make a loss
-            readings.append(r)
+                r = None
+            if r is not None and not r.loss and any(conv[n] == "vector" for n in key):
+                r = None  # h-z names become scalars only to make a loss
+            tried[key] = r
+        return tried[key]
+
+    try:
+        first = reading(())
+        if first is None:  # the convention reading fails: keep its error to report
+            run(conv)
+    except ShapeError as e:
+        error = e
+    if not names:
+        if first is None:
+            raise error
+        return first.ctx, {}, []
+    notes = []
+    if len(names) <= _EXHAUSTIVE:
+        for level in range(1, len(names) + 1):
+            for flips in combinations(names, level):
+                reading(flips)
+    else:
+        # local search: from the convention and from the kinds the notation suggests, move
+        # to the best reading one or two departures away until nothing improves
+        hinted = frozenset(n for n, k in usage.items() if k != conv[n])
+        for start in (frozenset(), hinted):
+            current = start
+            while True:
+                around = [current ^ {a} for a in names] + [current ^ {a, b}
+                                                          for a, b in combinations(names, 2)]
+                cands = [(r.score, i) for i, r in enumerate(map(reading, around)) if r is not None]
+                here = reading(current)
+                best_i = min(cands)[1] if cands else None
+                if best_i is None or (here is not None and min(cands)[0] >= here.score):
+                    break
+                current = around[best_i]
+        notes.append(f"note: {len(names)} undeclared lowercase names: matdiff searched "
+                     f"{len(tried)} of their {2 ** len(names):,} readings; declare shapes to be sure")
+    readings = [r for r in tried.values() if r is not None]
     if not readings:
         raise error
-    best = min(readings, key=lambda r: r.score)  # min is stable: fewer departures, then order
-    notes = []
-    rivals = [r for r in readings if r is not best and r.score[:2] == best.score[:2]]
+    # min is stable and tried is in search order: fewest departures first, then first found
+    best = min(readings, key=lambda r: r.score)
+    rivals = [r for r in readings if r is not best and r.score[:3] == best.score[:3]]
     if rivals:
-        notes.append(_note(best, min(rivals, key=lambda r: r.score)))
-    ctx = run(best.kinds) if len(names) else best.ctx  # the tree's annotations are the last run's
+        notes.insert(0, _note(best, min(rivals, key=lambda r: r.score)))
+    ctx = run(best.kinds)  # the tree's annotations are the last run's
     return ctx, best.kinds, notes
 
 

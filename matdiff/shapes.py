@@ -12,6 +12,7 @@ names are rigid: ``n`` and ``m`` are different sizes unless the user says otherw
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from math import gcd
 from typing import Union
@@ -96,13 +97,21 @@ def shape_size(shape) -> DimT:
     return dim_mul(shape[0], shape[1])
 
 
+_BY = re.compile(r"([A-Za-z]|\d+)\s*[x×]\s*([A-Za-z]|\d+)")
+
+
 def parse_dims(spec, name: str = "?") -> tuple:
-    """Parse a user shape declaration: ``"n,m"``, ``"n"``, ``""``, ``"3,3"`` or a tuple.
+    """Parse a user shape declaration: ``"n,m"`` (or ``"nxm"``, ``"n×m"``), ``"n"``, ``""``,
+    ``"3,3"`` (or ``"3x3"``) or a tuple. A single size (``"n"``) is a vector's length.
 
     Returns a tuple of 0, 1 or 2 dimensions (ints or :class:`Dim`).
     """
     if isinstance(spec, str):
         items = [s.strip() for s in spec.split(",")] if spec.strip() else []
+        # "nxm", "n x m", "n×m", "3x3": the way matdiff prints a matrix's shape
+        m = _BY.fullmatch(spec.strip())
+        if m and len(items) == 1:
+            items = [m.group(1), m.group(2)]
     elif isinstance(spec, int):
         items = [spec]
     else:

@@ -627,3 +627,9 @@ def names_in(text: str, names) -> list[str]:
     import re as _re
 
     return [n for n in names if _re.search(rf"(?<![A-Za-z0-9_]){_re.escape(n)}(?![A-Za-z0-9_])", str(text))]
+
+
+def declared_in(text: str, shapes) -> dict:
+    """The declarations in ``shapes`` of names that occur in ``text`` (derive() refuses
+    declarations of absent names, as a likely slip)."""
+    return {n: shapes[n] for n in names_in(text, shapes)}

@@ -22,7 +22,15 @@ import math
 import numpy as np
 import pytest
 from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables_in
-from gradcheck import assign_sizes, concrete_shape, make_inputs, names_in, random_value, same_form
+from gradcheck import (
+    assign_sizes,
+    concrete_shape,
+    declared_in,
+    make_inputs,
+    names_in,
+    random_value,
+    same_form,
+)
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
 
@@ -67,6 +75,7 @@ def _d2f_function(d, name):
     shapes[dname] = shapes[name]
     sym = [n for n in d.symmetric if n in shapes] + ([dname] if name in d.symmetric else [])
     text = str(d2)
+    shapes = {**declared_in(text, shapes), name: shapes[name]}  # d2f need not contain X
     e = matdiff.derive(text, wrt=name, shapes=shapes, symmetric=names_in(text, sym))
     return e.value_numpy(), set(e.variables)
 
@@ -338,7 +347,7 @@ MAX_DEPTH = 4
 @given(data=st.data())
 def test_random_expression_hvp(data):
     text, with_sym = data.draw(scalar_expressions(max_depth=MAX_DEPTH), label="expr")
-    shapes = shapes_for(with_sym)
+    shapes = declared_in(text, shapes_for(with_sym))
     names = variables_in(text)
     symmetric = names_in(text, ["S"])
     wrt = data.draw(st.sampled_from(names), label="wrt")

@@ -21,6 +21,7 @@ from gradcheck import (
     Inconclusive,
     check_function,
     concrete_shape,
+    declared_in,
     names_in,
     random_value,
     shapes_as_strings,
@@ -47,7 +48,7 @@ def _evaluate_inputs(d, names, sizes, kinds, symmetric, seed):
 @given(data=st.data())
 def test_random_expression_gradients(data):
     text, with_sym = data.draw(scalar_expressions(max_depth=5), label="expr")
-    shapes = shapes_for(with_sym)
+    shapes = declared_in(text, shapes_for(with_sym))
     names = variables_in(text)
     symmetric = names_in(text, ["S"])
     wrt = data.draw(
@@ -111,7 +112,7 @@ def test_random_expression_gradients(data):
 
 def _draw_case(data):
     text, with_sym = data.draw(scalar_expressions(max_depth=4), label="expr")
-    shapes = shapes_for(with_sym)
+    shapes = declared_in(text, shapes_for(with_sym))
     names = variables_in(text)
     symmetric = names_in(text, ["S"])
     return text, shapes, names, symmetric

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables_in
-from gradcheck import concrete_shape, names_in, random_value
+from gradcheck import concrete_shape, declared_in, names_in, random_value
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
@@ -133,7 +133,7 @@ def reference_value(text: str, shapes: dict, symmetric, values: dict, sizes: dic
 def test_compiled_value_matches_the_syntax_tree(data):
     """matdiff's value (parsed, canonicalized, compiled) equals a direct evaluation of the input."""
     text, with_sym = data.draw(scalar_expressions(max_depth=5), label="expr")
-    shapes = shapes_for(with_sym)
+    shapes = declared_in(text, shapes_for(with_sym))
     names = variables_in(text)
     symmetric = names_in(text, ["S"])
     sizes = {"n": data.draw(st.integers(2, 4)), "m": data.draw(st.integers(2, 4))}

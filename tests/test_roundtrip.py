@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from exprgen import random_corpus, shapes_for
-from gradcheck import names_in, shapes_as_strings
+from gradcheck import declared_in, names_in, shapes_as_strings
 from test_cookbook import ALL as COOKBOOK
 from test_gradients_numeric import ALL_CASES
 
@@ -45,7 +45,7 @@ def _check_round_trip(e, shapes, sym, what, strict=True):
 
 
 def _derive(expr, wrt, shapes, sym):
-    kw = {"shapes": shapes} if shapes is not None else {}
+    kw = {"shapes": declared_in(expr, shapes)} if shapes is not None else {}
     if sym:
         kw["symmetric"] = list(sym)
     return matdiff.derive(expr, wrt=wrt, **kw), kw
