@@ -164,3 +164,57 @@ def test_inferred_reading_computes_what_it_says():
     val, g = f(A=A, x=x, b=b)
     assert np.isclose(val, np.sum((A @ x - b) ** 2))
     assert np.allclose(g, 2 * A.T @ (A @ x - b))
+
+
+# ---------------------------------------------------------------------------- random expressions
+
+import math  # noqa: E402
+
+from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables_in  # noqa: E402
+from gradcheck import concrete_shape, declared_in, names_in, random_value  # noqa: E402
+from hypothesis import assume, given, note, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_reference_eval import reference_value  # noqa: E402
+
+from matdiff import parsing as P  # noqa: E402
+
+
+@settings(max_examples=n_examples(150), deadline=None)
+@given(data=st.data())
+def test_inferred_readings_of_random_expressions(data):
+    """Random expressions with only the matrices declared: the intended reading (the
+    generator's scalars and vectors) type-checks, so inference finds a reading at least as good
+    by the rules, and matdiff's value for that reading equals an independent evaluation of the
+    syntax tree under the same reading."""
+    text, with_sym = data.draw(scalar_expressions(max_depth=4), label="expr")
+    shapes = declared_in(text, shapes_for(with_sym))
+    matrices = {k: v for k, v in shapes.items() if k[0].isupper()}
+    symmetric = names_in(text, ["S"])
+    names = variables_in(text)
+    d = matdiff.derive(text, wrt=names[0], shapes=matrices, symmetric=symmetric)
+    note(f"{text}: inferred {d.inferred}, notes {d.notes}")
+
+    # the generator's reading, scored as matdiff scores readings
+    tree = P._syntax_tree(text)
+    decl = P._Declarations(matrices)
+    intended = {n: ("scalar" if shapes[n] == "" else "vector") for n in P._free_names(tree, decl)}
+    ctx = P._Context(text, decl, symmetric, intended)
+    P._infer(ctx, tree)
+    usage = P._usage_kinds(tree, set(intended))
+    conv = {n: P.default_kind(n) for n in intended}
+    departures = tuple(n for n in intended if intended[n] != conv[n])
+    want = P._Reading(intended, ctx, departures, usage).score
+    chosen = P._Reading(d.inferred, P._choose_reading(text, P._syntax_tree(text), decl, symmetric)[0],
+                        tuple(n for n in d.inferred if d.inferred[n] != conv[n]), usage).score
+    assert chosen <= want, (d.inferred, chosen, intended, want)
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    dims = {str(x) for s in d.shapes.values() for x in s if isinstance(x, str)}
+    sizes = {k: data.draw(st.integers(2, 4)) for k in sorted(dims)}
+    values = {nm: random_value(concrete_shape(d.shapes[nm], sizes), KINDS.get(nm, "any"), rng,
+                               symmetric=nm in symmetric) for nm in names}
+    with np.errstate(all="ignore"):
+        got = float(d.value_numpy()(**values))
+        ref = float(reference_value(text, matrices, symmetric, values, sizes)[0, 0])
+    assume(math.isfinite(ref) and abs(ref) < 1e8)
+    assert got == ref or abs(got - ref) <= 1e-8 * max(1.0, abs(ref)), (text, got, ref)
