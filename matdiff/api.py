@@ -256,7 +256,8 @@ class Derivation:
         """True when f does not depend on ``name`` (its gradient is identically zero)."""
         return E.is_zero(self.gradients[name])
 
-    def shape_text(self) -> str:
+    def shape_text(self, names: Mapping | None = None) -> str:
+        """'X: nxm; x: vector n; s: scalar' (``names``: how to call each variable)."""
         parts = []
         for n in self.variables:
             dims = shape_to_dims(self._shapes[n])
@@ -264,8 +265,18 @@ class Derivation:
                                            else f"{dims[0]}x{dims[1]}")
             if n in self.symmetric:
                 s += ", symmetric"
-            parts.append(f"{n}: {s}")
+            parts.append(f"{(names or {}).get(n, n)}: {s}")
         return "; ".join(parts)
+
+    def _code_shapes(self) -> str:
+        """The Shapes line of a generated docstring, by Python parameter name (a keyword gets
+        a trailing underscore), saying which formula name each renamed parameter stands for."""
+        from .codegen import py_names
+
+        names = py_names(self.variables)
+        renamed = [f"{p} is {n}" for n, p in names.items() if p != n]
+        note = f" (in the formulas {', '.join(renamed)})" if renamed else ""
+        return f"Shapes: {self.shape_text(names)}{note}"
 
     def __repr__(self) -> str:
         return f"<Derivation of {self.text!r} by {', '.join(self.wrt)}>"
@@ -275,16 +286,27 @@ class Derivation:
 
     def latex(self) -> str:
         """LaTeX of the result: the gradients (or the differential for non-scalar expressions)."""
+        lines = self._latex_derivatives()
         if self._gradients is None:
-            lines = ["d\\left(" + self.expr.latex() + "\\right) = " + self.differential.latex()]
-            for name, J in self.jacobians.items():
-                lines.append(f"\\frac{{\\partial \\operatorname{{vec}} F}}"
-                             f"{{\\partial \\operatorname{{vec}} {E.var(name, (1, 1)).latex()}}} = {J.latex()}")
-            return " ,\\quad ".join(lines)
-        lines = []
-        for name, g in self._gradients.items():
-            lines.append(f"\\frac{{\\partial f}}{{\\partial {E.var(name, (1, 1)).latex()}}} = {g.latex()}")
+            lines.insert(0, "d\\left(" + self.expr.latex() + "\\right) = " + self.differential.latex())
         return " ,\\quad ".join(lines)
+
+    def latex_lines(self) -> list:
+        """The derivation in LaTeX, one equation a line: ``f = ...``, ``df = ...``, then the
+        gradients (``F``, its differential and Jacobians for a non-scalar expression)."""
+        f = "f" if self._gradients is not None else "F"
+        return [f"{f} = {self.expr.latex()}", f"\\mathrm{{d}}{f} = {self.differential.latex()}",
+                *self._latex_derivatives()]
+
+    def _latex_derivatives(self) -> list:
+        from .printing import latex_name
+
+        if self._gradients is None:
+            return [f"\\frac{{\\partial \\operatorname{{vec}} F}}"
+                    f"{{\\partial \\operatorname{{vec}} {latex_name(name)}}} = {J.latex()}"
+                    for name, J in self.jacobians.items()]
+        return [f"\\frac{{\\partial f}}{{\\partial {latex_name(name)}}} = {g.latex()}"
+                for name, g in self._gradients.items()]
 
     def to_dict(self, second_order: bool = False) -> dict:
         """A JSON-ready description: input, shapes, differential, gradients (text and LaTeX)."""
@@ -360,10 +382,11 @@ class Derivation:
             vn = self.hvp_variables
             hv = self.hvps
             doc = "\n    ".join([f"Hessian-vector product of  {self.text}", "",
-                                 f"Shapes: {self.shape_text()}; directions "
+                                 f"{self._code_shapes()}; directions "
                                  + ", ".join(f"{vn[a]} shaped like {a}" for a in wrt)]
                                 + [f"H[{', '.join(vn.values())}]_{b} = {hv[b]}" for b in wrt])
-            extra = [(vn[a], "_" + vn[a], self._shapes[a]) for a in wrt]
+            # the directions are parameters named as the docstring and the CLI's help say
+            extra = [(py_name(vn[a]), py_name(vn[a]), self._shapes[a]) for a in wrt]
             outputs = [(b, hv[b], "value") for b in wrt]
             result = None
             if len(wrt) > 1:
@@ -372,7 +395,7 @@ class Derivation:
                             module_doc=mdoc, extra_params=extra, result_code=result)
         H = self.hessians
         grads = self.gradients
-        lines = [f"Value, gradient and Hessian of  {self.text}", "", f"Shapes: {self.shape_text()}"]
+        lines = [f"Value, gradient and Hessian of  {self.text}", "", self._code_shapes()]
         lines += [f"Gradient by {a}: {grads[a]}" for a in wrt]
         if len(wrt) == 1:
             lines.append(f"Hessian on vec({wrt[0]}): {H[(wrt[0], wrt[0])]}")
@@ -412,7 +435,7 @@ class Derivation:
 
     def _docstring(self) -> str:
         what = "gradient" if self._gradients is not None else "Jacobian (vec(dF) = J vec(dX))"
-        lines = [f"Value and {what} of  {self.text}", "", f"Shapes: {self.shape_text()}"]
+        lines = [f"Value and {what} of  {self.text}", "", self._code_shapes()]
         for n, g in (self._gradients or {}).items():
             lines.append(f"Gradient by {n}: {g}")
         if self._gradients is None:

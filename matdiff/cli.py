@@ -148,9 +148,12 @@ def render_second_order(d, fmt: str) -> str:
     dirs = ", ".join(vn[a] for a in d.wrt)
     single = len(d.wrt) == 1
     if fmt == "latex":
+        from .printing import latex_name as tex
+
+        tdirs = ", ".join(tex(vn[a]) for a in d.wrt)
         lines = [render(d, fmt), f"\\mathrm{{d}}^2 f = {d2.latex()}"]
-        lines += [f"H[{dirs}]" + ("" if single else f"_{{{b}}}") + f" = {hv[b].latex()}" for b in d.wrt]
-        lines += [("H" if single else f"H_{{{a},{b}}}") + f" = {H[(a, b)].latex()}"
+        lines += [f"H[{tdirs}]" + ("" if single else f"_{{{tex(b)}}}") + f" = {hv[b].latex()}" for b in d.wrt]
+        lines += [("H" if single else f"H_{{{tex(a)},{tex(b)}}}") + f" = {H[(a, b)].latex()}"
                   for a in d.wrt for b in d.wrt]
         return "\n".join(lines)
     lines = [render(d, fmt), f"{'second diff':<13} d2f = {d2}"]
@@ -176,17 +179,8 @@ def render(d, fmt: str) -> str:
 
     if fmt == "json":
         return json.dumps(d.to_dict(), indent=2)
-    if fmt == "latex":
-        lines = [f"f = {d.expr.latex()}",
-                 f"\\mathrm{{d}}f = {d.differential.latex()}"]
-        if d.expr.is_scalar:
-            for n, g in d.gradients.items():
-                lines.append(f"\\frac{{\\partial f}}{{\\partial {n}}} = {g.latex()}")
-        else:
-            for n, J in d.jacobians.items():
-                lines.append(f"\\frac{{\\partial \\operatorname{{vec}} f}}{{\\partial \\operatorname{{vec}} {n}}}"
-                             f" = {J.latex()}")
-        return "\n".join(lines)
+    if fmt == "latex":  # the API's LaTeX (variable names as in Derivation.latex())
+        return "\n".join(d.latex_lines())
     lines = [f"expression    {d.expr}",
              f"shapes        {d.shape_text()}",
              f"differential  d({d.expr}) = {d.differential}"]
@@ -235,7 +229,8 @@ def _sizes_option(items, option: str) -> dict:
 @click.option("--hessian", "hessian", is_flag=True,
               help="NAME(inputs...) -> (value, gradient, H) with H the dense Hessian on vec(X).")
 @click.option("--hvp", "hvp", is_flag=True,
-              help="NAME(inputs..., V) -> H[V], the Hessian-vector product (never forms H).")
+              help="NAME(inputs..., V) -> H[V], the Hessian-vector product (never forms H); the "
+                   "direction is V_X, V_Y, ... for several --wrt, W if the expression uses V.")
 def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, hvp):
     """Generate a standalone NumPy module computing the value and gradient.
 

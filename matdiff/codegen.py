@@ -52,6 +52,16 @@ _HELPERS = {
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0, e) / (1.0 + e)
 ''',
+    "_max_shift": '''def _max_shift(z, w=None):
+    """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z, so
+    nothing overflows and the largest term is 1; 0 when that is not finite. With weights w,
+    the largest entry where w != 0 (its term must survive), unless that leaves some
+    exp(z - m) above e^700."""
+    m = np.max(z, initial=-np.inf)
+    if w is not None:
+        m = np.maximum(np.max(z, initial=-np.inf, where=w != 0), m - 700.0)
+    return m if np.isfinite(m) else 0.0
+''',
     "_kronadj1": '''def _kronadj1(C, B):
     """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
     p, q = B.shape
@@ -81,6 +91,8 @@ _HELPERS = {
 }
 
 _RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
+
+_MISSING = object()
 
 DEFAULT_SIZE = 1000.0  # size estimate of a symbolic dimension without a hint
 
@@ -161,6 +173,18 @@ class _Lowerer:
     def lit(self, text, prec=P_ATOM):
         return self.node(text, prec=prec, cheap=True)
 
+    def npf(self, a: _Node) -> _Node:
+        """A Python float literal as ``np.float64``: ``(-8.0) ** 0.5`` would be a Python
+        complex and ``1.0 / 0.0`` a ZeroDivisionError; NumPy gives nan / inf with a warning.
+        Any other operand is a NumPy value already (inputs are float64 scalars or arrays)."""
+        if a.tag == "scalar" and a.cheap:
+            return self.node(f"{self.np}.float64({{0}})", a, tag="npscalar")
+        return a
+
+    def div(self, a: _Node, b: _Node) -> _Node:
+        """a / b, NumPy semantics also when b is a literal."""
+        return self.binop("/", a, self.npf(b), P_MUL)
+
     def T(self, a: _Node) -> _Node:
         if a.tag == "T":
             return a.args[0]
@@ -214,6 +238,7 @@ class _Lowerer:
 
         self.softplus_args = {_one_plus_exp(n.args[0]) for n in nodes
                               if n.op == "fn" and n.attr == "log"} - {None}
+        self._analyse_lse(nodes)
         chain_uses: dict = {}
         other_uses: dict = {}
         # a product is materialised when something other than tr/diag/sum (which lower
@@ -249,6 +274,94 @@ class _Lowerer:
                 other_uses[inv] = other_uses.get(inv, 0) + 1
         self.solvable = {i for i, k in chain_uses.items() if k <= 2 and not other_uses.get(i)}
 
+    def _analyse_lse(self, nodes):
+        """Which exp(E) to evaluate shifted, as exp(E - m) with m = max(E).
+
+        A sum of exponentials S = sum(exp(E)) (also ones'*exp(E), sum(w .* exp(E)), w'*exp(E))
+        that is the argument of a log or a denominator makes log(S) = m + log(S/e^m) and
+        every product in which exp(m) cancels (softmax exp(E)/S, the Hessian's
+        exp(E)*exp(E)'/S^2, ...) computable from exp(E - m), which cannot overflow; the
+        shifted S is at least 1 (the largest term), so nothing underflows that matters.
+        ``self.lse``: {E: weight (None for a plain sum)}; ``self.deg``: {node: {E: k}}, the
+        node's value carries exp(m_E)^k (homogeneous), or None (not a product of such)."""
+        forms: dict = {}
+        for n in nodes:
+            cand = None
+            if n.op == "fn" and n.attr == "log":
+                c, rest = E.split_coeff(n.args[0])
+                cand = rest if c > 0 else None
+            elif n.op == "pow" and n.args[1].op == "const" and n.args[1].attr < 0:
+                cand = n.args[0]
+            f = _sum_of_exp(cand) if cand is not None else None
+            if f is not None:
+                forms.setdefault(f[0], {}).setdefault(f[1], set()).add(cand)
+        # one shift per E: with differently weighted sums of the same exp(E) no single shift
+        # is safe for all of them (a weight may vanish where E is largest), so none is made
+        self.lse = {x: next(iter(ws)) for x, ws in forms.items() if len(ws) == 1}
+        self.lse_forms = {f for x in self.lse for f in next(iter(forms[x].values()))}
+        self.deg: dict = {}
+        self.shift_map: dict = {}
+        self.leaf_nodes: dict = {}
+        if not self.lse:
+            return
+        for n in nodes:
+            self.deg[n] = self._degree(n)
+        for i, x in enumerate(sorted(self.lse, key=lambda x: x.key)):
+            # exp(E) -> a leaf standing for exp(E - m) (a name no user variable can have)
+            t = E.var(f"exp~shifted{i}", x.shape)
+            self.shift_map[E.fn("exp", x)] = t
+            self.leaf_nodes[t] = x
+
+    def _degree(self, n: Expr):
+        """{E: k}: n's value is exp(m_E)^k times its value with every exp(E) shifted; None
+        when it is not such a product (exp(E) inside another function, a sum of terms of
+        different degrees, a denominator other than a recognised sum of exponentials)."""
+        op = n.op
+        if op == "fn" and n.attr == "exp" and n.args[0] in self.lse:
+            return {n.args[0]: Fraction(1)}
+        if not n.args:
+            return {}
+        args = [self.deg_of(a) for a in n.args]
+        if any(d is None for d in args):
+            return None
+        if op in ("transpose", "sum", "trace", "diagm", "diagv", "vec", "unvec", "bcast"):
+            return args[0]
+        if op == "add":
+            return args[0] if all(d == args[0] for d in args) else None
+        if op in ("mul", "had", "kron"):
+            out: dict = {}
+            for d in args:
+                for x, k in d.items():
+                    out[x] = out.get(x, 0) + k
+            return {x: k for x, k in out.items() if k != 0}
+        if op in ("pow", "hpow"):
+            (db, dx), b, x = args, n.args[0], n.args[1]
+            if not db:
+                return {} if not dx else None
+            if dx or x.op != "const" or (x.attr < 0 and b not in self.lse_forms):
+                return None
+            return {y: k * x.attr for y, k in db.items()}
+        return {} if not any(args) else None
+
+    def deg_of(self, n: Expr):
+        """The memoised :meth:`_degree` (also of nodes built during lowering)."""
+        d = self.deg.get(n, _MISSING)
+        if d is _MISSING:
+            d = self.deg[n] = self._degree(n)
+        return d
+
+    def _shifted(self, e: Expr) -> _Node:
+        """e with every exp(E) evaluated as exp(E - m): equal to e when exp(m) cancels."""
+        return self.lower(E.substitute(e, self.shift_map))
+
+    def _shift_of(self, x: Expr) -> _Node:
+        """m for exp(E - m): the largest entry of E (where the sum's weight is nonzero)."""
+        self.helpers.add("_max_shift")
+        w = self.lse[x]
+        if w is None:
+            return self.call("_max_shift", self.lower(x))
+        return self.call("_max_shift", self.lower(x), self.lower(w))
+
     # ------------------------------------------------------------ lowering of Expr nodes
     def lower(self, e: Expr) -> _Node:
         n = self.memo.get(e)
@@ -261,7 +374,13 @@ class _Lowerer:
         op = e.op
         np = self.np
         L = self.lower
+        if self.lse and op in ("mul", "had", "kron") and self.deg_of(e) == {} and any(
+                self.deg_of(a) for a in e.args):  # exp(m) cancels: softmax exp(E)/sum(exp(E))
+            return self._shifted(e)
         if op == "var":
+            x = self.leaf_nodes.get(e)
+            if x is not None:  # exp(E - m)
+                return self.call(f"{np}.exp", self.binop("-", L(x), self._shift_of(x), P_ADD))
             return self.lit(self.inputs[e.attr[0]])
         if op == "dvar":
             return self.lit("_d_" + self.inputs[e.attr[0]])
@@ -309,13 +428,13 @@ class _Lowerer:
             for f in num[1:]:
                 acc = self.times(acc, L(f))
             for f in den:
-                acc = self.binop("/", acc, L(f), P_MUL)
+                acc = self.div(acc, L(f))
             return acc
         if op == "hpow":
             b, x = e.args
             if x.op == "const":
                 if x.attr == -1:
-                    return self.binop("/", self.lit("1.0"), L(b), P_MUL)
+                    return self.div(self.lit("1.0"), L(b))
                 if x.attr == 2:
                     lb = L(b)
                     return self.times(lb, lb)
@@ -329,6 +448,10 @@ class _Lowerer:
                 s = self._slogdet(a.args[0])
                 return self.binop("+", self.call(f"{np}.log", self.node("{0}[0]", s, argmin=(P_ATOM,))),
                                   self.node("{0}[1]", s, argmin=(P_ATOM,)), P_ADD)
+            if name == "log" and E.split_coeff(a)[1] in self.lse_forms:
+                # log(c*sum(exp(E))) = m + log(c*sum(exp(E - m))), m = max(E): no overflow
+                x = _sum_of_exp(E.split_coeff(a)[1])[0]
+                return self.binop("+", self._shift_of(x), self.call(f"{np}.log", self._shifted(a)), P_ADD)
             if name == "log":  # log(1 + exp(u)) = logaddexp(0, u): no overflow for large u
                 from .simplify import _one_plus_exp
 
@@ -379,7 +502,7 @@ class _Lowerer:
             xe = self.lit(str(x.attr.numerator), P_ATOM if x.attr >= 0 else P_NEG)
         else:
             xe = self.lower(x)
-        return self.node("{0} ** {1}", base, xe, prec=P_POW, argmin=(P_ATOM, P_NEG))
+        return self.node("{0} ** {1}", self.npf(base), xe, prec=P_POW, argmin=(P_ATOM, P_NEG))
 
     def _pow(self, e: Expr) -> _Node:
         b, x = e.args
@@ -393,7 +516,7 @@ class _Lowerer:
                 a = self.lower(b.args[0])
                 return self.call(f"{self.np}.vdot", a, a)
             if x.attr == -1:
-                return self.binop("/", self.lit("1.0"), self.lower(b), P_MUL)
+                return self.div(self.lit("1.0"), self.lower(b))
         return self._power_node(self.lower(b), x)
 
     def _add(self, e: Expr) -> _Node:
@@ -435,7 +558,7 @@ class _Lowerer:
         for s in num:
             acc = self.lower(s) if acc is None else self.times(acc, self.lower(s))
         for s in den:
-            acc = self.binop("/", acc, self.lower(s), P_MUL)
+            acc = self.div(acc, self.lower(s))
         return acc, negate
 
     def _mul(self, e: Expr) -> _Node:
@@ -727,6 +850,45 @@ class _Lowerer:
         return self.call(f"{np}.sum", self.lower(a))
 
 
+def _sum_of_exp(e: Expr):
+    """(E, w) when e is the sum of the entries of exp(E), weighted by w (None: unweighted):
+    sum(exp(E)), ones'*exp(E)*ones, exp(E)'*ones, sum(w .* exp(E)), w'*exp(E), exp(E)'*w."""
+    def split(m):  # m = exp(E) or w .* exp(E) (or its transpose): (E, w)
+        if m.op == "transpose":
+            m = m.args[0]
+        if m.op == "fn" and m.attr == "exp" and not m.is_scalar:
+            return m.args[0], None
+        if m.op == "had":
+            exps = [f for f in m.args if f.op == "fn" and f.attr == "exp"]
+            if len(exps) == 1:
+                rest = [f for f in m.args if f is not exps[0]]
+                return exps[0].args[0], rest[0] if len(rest) == 1 else E.had(*rest)
+        return None
+
+    if e.op == "sum":
+        return split(e.args[0])
+    if e.op != "mul" or not e.is_scalar:
+        return None
+    c, scal, ch = E.factors(e)
+    if c != 1 or scal:
+        return None
+    ch = list(ch)
+    if ch and ch[0].op == "ones":
+        ch.pop(0)
+    if ch and ch[-1].op == "ones":
+        ch.pop()
+    if len(ch) == 1:
+        return split(ch[0])
+    if len(ch) == 2 and ch[0].rows == 1 and ch[1].cols == 1:  # w'*exp(E), exp(E)'*w for vectors
+        a, b = ch
+        for v, f in ((a, b), (b, a)):
+            f = f.args[0] if f.op == "transpose" else f
+            v = v.args[0] if v.op == "transpose" else v
+            if f.op == "fn" and f.attr == "exp" and v.shape == f.shape and v.shape[1] == 1:
+                return f.args[0], v
+    return None
+
+
 def _transposed_chain(chain) -> tuple:
     """The factors of (F1 ... Fk)' = Fk' ... F1' (a symmetric factor is its own transpose)."""
     from .simplify import is_symmetric
@@ -876,7 +1038,9 @@ def _input_lines(name, pyname, shape, np_name, dims):
         lines += [f"if {pyname}.size != 1:",
                   (f"    raise ValueError(f\"{name}: expected a scalar, got an array of shape "
                    f"{{{pyname}.shape}}\")"),
-                  f"{pyname} = {pyname}.item()"]
+                  # a NumPy scalar, not a Python float: (-1.5) ** 0.3 is then nan with NumPy's
+                  # warning (Python gives a complex), 1 / 0.0 is inf (Python raises)
+                  f"{pyname} = {np_name}.float64({pyname}.item())"]
         return lines
     if len(ud) == 1:
         lines += [f"if {pyname}.ndim == 2 and {pyname}.shape[1] == 1:",
@@ -948,8 +1112,8 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     # inputs whose sizes are plain names first, so sizes that are products (m*p from a
     # Kronecker product) can be solved from them
     order = sorted(inputs, key=lambda item: max((len(dim_parts(d)[1]) for d in item[1]), default=0))
-    for name, shape in order:
-        body += _input_lines(name, pynames[name], shape, np_name, dims)
+    for name, shape in order:  # messages name the parameter the caller passed
+        body += _input_lines(pynames[name], pynames[name], shape, np_name, dims)
     for name, pyn, shape in (extra_params or []):
         body += _input_lines(name, pyn, shape, np_name, dims)
     all_inputs = dict(pynames)

@@ -81,3 +81,179 @@ def suggest(name: str, candidates) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+
+
+# ---------------------------------------------------------------------------- unknown functions
+
+# matdiff's functions by kind: a suggestion never crosses kinds (exp for expm would compute
+# an elementwise exponential where a matrix exponential was meant)
+FUNCTION_KINDS = {
+    "elementwise": ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sigmoid", "relu", "sign", "step"),
+    "matrix": ("tr", "trace", "det", "logdet", "inv", "transpose"),
+    "reduction": ("sum", "norm2"),
+    "structure": ("diag", "vec", "unvec", "kron", "kronadj1", "kronadj2", "K", "eye", "ones", "zeros"),
+}
+_KIND_OF = {f: k for k, names in FUNCTION_KINDS.items() for f in names}
+_SYNONYMS = {"tr": "trace", "trace": "tr"}
+
+# other libraries' names for functions matdiff has, with the same meaning
+FUNCTION_ALIASES = {
+    "ln": "log", "inverse": "inv", "determinant": "det", "slogdet": "logdet", "log_det": "logdet",
+    "logabsdet": "logdet", "expit": "sigmoid", "logistic": "sigmoid", "heaviside": "step", "sgn": "sign",
+    "signum": "sign", "absolute": "abs", "fabs": "abs", "kronecker": "kron", "diagonal": "diag",
+    "diagflat": "diag", "diagm": "diag", "diagv": "diag", "identity": "eye", "traspose": "transpose",
+    "sigm": "sigmoid", "sine": "sin", "cosine": "cos", "tangent": "tan", "exponential": "exp",
+    "logarithm": "log", "squareroot": "sqrt", "absval": "abs", "determinant_log": "logdet",
+    "norm": "norm2", "fro": "norm2", "frobenius": "norm2", "norm_fro": "norm2", "normfro": "norm2",
+}
+_ALIAS_NOTES = {"norm2": "the Euclidean norm of a vector, the Frobenius norm of a matrix",
+                "logdet": "log|det(A)|"}
+
+_TRIG = ("sin", "cos", "tan")
+_ELEMENTWISE = ", ".join(FUNCTION_KINDS["elementwise"])
+_MATRIX = "det, inv, logdet, tr (trace), transpose, A^k"
+
+# names from other libraries that matdiff does not have: (kind, what to write instead)
+FUNCTION_HINTS = {
+    "expm": ("matrix", "the matrix exponential is not supported (exp(...) is elementwise)"),
+    "logm": ("matrix", "the matrix logarithm is not supported (log(...) is elementwise; "
+                       "logdet(A) is log|det(A)|)"),
+    "sqrtm": ("matrix", "the matrix square root is not supported (sqrt(...) is elementwise)"),
+    "funm": ("matrix", "matrix functions other than " + _MATRIX + " are not supported"),
+    "pinv": ("matrix", "the pseudo-inverse is not supported; inv(A) inverts a square A"),
+    "solve": ("matrix", "write inv(A)*B (generated code solves the system, it forms no inverse)"),
+    "mldivide": ("matrix", "write inv(A)*B (generated code solves the system, it forms no inverse)"),
+    "matrix_power": ("matrix", "write A^k for an integer k"),
+    "mpower": ("matrix", "write A^k for an integer k"),
+    "matmul": ("matrix", "write A*B"),
+    "norm1": ("reduction", "the 1-norm is not a function: write sum(abs(x)) (entrywise for a matrix); "
+                           "norm2 is the Euclidean/Frobenius norm"),
+    "norminf": ("reduction", "the max-norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
+    "nuclear": ("reduction", "the nuclear norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
+    "spectral": ("reduction", "the spectral norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
+    "max": ("reduction", "max and min are not supported (relu(x) is the elementwise max(x, 0))"),
+    "min": ("reduction", "max and min are not supported (relu(x) is the elementwise max(x, 0))"),
+    "mean": ("reduction", "write sum(x)/n"),
+    "prod": ("reduction", "the product of entries is not supported (exp(sum(log(x))) for x > 0)"),
+    "logsumexp": ("reduction", "write log(sum(exp(x))) (generated code evaluates it without overflow)"),
+    "softmax": ("elementwise", "write exp(x)/sum(exp(x)) (generated code evaluates it without overflow)"),
+    "softplus": ("elementwise", "write log(1 + exp(x)) (generated code evaluates it without overflow)"),
+    "log1p": ("elementwise", "write log(1 + x)"),
+    "expm1": ("elementwise", "write exp(x) - 1"),
+    "log2": ("elementwise", "write log(x)/log(2)"),
+    "log10": ("elementwise", "write log(x)/log(10)"),
+    "exp2": ("elementwise", "write exp(log(2)*x)"),
+    "sinh": ("elementwise", "write (exp(x) - exp(-x))/2"),
+    "cosh": ("elementwise", "write (exp(x) + exp(-x))/2"),
+    "square": ("elementwise", "write x.^2"),
+    "sinc": ("elementwise", "sinc is not supported (write sin(x)/x for a scalar x)"),
+    "logit": ("elementwise", "write log(x ./ (1 - x))"),
+    "logsigmoid": ("elementwise", "write log(sigmoid(x))"),
+    "sumsq": ("reduction", "write sum(x.^2), or x'*x for a vector"),
+    "cumsum": ("reduction", "cumulative sums are not supported"),
+    "cumprod": ("reduction", "cumulative products are not supported"),
+    "reciprocal": ("elementwise", "write 1 ./ x"),
+    "power": ("elementwise", "write x^p (a scalar or matrix power) or x.^p (elementwise)"),
+    "pow": ("elementwise", "write x^p (a scalar or matrix power) or x.^p (elementwise)"),
+    "multiply": ("elementwise", "write A .* B"),
+    "hadamard": ("elementwise", "write A .* B"),
+    "dot": ("reduction", "write x'*y (tr(A'*B) for matrices)"),
+    "inner": ("reduction", "write x'*y (tr(A'*B) for matrices)"),
+    "outer": ("matrix", "write x*y'"),
+    "reshape": ("structure", "vec(A) stacks the columns; unvec(v, m) undoes it"),
+}
+for _f in ("norm_1", "l1", "l1norm"):
+    FUNCTION_HINTS[_f] = FUNCTION_HINTS["norm1"]
+for _f in ("norm_inf", "linf", "maxnorm"):
+    FUNCTION_HINTS[_f] = FUNCTION_HINTS["norminf"]
+for _f in ("nuc", "norm_nuc", "trace_norm"):
+    FUNCTION_HINTS[_f] = FUNCTION_HINTS["nuclear"]
+for _f in ("maximum", "minimum", "amax", "amin", "argmax", "argmin"):
+    FUNCTION_HINTS[_f] = FUNCTION_HINTS["max"]
+for _t in _TRIG + ("tanh",):
+    for _f in ("arc" + _t, "a" + _t):
+        FUNCTION_HINTS.setdefault(_f, ("elementwise", f"inverse trigonometric and hyperbolic functions are "
+                                                      f"not supported (elementwise: {_ELEMENTWISE})"))
+for _f in ("arctan2", "atan2", "cot", "sec", "csc"):
+    FUNCTION_HINTS[_f] = ("elementwise", f"{_f} is not supported (elementwise: {_ELEMENTWISE})")
+
+
+def _guess_kind(name: str):
+    """The kind of function an unknown name most likely means, or None."""
+    low = name.lower()
+    if low in FUNCTION_HINTS:
+        return FUNCTION_HINTS[low][0]
+    if low in FUNCTION_ALIASES:
+        return _KIND_OF[FUNCTION_ALIASES[low]]
+    if low.endswith("m") and _KIND_OF.get(low[:-1]) == "elementwise":  # expm, sinm: matrix versions
+        return "matrix"
+    return None
+
+
+def _different_function(name: str, cand: str) -> bool:
+    """True when ``name`` reads as a variant of ``cand`` with another meaning, not a typo:
+    another digit (norm1/norm2, log10/log), an inverse or hyperbolic trigonometric function
+    (arctan/tan, sinh/sin), a matrix version of an elementwise function (expm/exp)."""
+    digits = [c for c in name if c.isdigit()]
+    if digits != [c for c in cand if c.isdigit()]:
+        return True
+    low = name.lower()
+    if cand in _TRIG + ("tanh",) and low in ("arc" + cand, "a" + cand):
+        return True
+    if cand in _TRIG and low == cand + "h":
+        return True
+    return _KIND_OF.get(cand) == "elementwise" and low == cand + "m"
+
+
+def _edits(a: str, b: str) -> int:
+    """Edit distance with adjacent transpositions (optimal string alignment)."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def suggest_function(name: str, available) -> str:
+    """The hint for an unknown function ``name``: an alias with the same meaning, what to
+    write for a known function matdiff lacks, or spellings of the same kind of function that
+    a typo (one edit, two for long names) or an abbreviation explains; '' when nothing
+    trustworthy can be said (never a function that merely looks alike: expm is not exp)."""
+    available = set(available)
+    low = name.lower()
+    if low in available:
+        return f" (did you mean '{low}'?)"
+    if low in FUNCTION_ALIASES and FUNCTION_ALIASES[low] in available:
+        target = FUNCTION_ALIASES[low]
+        note = f": {_ALIAS_NOTES[target]}" if target in _ALIAS_NOTES else ""
+        return f" (did you mean '{target}'{note}?)"
+    if low in FUNCTION_HINTS:
+        return f" ({FUNCTION_HINTS[low][1]})"
+    kind = _guess_kind(name)
+    ranked = []
+    for cand in available:
+        c = cand.lower()
+        if _different_function(name, cand) or (kind is not None and _KIND_OF.get(cand) != kind):
+            continue
+        if len(low) >= 3 and c.startswith(low):  # an abbreviation: as good as any other
+            ranked.append((0, cand))
+            continue
+        dist = _edits(low, c)
+        if dist <= (1 if len(c) <= 4 else 2):
+            ranked.append((dist, cand))
+    if not ranked:
+        if kind == "matrix" and low.endswith("m"):
+            return (f" ({name} looks like a matrix function, which is not supported; {low[:-1]}(...) is "
+                    f"elementwise; matrix functions: {_MATRIX})")
+        return ""
+    best = min(r for r, _ in ranked)
+    close = sorted(c for r, c in ranked if r == best)
+    for c in list(close):
+        syn = _SYNONYMS.get(c)
+        if syn in available and syn not in close:
+            close.append(syn)
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"

@@ -21,7 +21,17 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import expr as E
-from .errors import MatdiffError, ParseError, ShapeError, caret, declare, option, suggest, where
+from .errors import (
+    MatdiffError,
+    ParseError,
+    ShapeError,
+    caret,
+    declare,
+    option,
+    suggest,
+    suggest_function,
+    where,
+)
 from .shapes import (
     Dim,
     Free,
@@ -715,7 +725,7 @@ def _infer_call(ctx: _Context, node: Node):
             ctx.fail(f"{name!r} is a variable, not a function; write {name}*(...) for a product",
                      node.pos)
         raise ParseError(f"unknown function {name!r} at {where(ctx.text, node.pos)}"
-                         f"{suggest(name, FUNCTION_NAMES)}\n{caret(ctx.text, node.pos, len(name))}")
+                         f"{suggest_function(name, FUNCTION_NAMES)}\n{caret(ctx.text, node.pos, len(name))}")
     arity, rule, _ = FUNCTIONS[name]
     if name in ("eye", "ones", "zeros"):  # eye(n), ones(n), ones(n, m), zeros(n, m)
         nargs = len(node.children)

@@ -299,7 +299,8 @@ def _num_latex(v: Fraction) -> str:
     return s
 
 
-def _latex_name(name: str) -> str:
+def latex_name(name: str) -> str:
+    """A variable name in LaTeX: W1 -> W_{1}, Sigma -> \\Sigma, x_i -> x_{i}, abc -> \\mathrm{abc}."""
     greek = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
              "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
              "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi",
@@ -312,24 +313,27 @@ def _latex_name(name: str) -> str:
         if 0 < i < len(base):
             base, sub = base[:i], base[i:]
     b = "\\" + base if base in greek else (base if len(base) == 1 else f"\\mathrm{{{base}}}")
+    if sub in greek or "_" in sub or (sub[-1:].isdigit() and sub[:1].isalpha()):
+        sub = latex_name(sub)  # a name as subscript: V_Sigma -> V_{\Sigma}, V_W1 -> V_{W_{1}}
     return f"{b}_{{{sub}}}" if sub else b
 
 
 class LatexPrinter(TextPrinter):
     def p_var(self, e):
-        return _latex_name(e.attr[0]), P_ATOM
+        return latex_name(e.attr[0]), P_ATOM
 
     def p_dvar(self, e):
-        return "\\mathrm{d}" + _latex_name(e.attr[0]), P_ATOM
+        return "\\mathrm{d}" + latex_name(e.attr[0]), P_ATOM
 
     def p_const(self, e):
         return _num_latex(e.attr), (P_NEG if e.attr < 0 else P_ATOM)
 
     def p_ones(self, e):
-        return "\\mathbf{1}", P_ATOM
+        return _latex_ones(e.shape)
 
     def p_zero(self, e):
-        return "\\mathbf{0}", P_ATOM
+        # a row of zeros is a transposed (column) zero vector: 0^T
+        return ("\\mathbf{0}^{T}", P_POST) if _is_row(e.shape) else ("\\mathbf{0}", P_ATOM)
 
     def p_K(self, e):
         m, n = e.attr
@@ -373,7 +377,7 @@ class LatexPrinter(TextPrinter):
         return cs + " " + body, (P_NEG if coeff < 0 else P_MUL)
 
     def p_bcast(self, e):
-        return self.wrap(e.args[0], P_NEG + 0.5) + " \\mathbf{1}", P_MUL
+        return self.wrap(e.args[0], P_NEG + 0.5) + " " + _latex_ones(e.shape)[0], P_MUL
 
     def p_transpose(self, e):
         a = e.args[0]
@@ -437,6 +441,20 @@ class LatexPrinter(TextPrinter):
 
     def p_kronadj2(self, e):
         return f"\\operatorname{{kronadj}}_2\\left({self(e.args[0])}, {self(e.args[1])}\\right)", P_ATOM
+
+
+def _is_row(shape) -> bool:
+    return shape[0] == 1 and shape[1] != 1
+
+
+def _latex_ones(shape):
+    """All-ones arrays, which print without their size, show their orientation: a column
+    1, a row 1^T (a transposed column), a matrix 1 1^T (so ones(n)'*X*ones(m) is 1^T X 1)."""
+    if _is_row(shape):
+        return "\\mathbf{1}^{T}", P_POST
+    if shape[1] == 1:
+        return "\\mathbf{1}", P_ATOM
+    return "\\mathbf{1} \\mathbf{1}^{T}", P_MUL
 
 
 def _is_differential(e: Expr) -> bool:

@@ -379,6 +379,70 @@ def test_integer_sizes_checked():
         f(np.eye(2))
 
 
+def _signature_and_messages(src: str, fname: str = "f"):
+    """The parameters of ``def fname(...)`` and the names the input checks' messages start with."""
+    params = re.search(rf"def {fname}\(([^)]*)\)", src).group(1).split(", ")
+    named = re.findall(r'raise ValueError\(f"([A-Za-z_][A-Za-z0-9_]*):', src)
+    return params, named
+
+
+@pytest.mark.parametrize("text, wrt, shapes, mode", [
+    ("norm2(X*w - y)^2 + lambda*norm2(w)^2", "w", {"X": "m,n", "w": "n", "y": "m", "lambda": ""}, "plain"),
+    ("norm2(X*w - y)^2 + lambda*norm2(w)^2", "w", {"X": "m,n", "w": "n", "y": "m", "lambda": ""}, "hessian"),
+    ("norm2(X*w - y)^2 + lambda*norm2(w)^2", "w", {"X": "m,n", "w": "n", "y": "m", "lambda": ""}, "hvp"),
+    ("x'*A*x + lambda*in", ["x", "A"], {"x": "n", "A": "n,n", "lambda": "", "in": ""}, "hvp"),
+    ("tr(V*X) + x'*x", "X", {"V": "n,n", "X": "n,n", "x": "n"}, "hvp"),
+])
+def test_messages_and_docstrings_use_the_python_parameter_names(text, wrt, shapes, mode):
+    """Every input check of generated code names a parameter of the function; the docstring's
+    Shapes line names the parameters (saying which formula name a renamed one stands for);
+    the HVP's directions are parameters named as the docstring and the CLI's help say."""
+    d = derive(text, wrt, shapes)
+    src = d.numpy_source("f", hessian=mode == "hessian", hvp=mode == "hvp")
+    params, named = _signature_and_messages(src)
+    assert named and set(named) <= set(params), (params, named)
+    assert set(params) >= {"lambda_"} if "lambda" in shapes else True
+    shapes_line = next(line for line in src.split("\n") if "Shapes:" in line)
+    for p in params:
+        assert f"{p}:" in shapes_line or f"{p} shaped like" in shapes_line, (p, shapes_line)
+    if "lambda" in shapes:
+        assert "(in the formulas lambda_ is lambda" in shapes_line
+    if mode == "hvp":
+        dirs = list(d.hvp_variables.values())
+        assert params[-len(dirs):] == dirs and not any(p.startswith("_") for p in params)
+        for v in dirs:
+            assert f"{v} shaped like" in shapes_line
+    # called by those names, the module works and complains by those names
+    ns: dict = {}
+    exec(compile(src, "generated", "exec"), ns)  # noqa: S102 - matdiff's own output
+    f = ns["f"]
+    rng = np.random.default_rng(0)
+    sizes = {"n": 3, "m": 4}
+    args = {}
+    for n, sh in d.shapes.items():
+        args[n] = rng.standard_normal([sizes.get(str(x), x) for x in sh]) if sh else 0.5
+    if mode == "hvp":
+        for a, v in d.hvp_variables.items():
+            args[v] = rng.standard_normal(np.shape(args[a]))
+    py = dict(zip(list(d.variables) + list(d.hvp_variables.values() if mode == "hvp" else []), params))
+    kwargs = {py[n]: val for n, val in args.items()}
+    f(**kwargs)
+    bad = params[-1]
+    kwargs[bad] = np.ones((7, 7, 7))
+    with pytest.raises(ValueError, match=rf"^{bad}: expected"):
+        f(**kwargs)
+
+
+def test_hvp_direction_parameter_matches_cli_help_and_to_numpy():
+    d = derive("x'*A*x", "x", {"x": "n", "A": "n,n"})
+    src = d.numpy_source("f", hvp=True)
+    assert "def f(x, A, V):" in src and "directions V shaped like x" in src and "_V" not in src
+    r = CliRunner().invoke(main, ["codegen", "--help"])
+    assert "NAME(inputs..., V)" in r.output
+    hv = d.to_numpy(hvp=True)(x=np.ones(2), A=np.eye(2), V=np.array([1.0, 2.0]))
+    assert hv == pytest.approx([2.0, 4.0])
+
+
 # ---------------------------------------------------------------------------- to_numpy uses the same source
 
 
