@@ -31,6 +31,7 @@ from .shapes import (
     dims_to_shape,
     make_dim,
     parse_dims,
+    shape_str,
     sym,
 )
 
@@ -796,13 +797,20 @@ class Parsed:
         self.symmetric = symmetric
 
 
-def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
+def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
+    """Parse ``text`` with declared ``shapes`` into a :class:`Parsed`.
+
+    ``expected``: the shape ``(rows, cols)`` the whole expression must have (dimensions
+    ints or names, as in :func:`~matdiff.shapes.dims_to_shape`); sizes nothing else fixes,
+    such as those of ``I`` or ``ones``, are taken from it (a claimed gradient ``tr(A)*I``)."""
     if not isinstance(text, str):
         raise ParseError(f"expected the expression as a string, got {type(text).__name__}")
     symmetric = list(symmetric or ())
     ctx = _Context(text, shapes, symmetric)
     tree = _syntax_tree(text)
     _infer(ctx, tree)
+    if expected is not None:
+        _expect(ctx, tree, expected)
     ctx.check_defaults()
     for s in symmetric:
         if s not in ctx.env and s not in ctx.declared:
@@ -818,6 +826,15 @@ def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
     # declared variables that do not occur keep their declared shapes (a zero gradient)
     parsed.absent = {n: R.shape(sh) for n, sh in ctx.declared.items() if n not in ctx.env}
     return parsed
+
+
+def _expect(ctx: _Context, tree: Node, expected) -> None:
+    """Unify the shape of the whole expression with ``expected`` (a rigid shape)."""
+    for d in expected:
+        ctx.rigid_names.update(str(a) for a in dim_parts(d)[1])
+    got = ctx.sstr(tree.shape)
+    if not (ctx.U.unify(tree.shape[0], expected[0]) and ctx.U.unify(tree.shape[1], expected[1])):
+        raise ShapeError(f"the expression is a {got}, but shape {shape_str(expected)} is expected here")
 
 
 def parse(text: str, shapes=None, symmetric=()) -> E.Expr:
