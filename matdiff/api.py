@@ -418,12 +418,15 @@ class Derivation:
                         module_doc=mdoc, result_code=result)
 
     def check(self, sizes: Mapping | None = None, directions: int = 5, seed: int | None = 0,
-              claim=None, steps: bool = False):
-        """Check the derivative against central finite differences at random inputs.
+              claim=None, steps: bool = False, hessian: bool = False):
+        """Check the derivative against finite differences at random inputs.
 
-        ``claim``: a hand-derived gradient (text, or ``{name: text}``) to check as well.
-        Returns a :class:`~matdiff.check.CheckResult` (``ok``, ``errors``, ``max_error``,
-        ``table``; ``str()`` is a readable report).
+        ``claim``: hand-derived derivatives to check as well (text, a list of texts, or
+        ``{name: text}``): a gradient, Jacobian, differential ``dF = ...``, or with
+        ``hessian=True`` a Hessian or Hessian-vector product (see :func:`matdiff.check.check`).
+        ``hessian``: also check matdiff's Hessian-vector product.
+        Returns a :class:`~matdiff.check.CheckResult` (``ok``, ``verdict``, ``errors``,
+        ``max_error``, ``table``; ``str()`` is a readable report).
 
         >>> derive("tr(X*A*X)", wrt="X").check(claim="2*A'*X'").claim_ok
         False
@@ -431,7 +434,8 @@ class Derivation:
         from .check import check
 
         with _deep_stack():
-            return check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps)
+            return check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps,
+                         hessian=hessian)
 
     def _docstring(self) -> str:
         what = "gradient" if self._gradients is not None else "Jacobian (vec(dF) = J vec(dX))"

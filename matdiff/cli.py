@@ -272,48 +272,54 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
 @click.option("--size", "size", multiple=True, metavar="n=INT",
               help="Size of a symbolic dimension for the random inputs (repeatable).")
 @click.option("--claim", "claim", multiple=True, metavar="FORMULA",
-              help="A gradient derived by hand to check (one per --wrt; NAME=FORMULA with several).")
+              help="A derivative derived by hand to check (repeatable): the gradient (scalar f) or the "
+                   "Jacobian (vec(dF) = J*vec(dX)) by the --wrt variable; with several --wrt, X=FORMULA "
+                   "per variable; 'dF = ...' a differential written in dX; with --hessian the Hessian on "
+                   "vec(X), or H[V] (a formula using V) the Hessian-vector product.")
+@click.option("--hessian", "hessian", is_flag=True,
+              help="Also check matdiff's Hessian-vector product (against finite differences of the "
+                   "gradient); --claim is then a Hessian or Hessian-vector product.")
 @click.option("--steps", is_flag=True, help="Also print the error against the finite-difference step.")
 @click.option("--directions", default=5, show_default=True, type=click.IntRange(1, 1000),
               help="Number of random directions.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
-def check_cmd(expression, wrt, shape, symmetric, size, claim, steps, directions, seed):
-    """Check the derivative (and optionally a hand-derived claim) by finite differences.
+def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, directions, seed):
+    """Check the derivative (and optionally hand-derived claims) by finite differences.
 
-    Exit code 0 when everything agrees, 1 when not, 2 for input errors.
+    Finite differences are extrapolated to step 0 with an error estimate (truncation and
+    roundoff); a point where they cannot decide gives INCONCLUSIVE with the reason, never
+    FAILED. Exit code 0 when everything agrees, 1 when something is wrong, 2 for input
+    errors, 4 when inconclusive.
+
+    \b
+    Claims (--claim), what they are taken to be:
+      FORMULA              gradient (scalar f, shaped like X) or Jacobian (size(F) x size(X))
+      X=FORMULA            the same for one of several --wrt variables
+      "dF = FORMULA"       the differential, linear in dX (dX, dY, ... for each --wrt)
+      with --hessian:
+      FORMULA              the Hessian on column-major vec(X), size(X) x size(X)
+      FORMULA using V      the Hessian-vector product H[V] (shaped like X)
+    Left-hand sides may also say it: df/dX = ..., dvec(F)/dvec(X) = ..., H = ..., H[V] = ...
 
     \b
     Examples:
       matdiff check "logdet(X) + tr(inv(X)*A)" --wrt X --steps
       matdiff check "tr(X*A*X)" --wrt X --claim "2*A'*X'"
+      matdiff check "inv(X)" --wrt X --claim "-kron(inv(X)', inv(X))"
+      matdiff check "inv(X)" --wrt X --claim "dF = -inv(X)*dX*inv(X)"
+      matdiff check "x'*A*x" --wrt x --hessian --claim "A + A'"
     """
     shapes = _shapes(shape)
     sizes = _sizes_option(size, "--size")
 
     def go():
-        from .errors import DerivationError
-
         d = _derive(expression, wrt, shapes, symmetric)
-        claims = None
-        if claim:
-            if len(d.wrt) == 1 and len(claim) == 1:
-                claims = {d.wrt[0]: claim[0]}
-            else:
-                claims = {}
-                for c in claim:
-                    n, eq, text = c.partition("=")
-                    n = n.strip()
-                    if not eq or n not in d.wrt or not text.strip():
-                        raise DerivationError(f"--claim {c!r}: with several --wrt write NAME=FORMULA, "
-                                              f"NAME one of {', '.join(d.wrt)}")
-                    if n in claims:
-                        raise DerivationError(f"--claim for {n} given twice")
-                    claims[n] = text
-        return d.check(sizes=sizes, directions=directions, seed=seed, claim=claims, steps=steps)
+        return d.check(sizes=sizes, directions=directions, seed=seed, claim=list(claim) or None,
+                       steps=steps, hessian=hessian)
 
     res = _run(go)
     click.echo(str(res))
-    sys.exit(0 if res.ok else 1)
+    sys.exit(0 if res.ok else (4 if res.inconclusive else 1))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,11 @@ def declare(name: str, spec: str) -> str:
     return f"shapes={{{name!r}: {spec!r}}}"
 
 
+def spelled(cli: str, python: str) -> str:
+    """``cli`` on the command line, ``python`` in Python (advice spelt for the interface)."""
+    return cli if INTERFACE.get() == "cli" else python
+
+
 def option(flag: str, value: str) -> str:
     """How the user passes an option: ``--wrt X`` on the command line, ``wrt='X'`` in Python."""
     if INTERFACE.get() == "cli":

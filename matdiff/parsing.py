@@ -41,6 +41,7 @@ from .shapes import (
     dims_to_shape,
     make_dim,
     parse_dims,
+    shape_str,
     sym,
 )
 
@@ -944,7 +945,7 @@ class _Reading:
         self.score = (ctx.name_broadcasts, 0 if self.loss else 1, against_usage, len(departures))
 
 
-def _choose_reading(text, tree, decl, symmetric):
+def _choose_reading(text, tree, decl, symmetric, expected=None):
     """Infer shapes for the best reading of the undeclared names; returns (ctx, kinds, notes)."""
     from itertools import combinations
 
@@ -956,6 +957,8 @@ def _choose_reading(text, tree, decl, symmetric):
     def run(kinds):
         ctx = _Context(text, decl, symmetric, kinds)
         _infer(ctx, tree)
+        if expected is not None:
+            _expect(ctx, tree, expected)
         ctx.check_defaults()
         return ctx
 
@@ -1033,13 +1036,18 @@ def _note(best: _Reading, other: _Reading) -> str:
             f"vectors); {' '.join(decls)} makes {alt}")
 
 
-def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
+def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
+    """Parse ``text`` with declared ``shapes`` into a :class:`Parsed`.
+
+    ``expected``: the shape ``(rows, cols)`` the whole expression must have (dimensions
+    ints or names, as in :func:`~matdiff.shapes.dims_to_shape`); sizes nothing else fixes,
+    such as those of ``I`` or ``ones``, are taken from it (a claimed gradient ``tr(A)*I``)."""
     if not isinstance(text, str):
         raise ParseError(f"expected the expression as a string, got {type(text).__name__}")
     symmetric = [symmetric] if isinstance(symmetric, str) else list(symmetric or ())
     decl = _Declarations(shapes)
     tree = _syntax_tree(text)
-    ctx, kinds, notes = _choose_reading(text, tree, decl, symmetric)
+    ctx, kinds, notes = _choose_reading(text, tree, decl, symmetric, expected)
     for s in symmetric:
         if s not in ctx.env and s not in ctx.declared:
             raise ShapeError(f"{option('symmetric', s)}: {s!r} does not occur in the expression"
@@ -1053,6 +1061,15 @@ def parse_full(text: str, shapes=None, symmetric=()) -> Parsed:
     # declared variables that do not occur keep their declared shapes (a zero gradient)
     parsed.absent = {n: R.shape(sh) for n, sh in ctx.declared.items() if n not in ctx.env}
     return parsed
+
+
+def _expect(ctx: _Context, tree: Node, expected) -> None:
+    """Unify the shape of the whole expression with ``expected`` (a rigid shape)."""
+    for d in expected:
+        ctx.rigid_names.update(str(a) for a in dim_parts(d)[1])
+    got = ctx.sstr(tree.shape)
+    if not (ctx.U.unify(tree.shape[0], expected[0]) and ctx.U.unify(tree.shape[1], expected[1])):
+        raise ShapeError(f"the expression is a {got}, but shape {shape_str(expected)} is expected here")
 
 
 def parse(text: str, shapes=None, symmetric=()) -> E.Expr:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradcheck import GradientMismatch, canonical_form, check_function, same_form, top_level_terms
+from gradcheck import (
+    GradientMismatch,
+    canonical_form,
+    check_function,
+    declared_in,
+    same_form,
+    top_level_terms,
+)
 
 import matdiff
 
@@ -161,3 +168,97 @@ def test_form_helpers():
     assert not same_form("A'*B'", "B'*A'")
     assert not same_form("B*X + B'*X", "B*X - B'*X")
     assert canonical_form("(A + A')*x") != canonical_form("A*x + A'*x")  # no distribution
+
+
+# ------------------------------------------------------------- matdiff.check keeps its teeth
+# The checker no longer calls right derivatives wrong where finite differences struggle
+# (adaptive step, error estimates, INCONCLUSIVE); these tests make sure it still calls
+# wrong ones wrong, also by small amounts and at exactly those points.
+
+from matdiff import check as C  # noqa: E402
+from matdiff import expr as E  # noqa: E402
+
+_XCX = {"X": "n,m", "C": "n,n", "A": "m,m", "B": "n,n"}
+_SABOTAGE = {
+    "scaled 1e-4": lambda g: E.mul(E.const(1.0001), g),
+    "sign": E.neg,
+    "transposed": lambda g: E.transpose(g) if g.rows == g.cols else E.neg(g),
+    "one term": lambda g: g.args[0] if g.op == "add" else E.mul(E.const(2), g),
+}
+
+
+_DERIVED: dict = {}
+
+
+@pytest.mark.parametrize("how,seed", [("scaled 1e-4", s) for s in range(2, 8)]
+                         + [(h, s) for h in _SABOTAGE if h != "scaled 1e-4" for s in (2, 5)])
+@pytest.mark.parametrize("text", ["tr(inv(X'*C*X)*A)", "tr(inv(X'*C*X)*(X'*B*X))", "logdet(X'*C*X)"])
+def test_sabotaged_gradient_fails_where_fixed_steps_struggled(text, how, seed):
+    if text not in _DERIVED:
+        _DERIVED[text] = matdiff.derive(text, wrt="X", shapes=declared_in(text, _XCX))
+    d = _DERIVED[text]
+    right = d._gradients
+    d._gradients = {"X": _SABOTAGE[how](right["X"])}
+    try:
+        res = d.check(seed=seed)
+    finally:
+        d._gradients = right
+    assert res.verdict == "FAILED" and not res.ok, str(res)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sabotaged_claims_of_every_kind_are_wrong(seed):
+    # each kind of claim, off by a relative 1e-4: still WRONG
+    cases = [
+        ("tr(inv(X'*C*X)*A)", _XCX, (), "1.0001*(-C*X*inv(X'*C*X)*A*inv(X'*C*X) - C'*X*inv(X'*C*X)'*A'*inv(X'*C*X)')"),
+        ("inv(X)", {"X": "n,n"}, (), "-1.0001*kron(inv(X)', inv(X))"),
+        ("inv(X)", {"X": "n,n"}, (), "dF = -1.0001*inv(X)*dX*inv(X)"),
+        ("x'*A*x", {"x": "n", "A": "n,n"}, ("hessian",), "1.0001*(A + A')"),
+        ("logdet(X)", {"X": "n,n"}, ("hessian",), "H[V] = -1.0001*inv(X)'*V'*inv(X)'"),
+    ]
+    for text, shapes, flags, claim in cases:
+        d = matdiff.derive(text, wrt=[n for n in ("X", "x") if n in shapes][0], shapes=declared_in(text, shapes))
+        res = d.check(seed=seed, claim=claim, hessian="hessian" in flags)
+        assert res.claim_verdict == "WRONG" and not res.ok, str(res)
+        assert "factor of 1.0001" in str(res), str(res)
+
+
+def test_fd_estimate_bounds_its_error():
+    # Ridders' extrapolation on functions with known derivatives: accurate, and the
+    # error estimate is not smaller than the error actually made
+    for f, df in ((lambda t: np.array([np.exp(3 * t) * np.sin(5 * t + 1)]),
+                   3 * np.sin(1) + 5 * np.cos(1)),
+                  (lambda t: np.array([1 / (1e-3 + (0.5 + t) ** 2)]), -2 * 0.5 / (1e-3 + 0.25) ** 2),
+                  (lambda t: np.array([np.log(2 + t), (1 + t) ** 7]), np.array([0.5, 7.0]))):
+        num, est, rounding = C._fd(f, 1.0)
+        err = np.linalg.norm(num - df)
+        assert err <= max(est, 1e-15 * np.linalg.norm(df)), (err, est)
+        assert err <= 1e-8 * np.linalg.norm(df)
+        assert 0 < rounding <= est
+
+
+def test_roundoff_estimate_sees_noise():
+    noise_rng = np.random.default_rng(0)
+
+    def noisy(t):  # a smooth function plus noise of relative size 1e-9
+        return np.array([np.cos(t) * (1 + 1e-9 * noise_rng.standard_normal())])
+
+    sigma = C._noise(noisy, 1.0)
+    assert 1e-10 < sigma < 1e-8
+    num, est, rounding = C._fd(noisy, 1.0)
+    assert abs(num[0]) <= max(est, 1e-12) and rounding > 1e-9  # d/dt cos(t) = 0 at 0
+
+
+def test_rank_bounds_and_sizes():
+    from matdiff.parsing import parse
+
+    sizes = {"m": 4, "n": 3}
+    for text, rank in (("A*A'", 3), ("A'*A", 3), ("A*diag(x)*A'", 3), ("x*x'", 1), ("A*A' + x*x'", 4),
+                       ("kron(A*A', B)", 6), ("(x*x') .^ 2", 1), ("A*A' .* (A*A')", 4)):
+        e = parse(text, {"A": "m,n", "x": "m" if text.startswith(("x", "A*A' +", "(x")) else "n", "B": "2,2"})
+        assert C._rank_bounds(e, sizes, {}) == rank, text
+    d = matdiff.derive("logdet(A*A') + tr(inv(X'*X))", wrt="A", shapes={"A": "m,n", "X": "p,q"})
+    for given in (None, {"n": 3}, {"m": 5}):
+        got = C._choose_sizes(d._shapes, given, [d.expr, d.gradient])
+        assert got["m"] <= got["n"] and got["q"] <= got["p"], got
+        assert all(got[k] == v for k, v in (given or {}).items())
