@@ -14,7 +14,6 @@ Three steps:
 
 from __future__ import annotations
 
-import keyword
 import re
 import threading
 from fractions import Fraction
@@ -1080,7 +1079,3 @@ def parse(text: str, shapes=None, symmetric=()) -> E.Expr:
     """
     return parse_full(text, shapes, symmetric).expr
 
-
-def python_name(name: str) -> str:
-    """A Python identifier for a user variable name (keywords get a trailing underscore)."""
-    return name + "_" if keyword.iskeyword(name) else name
