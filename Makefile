@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench setup clean
+.PHONY: run test bench soak setup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# random expressions (gradients and Jacobians, several seeds): values against the syntax-tree
+# evaluator, derivatives against its finite differences; 20,000 by default, not part of `make test`
+SOAK_ARGS ?= --count 2000 --seeds 1,2,3,4,5
+soak: setup
+	$(BIN)/python tests/soak.py $(SOAK_ARGS) -v
 
 bench: setup
 	$(BIN)/python -m pip install --quiet --find-links /opt/wheels -e ".[test,bench]"

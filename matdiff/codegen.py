@@ -778,8 +778,10 @@ class _Lowerer:
 
     def _trace(self, a: Expr) -> _Node:
         np = self.np
-        if a.op == "kron":  # tr(kron(A, B)) = tr(A) tr(B)
-            return self.times(self._trace(a.args[0]), self._trace(a.args[1]))
+        if a.op == "kron":
+            law = E.trace_of_kron(*a.args)  # tr(A) tr(B) for square A, B; w'*u for vectors
+            if law is not None:
+                return self.lower(law)
         if a.op == "diagm":
             return self.call(f"{np}.sum", self.lower(a.args[0]))
         if a.op != "mul":

@@ -768,6 +768,8 @@ def vec(a: Expr) -> Expr:
         return a.args[0]
     if a.op in ("zero", "ones"):
         return Expr(a.op, (), (dim_mul(a.rows, a.cols), 1))
+    if a.rows == 1:  # vec(r) = r' for a row vector r
+        return transpose(a)
     s, m = _pull_scalars(a)
     if s and m is not a:
         return mul(*s, vec(m))
@@ -778,6 +780,8 @@ def unvec(v: Expr, rows, cols) -> Expr:
     """Inverse of vec: a (rows*cols)-vector reshaped column-major to rows x cols."""
     if cols == 1:
         return v
+    if rows == 1:  # unvec(v, 1) = v' (a column reshaped to one row)
+        return transpose(v)
     if v.op == "vec" and v.args[0].shape == (rows, cols):
         return v.args[0]
     if v.op in ("zero", "ones"):
@@ -805,6 +809,23 @@ def kron(a: Expr, b: Expr) -> Expr:
     return Expr("kron", (a, b), shape)
 
 
+def trace_of_kron(a: Expr, b: Expr):
+    """tr(kron(a, b)) in closed form where one holds for these shapes, else None.
+
+    For A p x q and B r x s (pr = qs) the trace sums A[i,j]*B[k,l] over i*r + k = j*s + l.
+    That is tr(A)*tr(B) only when A and B are both square; for a column u and a row w'
+    it is w'*u, for a row u' and a column w it is u'*w. Other shapes (say X k x m with
+    S m x k) have no closed form here: the caller keeps tr(kron(A, B)).
+    """
+    if a.rows == a.cols and b.rows == b.cols:  # tr(kron(A, B)) = tr(A)*tr(B)  (A, B square)
+        return mul(trace(a), trace(b))
+    if a.cols == 1 and b.rows == 1:  # tr(kron(u, w')) = w'*u
+        return mul(b, a)
+    if a.rows == 1 and b.cols == 1:  # tr(kron(u', w)) = u'*w
+        return mul(a, b)
+    return None
+
+
 def dim_div(a, b):
     """a / b for dimensions, or None if b does not divide a."""
     ca, na = dim_parts(a)
@@ -819,8 +840,23 @@ def dim_div(a, b):
     return make_dim(ca // cb, rest)
 
 
+def _outer_factors(c: Expr):
+    """(u, v) with c == u*v' for column vectors u, v (c a product with a 1-wide middle), else None."""
+    if c.op != "mul":
+        return None
+    k, s, ch = factors(c)
+    if k != 1 or s:
+        return None
+    for j in range(1, len(ch)):
+        if ch[j - 1].cols == 1:
+            return mul(*ch[:j]), transpose(mul(*ch[j:]))
+    return None
+
+
 def kronadj1(c: Expr, b: Expr) -> Expr:
     """Adjoint of M -> kron(M, B) applied to C: sum_kl B[k,l] C[i*p+k, j*q+l] (shape of M)."""
+    if b.is_scalar:  # kron(M, s) = s*M, so kronadj1(C, s) = s*C
+        return mul(b, c)
     rows, cols = dim_div(c.rows, b.rows), dim_div(c.cols, b.cols)
     if is_zero(c):
         return zero((rows, cols))
@@ -828,8 +864,16 @@ def kronadj1(c: Expr, b: Expr) -> Expr:
         return mul(inner(b, c.args[1]), c.args[0])
     if c.op == "ones":  # kronadj1(1, B) = sum(B) 1
         return mul(sum_(b), ones((rows, cols)))
-    if c.op == "eye" and b.rows == b.cols and rows == cols:  # kronadj1(I, B) = tr(B) I
+    if c.op == "eye" and b.rows == b.cols and rows == cols:  # kronadj1(I, B) = tr(B) I  (B square)
         return mul(trace(b), eye(rows))
+    if b.rows == 1:  # kronadj1(C, w') = C*kron(I, w)   (so kronadj1(I, w') = kron(I, w), M*w' -> C*w)
+        return mul(c, kron(eye(cols), transpose(b)))
+    if b.cols == 1:  # kronadj1(C, w) = kron(I, w')*C   (so kronadj1(I, w) = kron(I, w'))
+        return mul(kron(eye(rows), transpose(b)), c)
+    uv = _outer_factors(c)
+    if uv is not None:  # kronadj1(u*v', B) = unvec(u, p)'*B*unvec(v, q)   (B p x q; vec(B*Y*A') trick)
+        u, v = uv
+        return mul(transpose(unvec(u, b.rows, rows)), b, unvec(v, b.cols, cols))
     s, m = _pull_scalars(c)
     if s and m is not c:
         return mul(*s, kronadj1(m, b))
@@ -838,6 +882,8 @@ def kronadj1(c: Expr, b: Expr) -> Expr:
 
 def kronadj2(a: Expr, c: Expr) -> Expr:
     """Adjoint of M -> kron(A, M) applied to C: sum_ij A[i,j] C[i*p+k, j*q+l] (shape of M)."""
+    if a.is_scalar:  # kron(s, M) = s*M, so kronadj2(s, C) = s*C
+        return mul(a, c)
     rows, cols = dim_div(c.rows, a.rows), dim_div(c.cols, a.cols)
     if is_zero(c):
         return zero((rows, cols))
@@ -845,8 +891,16 @@ def kronadj2(a: Expr, c: Expr) -> Expr:
         return mul(inner(a, c.args[0]), c.args[1])
     if c.op == "ones":  # kronadj2(A, 1) = sum(A) 1
         return mul(sum_(a), ones((rows, cols)))
-    if c.op == "eye" and a.rows == a.cols and rows == cols:  # kronadj2(A, I) = tr(A) I
+    if c.op == "eye" and a.rows == a.cols and rows == cols:  # kronadj2(A, I) = tr(A) I  (A square)
         return mul(trace(a), eye(rows))
+    if a.cols == 1:  # kronadj2(u, C) = kron(u', I)*C   (so kronadj2(u, I) = kron(u', I))
+        return mul(kron(transpose(a), eye(rows)), c)
+    if a.rows == 1:  # kronadj2(u', C) = C*kron(u, I)   (so kronadj2(u', I) = kron(u, I))
+        return mul(c, kron(transpose(a), eye(cols)))
+    uv = _outer_factors(c)
+    if uv is not None:  # kronadj2(A, u*v') = unvec(u, p)*A*unvec(v, q)'   (M p x q)
+        u, v = uv
+        return mul(unvec(u, rows, a.rows), a, transpose(unvec(v, cols, a.cols)))
     s, m = _pull_scalars(c)
     if s and m is not c:
         return mul(*s, kronadj2(a, m))

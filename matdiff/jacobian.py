@@ -40,7 +40,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from . import expr as E
-from .errors import DerivationError
 from .expr import Expr
 from .shapes import dim_mul
 from .simplify import simplify
@@ -137,19 +136,25 @@ def _vec_kron(n: Expr, i: int, J: Expr) -> Expr:
 
 
 def _vec_kronadj1(n: Expr, i: int, J: Expr) -> Expr:
-    # kronadj1(., B) is the adjoint of M -> kron(M, B): its Jacobian is that one's transpose
-    if i != 0:
-        raise DerivationError("the Jacobian of kronadj1(C, B) by its second argument B is not "
-                              "supported (differentiate by C, or write it with kron)")
-    return E.mul(E.transpose(_kron_block(n.shape, n.args[1], None)), J)
+    C, B = n.args
+    if i == 0:
+        # kronadj1(., B) is the adjoint of M -> kron(M, B): its Jacobian is that one's transpose
+        return E.mul(E.transpose(_kron_block(n.shape, B, None)), J)
+    # by B: vec(kronadj1(C, B)) = (I_mn (x) vec(B))' P' vec(C) = unvec(P' vec(C), pq)' vec(B)
+    # (<kronadj1(C, B), M> = vec(C)' P (vec(M) (x) vec(B)), M m x n, B p x q)
+    Y = E.unvec(E.mul(E.transpose(_kron_perm(n.shape, B.shape)), E.vec(C)), size(B), size(n))
+    return E.mul(E.transpose(Y), J)
 
 
 def _vec_kronadj2(n: Expr, i: int, J: Expr) -> Expr:
-    # kronadj2(A, .) is the adjoint of M -> kron(A, M): its Jacobian is that one's transpose
-    if i != 1:
-        raise DerivationError("the Jacobian of kronadj2(A, C) by its first argument A is not "
-                              "supported (differentiate by C, or write it with kron)")
-    return E.mul(E.transpose(_kron_block(n.shape, None, n.args[0])), J)
+    A, C = n.args
+    if i == 1:
+        # kronadj2(A, .) is the adjoint of M -> kron(A, M): its Jacobian is that one's transpose
+        return E.mul(E.transpose(_kron_block(n.shape, None, A)), J)
+    # by A: vec(kronadj2(A, C)) = (vec(A) (x) I_pq)' P' vec(C) = unvec(P' vec(C), pq) vec(A)
+    # (<kronadj2(A, C), M> = vec(C)' P (vec(A) (x) vec(M)), A m x n, M p x q)
+    Y = E.unvec(E.mul(E.transpose(_kron_perm(A.shape, n.shape)), E.vec(C)), size(n), size(A))
+    return E.mul(Y, J)
 
 
 def _vec_bcast(n: Expr, i: int, J: Expr) -> Expr:

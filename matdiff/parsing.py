@@ -379,6 +379,14 @@ class _Context:
         self.first_pos[name] = pos
         return shape
 
+    def settle(self):
+        """Solve the size equations left open (products of unknown sizes) or fail where one arose."""
+        bad = self.U.settle()
+        if bad is not None:
+            a, b, pos = bad
+            self.fail(f"shape mismatch: sizes {_ds(self.U, a)} and {_ds(self.U, b)} cannot be made "
+                      f"equal (Kronecker factors whose sizes are not declared)", pos)
+
     def check_defaults(self):
         """An undeclared vector or matrix whose size came out as 1 (possible only through
         Kronecker products of undeclared factors) is almost always a slip: say so rather than
@@ -407,6 +415,7 @@ def _infer(ctx: _Context, node: Node):
     for i, c in enumerate(node.children):
         if i not in dimargs:  # dimension arguments (eye(n), K(m, n)) are not expressions
             _infer(ctx, c)
+    U.site = node.pos  # where a deferred size equation arises
     if k == "number":
         node.shape = (1, 1)
     elif k == "name":
@@ -881,6 +890,7 @@ class Parsed:
         self.symmetric = symmetric
         self.inferred = {}  # undeclared lowercase name -> 'scalar' | 'vector' (the reading taken)
         self.notes = []  # one line per choice the naming convention made between readings
+        self.guessed = False  # some size was matched by a guess (see Unifier.settle)
 
 
 # ---------------------------------------------------------------------------- readings
@@ -958,6 +968,7 @@ def _choose_reading(text, tree, decl, symmetric, expected=None):
         _infer(ctx, tree)
         if expected is not None:
             _expect(ctx, tree, expected)
+        ctx.settle()
         ctx.check_defaults()
         return ctx
 
@@ -1057,6 +1068,10 @@ def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
     parsed = Parsed(e, final, list(ctx.order), set(symmetric), R.names.values())
     parsed.inferred = kinds
     parsed.notes = notes
+    parsed.guessed = ctx.U.guessed
+    if ctx.U.guessed:
+        parsed.notes.append("note: sizes of Kronecker factors were matched assuming corresponding "
+                            "factors agree (m*f = n*g read as f = n, g = m); declare shapes to be sure")
     # declared variables that do not occur keep their declared shapes (a zero gradient)
     parsed.absent = {n: R.shape(sh) for n, sh in ctx.declared.items() if n not in ctx.env}
     return parsed

@@ -281,7 +281,7 @@ def _round_trips(s: str, e: Expr) -> bool:
                 sym.append(name)
     try:
         p = parse_full(s, shapes, sym)
-        return p.expr is e and not p.fresh  # every size determined, none guessed
+        return p.expr is e and not p.fresh and not p.guessed  # every size determined, none guessed
     except (MatdiffError, RecursionError):
         return False
 

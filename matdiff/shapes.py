@@ -172,6 +172,12 @@ class Unifier:
         # identity whose size is inferred (a 1x1 "matrix" is a scalar in disguise, and the
         # operation that would make it one is where the error belongs)
         self.nonunit: set[Free] = set()
+        # product equations with several solutions, kept until later uses decide them
+        # (see settle); site is an opaque tag of where the equation arose
+        self.defer = True
+        self.pending: list = []
+        self.site = None
+        self.guessed = False  # some size equation was solved by a guess, not determined
 
     def fresh(self) -> Free:
         self.counter += 1
@@ -238,12 +244,88 @@ class Unifier:
                         self.nonunit.add(n2[0])
                 self.binding[f] = target
                 return True
-        # products of unknowns on both sides (Kronecker products of undeclared factors):
-        # pair them up in order of appearance, i.e. assume corresponding factors agree
-        if ca == cb and len(la) == len(lb) > 1 and (all(isinstance(x, Free) for x in la)
-                                                    or all(isinstance(x, Free) for x in lb)):
-            return all(self.unify(Dim(1, (x,)), Dim(1, (y,))) for x, y in zip(la, lb))
+        if not any(isinstance(x, Free) for x in la + lb):
+            return False
+        for (c1, n1, c2, n2) in ((ca, la, cb, lb), (cb, lb, ca, la)):
+            # f^k = c*names (kron(x, x) against a declared n*n): a unique positive solution
+            if c1 == 1 and n1 and len(set(n1)) == 1 and isinstance(n1[0], Free) \
+                    and not any(isinstance(x, Free) for x in n2):
+                k = len(n1)
+                root = round(c2 ** (1 / k))
+                counts = {x: n2.count(x) for x in n2}
+                if root ** k != c2 or any(v % k for v in counts.values()):
+                    return False
+                return self.unify(Dim(1, (n1[0],)),
+                                  make_dim(root, [x for x, v in counts.items() for _ in range(v // k)]))
+        # a product of unknowns equal to another product (Kronecker products of undeclared
+        # factors: m*f = n*g) has many solutions; keep it until other uses decide (settle)
+        if self.defer:
+            self.pending.append((a, b, self.site))
+            return True
         return False
+
+    def _pairings(self, a, b):
+        """Candidate solutions of an open product equation, each a list of equations between
+        single sizes: corresponding Kronecker factors agree (every order of the factors), or
+        m*f = n*g read as f = n, g = m."""
+        from itertools import permutations
+
+        ca, la = dim_parts(self.resolve(a))
+        cb, lb = dim_parts(self.resolve(b))
+        la, lb = list(la), list(lb)
+        for x in list(la):
+            if x in lb:
+                la.remove(x)
+                lb.remove(x)
+        g = gcd(ca, cb) or 1
+        ca, cb = ca // g, cb // g
+        out = []
+        if ca == cb and len(la) == len(lb) <= 5:
+            for perm in dict.fromkeys(permutations(lb)):
+                out.append([(Dim(1, (x,)), Dim(1, (y,))) for x, y in zip(la, perm)])
+        fa = [x for x in la if isinstance(x, Free)]
+        fb = [x for x in lb if isinstance(x, Free)]
+        if len(fa) == 1 and len(fb) == 1:
+            ra = [x for x in la if not isinstance(x, Free)]
+            rb = [x for x in lb if not isinstance(x, Free)]
+            out.append([(Dim(1, (fa[0],)), make_dim(cb, rb)), (Dim(1, (fb[0],)), make_dim(ca, ra))])
+        return out
+
+    def _search(self, eqs) -> bool:
+        """Solve open product equations by trying each candidate (depth first, undoing on
+        failure) until all hold together."""
+        eqs = [e for e in eqs if self.resolve(e[0]) != self.resolve(e[1])]
+        if not eqs:
+            return True
+        (a, b, _), rest = eqs[0], eqs[1:]
+        for cand in self._pairings(a, b):
+            saved = dict(self.binding), set(self.nonunit)
+            self.pending = []
+            if all(self.unify(x, y) for x, y in cand) and self._search(rest + self.pending):
+                return True
+            self.binding, self.nonunit = saved
+        return False
+
+    def settle(self):
+        """Solve the deferred product equations: first those that later uses determined, then
+        the rest by :meth:`_search` (``guessed`` is then set). Returns ``(a, b, site)`` of an
+        equation that cannot hold, else None."""
+        progress = True
+        while progress and self.pending:
+            progress = False
+            eqs, self.pending = self.pending, []
+            for a, b, site in eqs:
+                before = len(self.pending)
+                if not self.unify(a, b):
+                    return a, b, site
+                progress = progress or len(self.pending) == before
+        eqs, self.pending = self.pending, []
+        if not eqs:
+            return None
+        self.guessed = True
+        ok = self._search(eqs)
+        self.pending = []
+        return None if ok else eqs[0]
 
     def free_atoms(self, d) -> list:
         _, names = dim_parts(self.resolve(d))

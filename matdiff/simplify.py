@@ -8,7 +8,8 @@ each in one direction only, so rewriting terminates:
   stays one recognisable, shareable term);
   a symmetric expression loses its transpose (``S' -> S``, ``inv(S)' -> inv(S)``);
 * a trace whose argument can be rotated into a scalar product is removed
-  (``tr(A*x*y') -> y'*A*x``);
+  (``tr(A*x*y') -> y'*A*x``); the trace of a Kronecker product is ``tr(A)*tr(B)`` only for
+  square A and B (``w'*u`` for ``tr(kron(u, w'))``, unchanged for other shapes);
 * sums are factored on a common left or right factor (``A*x + A'*x -> (A + A')*x``).
 
 Rules are data: ``RULES[op]`` is a list of functions ``node -> Expr | None`` (None: no
@@ -114,6 +115,13 @@ def _tr_sym_transposes(n):
     if len(ch) >= 2 and all(f.op == "transpose" for f in ch):
         return E.mul(E.const(c), *s, E.trace(E.mul(*[f.args[0] for f in reversed(ch)])))
     return None
+
+
+def _tr_kron(n):
+    # tr(kron(A, B)) -> tr(A)*tr(B) for square A, B;  tr(kron(u, w')) -> w'*u;
+    # tr(kron(u', w)) -> u'*w;  no rewrite for other shapes (tr(A)*tr(B) would be wrong there)
+    a = n.args[0]
+    return E.trace_of_kron(*a.args) if a.op == "kron" else None
 
 
 def _split_term(t):
@@ -327,7 +335,7 @@ def _mul_sigmoid(n):
 
 RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron],
-    "trace": [_tr_rotate, _tr_sym_transposes],
+    "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron],
     "add": [_factor],
     "had": [_had_sigmoid],
     "mul": [_mul_sigmoid, _mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],

@@ -1,7 +1,11 @@
 """Property-based tests: random well-typed expression strings (tests/exprgen.py).
 
-* gradients of random scalar expressions agree with finite differences at random
-  sizes, for random subsets of the variables (including a symmetric matrix S);
+* the value of random scalar, vector and matrix expressions equals an independent
+  evaluation of the syntax tree (tests/reference.py), and their gradients / Jacobians agree
+  with finite differences of that reference value, at random sizes, for random subsets of
+  the variables (including a symmetric matrix S); the expressions include Kronecker
+  products of non-square and vector factors, kron inside tr/det, products of krons,
+  vec/unvec and commutation matrices (tests/randcheck.py does the checking);
 * the input expression and every gradient print to text that parses back to an
   equal expression, and printing is idempotent.
 
@@ -12,102 +16,67 @@ overflow.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables_in
-from gradcheck import (
-    GradientMismatch,
-    Inconclusive,
-    check_function,
-    concrete_shape,
-    declared_in,
-    names_in,
-    random_value,
-    shapes_as_strings,
-)
+from exprgen import array_expressions, n_examples, random_corpus, scalar_expressions, shapes_for, variables_in
+from gradcheck import declared_in, names_in, shapes_as_strings
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
+from randcheck import Skip, check_case
 
 import matdiff
 
-MAX_ABS = 1e6
+
+def _check(data, text, with_sym, max_vars):
+    names = variables_in(text)
+    wrt = data.draw(
+        st.lists(st.sampled_from(names), min_size=1, max_size=min(max_vars, len(names)), unique=True),
+        label="wrt")
+    sizes = {"n": data.draw(st.integers(2, 4), label="n"), "m": data.draw(st.integers(2, 4), label="m")}
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    note(f"derive({text!r}, wrt={wrt}) at {sizes}")
+    try:
+        return check_case(text, with_sym, wrt, sizes, seed)
+    except Skip as e:
+        event(f"skipped: {e}")
+        assume(False)
 
 
-def _evaluate_inputs(d, names, sizes, kinds, symmetric, seed):
-    rng = np.random.default_rng(seed)
-    inputs, cshapes = {}, {}
-    for name in names:
-        shp = concrete_shape(d.shapes[name], sizes)
-        cshapes[name] = shp
-        inputs[name] = random_value(shp, kinds.get(name, "any"), rng, symmetric=name in symmetric)
-    return inputs, cshapes, rng
-
-
-@settings(max_examples=n_examples(400), deadline=None)
+@settings(max_examples=n_examples(300), deadline=None)
 @given(data=st.data())
 def test_random_expression_gradients(data):
+    """Scalar expressions: matdiff's value equals NumPy on the syntax tree, and the gradient
+    agrees with finite differences of that reference value (not of matdiff's own)."""
     text, with_sym = data.draw(scalar_expressions(max_depth=5), label="expr")
-    shapes = declared_in(text, shapes_for(with_sym))
-    names = variables_in(text)
-    symmetric = names_in(text, ["S"])
-    wrt = data.draw(
-        st.lists(st.sampled_from(names), min_size=1, max_size=min(3, len(names)), unique=True), label="wrt"
-    )
-    n = data.draw(st.integers(2, 4), label="n")
-    m = data.draw(st.integers(2, 4), label="m")
-    seed = data.draw(st.integers(0, 2**16), label="seed")
-    note(f"derive({text!r}, wrt={wrt}, symmetric={symmetric}) at n={n}, m={m}")
+    assert _check(data, text, with_sym, 3) == "gradient"
 
-    single = len(wrt) == 1
-    d = matdiff.derive(text, wrt=wrt[0] if single else wrt, shapes=shapes, symmetric=symmetric)
-    assert sorted(d.variables) == names, f"d.variables {d.variables} != names in text {names}"
-    note(f"gradients: { {k: str(v) for k, v in d.gradients.items()} }")
-    f = d.to_numpy()
 
-    inputs, cshapes, rng = _evaluate_inputs(d, names, {"n": n, "m": m}, KINDS, set(symmetric), seed)
-    with np.errstate(all="ignore"):
-        value, grad = f(**inputs)
-    value = float(np.asarray(value, dtype=float).reshape(()))
-    grads = {wrt[0]: grad} if single else grad
-    finite = (
-        math.isfinite(value)
-        and abs(value) < MAX_ABS
-        and all(
-            np.all(np.isfinite(np.asarray(grads[w], dtype=float)))
-            and np.all(np.abs(np.asarray(grads[w])) < 1e8)
-            for w in wrt
-        )
-    )
-    if not finite:
-        event("skipped: value or gradient not finite / huge")
-    assume(finite)
-    # A wrong derivative is wrong almost everywhere; finite differences that roundoff defeats
-    # (sin of a huge argument) fail at one point. So a mismatch is confirmed at two more
-    # random points before it counts.
-    for attempt in range(3):
-        try:
-            with np.errstate(all="ignore"):
-                check_function(
-                    f,
-                    inputs,
-                    wrt,
-                    cshapes,
-                    symmetric=symmetric,
-                    rng=rng,
-                    single=single,
-                    context=f"{text!r} by {wrt} at n={n}, m={m}",
-                )
-            return
-        except Inconclusive:
-            event("skipped: finite differences cannot resolve the derivative")
-            assume(False)
-        except GradientMismatch:
-            if attempt == 2:
-                raise
-            event("mismatch at one point: confirming at another")
-            inputs, cshapes, rng = _evaluate_inputs(d, names, {"n": n, "m": m}, KINDS, set(symmetric),
-                                                    seed + 1000 * (attempt + 1))
+@settings(max_examples=n_examples(75), deadline=None)
+@given(data=st.data())
+def test_random_expression_jacobians(data):
+    """Vector- and matrix-valued expressions (Kronecker products, vec/unvec, K, product
+    sizes included): value against the syntax tree, Jacobian against finite differences
+    of the reference value."""
+    text, with_sym = data.draw(array_expressions(max_depth=4), label="expr")
+    assert _check(data, text, with_sym, 2) == "jacobian"
+
+
+def test_generator_reaches_the_kronecker_regions():
+    """The random expressions cover what the issue found wrong: kron of non-square and vector
+    factors, row vectors, kron inside tr/det/logdet, products of krons, vec/unvec and K."""
+    texts = [t for t, _ in random_corpus(400, seed=7)] + [t for t, _ in random_corpus(200, seed=7, arrays=True)]
+    found = {
+        "tr(kron(col, row))": r"tr\(kron\([a-z]\b[^,]*, [a-z]'\)\)",
+        "tr(kron(n x m, m x n))": r"tr\(kron\(C, D\)\)|tr\(kron\(D, C\)\)",
+        "det(I + kron)": r"det\((I|eye) \+ kron\(",
+        "logdet(kron)": r"logdet\(kron\(",
+        "kron*kron": r"kron\([^;]*\)\*kron\(",
+        "kron of a row": r"kron\([a-z]'",
+        "K(": r"\bK\(",
+        "unvec(": r"\bunvec\(",
+    }
+    import re
+
+    missing = [k for k, rx in found.items() if not any(re.search(rx, t) for t in texts)]
+    assert not missing, f"random expressions never reach {missing}"
 
 
 def _draw_case(data):

@@ -174,7 +174,7 @@ from exprgen import KINDS, n_examples, scalar_expressions, shapes_for, variables
 from gradcheck import concrete_shape, declared_in, names_in, random_value  # noqa: E402
 from hypothesis import assume, given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from test_reference_eval import reference_value  # noqa: E402
+from reference import reference_value  # noqa: E402
 
 from matdiff import parsing as P  # noqa: E402
 
@@ -187,6 +187,8 @@ def test_inferred_readings_of_random_expressions(data):
     by the rules, and matdiff's value for that reading equals an independent evaluation of the
     syntax tree under the same reading."""
     text, with_sym = data.draw(scalar_expressions(max_depth=4), label="expr")
+    # size names written as arguments (K(m, n), eye(n)) are fixed only by declarations
+    assume(not any(f"{f}(" in text for f in ("K", "eye", "ones", "zeros", "unvec")))
     shapes = declared_in(text, shapes_for(with_sym))
     matrices = {k: v for k, v in shapes.items() if k[0].isupper()}
     symmetric = names_in(text, ["S"])
@@ -200,6 +202,7 @@ def test_inferred_readings_of_random_expressions(data):
     intended = {n: ("scalar" if shapes[n] == "" else "vector") for n in P._free_names(tree, decl)}
     ctx = P._Context(text, decl, symmetric, intended)
     P._infer(ctx, tree)
+    ctx.settle()
     usage = P._usage_kinds(tree, set(intended))
     conv = {n: P.default_kind(n) for n in intended}
     departures = tuple(n for n in intended if intended[n] != conv[n])
@@ -213,8 +216,12 @@ def test_inferred_readings_of_random_expressions(data):
     sizes = {k: data.draw(st.integers(2, 4)) for k in sorted(dims)}
     values = {nm: random_value(concrete_shape(d.shapes[nm], sizes), KINDS.get(nm, "any"), rng,
                                symmetric=nm in symmetric) for nm in names}
+    nudged = {k: np.asarray(v, dtype=float) * (1 + 1e-12) for k, v in values.items()}
     with np.errstate(all="ignore"):
         got = float(d.value_numpy()(**values))
         ref = float(reference_value(text, matrices, symmetric, values, sizes)[0, 0])
+        ref2 = float(reference_value(text, matrices, symmetric, nudged, sizes)[0, 0])
     assume(math.isfinite(ref) and abs(ref) < 1e8)
+    # too ill-conditioned at this point to compare values (sin(exp(204)*...)): rounding decides
+    assume(abs(ref2 - ref) <= 1e-10 * max(1.0, abs(ref)))
     assert got == ref or abs(got - ref) <= 1e-8 * max(1.0, abs(ref)), (text, got, ref)

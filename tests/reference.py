@@ -1,0 +1,156 @@
+"""An independent oracle for values: evaluate the *syntax tree* straight with NumPy.
+
+Gradient checks that compare matdiff's derivative with finite differences of matdiff's
+own value cannot see a wrong canonicalization in the constructors (say ``A*B -> B*A``, or
+``tr(kron(A, B)) -> tr(A)*tr(B)`` for non-square A, B): value and derivative are then
+consistently wrong. The evaluator here reads what the user typed: the parse tree of
+``matdiff.parsing`` (before any Expr is built, so none of matdiff's constructors,
+simplifier or code generator is involved), with NumPy for every operation. From matdiff
+it takes only the shape inference, and only to size ``I``/``eye``/``ones``/``zeros``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from matdiff import parsing as P
+from matdiff.shapes import dim_parts
+
+
+def _size(d, sizes) -> int:
+    c, names = dim_parts(d)
+    out = c
+    for x in names:
+        out *= sizes[str(x)]
+    return out
+
+
+def _commutation(m: int, n: int) -> np.ndarray:
+    """K with K @ vec(A) = vec(A.T) for A m x n (column-major vec), built entry by entry."""
+    K = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            K[i * n + j, j * m + i] = 1.0
+    return K
+
+
+# functions whose arguments after the first N are sizes: {name: N}
+DIM_FUNCTIONS = {"eye": 0, "ones": 0, "zeros": 0, "K": 0, "unvec": 1}
+
+
+def _as_array(v) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    return v.reshape(1, 1) if v.ndim == 0 else (v.reshape(-1, 1) if v.ndim == 1 else v)
+
+
+def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str, int]) -> Callable:
+    """``values -> array``: the value of ``text`` for concrete sizes, from its syntax tree
+    (vectors as columns, scalars as 1x1). Parsing and shape inference happen once."""
+    tree = P._syntax_tree(text)
+    ctx, _, _ = P._choose_reading(text, tree, P._Declarations(shapes), symmetric)
+    R = P._Resolver(ctx)
+    shape_cache: dict = {}
+
+    def shape_of(node):
+        key = id(node)
+        if key not in shape_cache:
+            r, c = R.shape(node.shape)
+            shape_cache[key] = (_size(r, sizes), _size(c, sizes))
+        return shape_cache[key]
+
+    def dimarg(node):
+        if node.kind == "number":
+            return int(node.value)
+        if node.kind == "name":
+            return sizes[node.value]
+        return math.prod(dimarg(ch) for ch in node.children)
+
+    def is_scalar(v):
+        return v.shape == (1, 1)
+
+    scalar = lambda v: np.array([[v]])  # noqa: E731
+    unary = {
+        "tr": lambda x: scalar(np.trace(x)), "trace": lambda x: scalar(np.trace(x)),
+        "det": lambda x: scalar(np.linalg.det(x)), "logdet": lambda x: scalar(np.linalg.slogdet(x)[1]),
+        "inv": np.linalg.inv, "transpose": lambda x: x.T, "sum": lambda x: scalar(x.sum()),
+        "norm2": lambda x: scalar(np.linalg.norm(x)), "vec": lambda x: x.reshape(-1, 1, order="F"),
+        "diag": lambda x: x if is_scalar(x) else (np.diagflat(x) if x.shape[1] == 1
+                                                  else np.diag(x).reshape(-1, 1)),
+        "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
+        "sqrt": np.sqrt, "abs": np.abs, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+        "relu": lambda x: np.maximum(x, 0), "sign": np.sign, "step": lambda x: (x > 0).astype(float),
+    }
+
+    def times(a, b):
+        return a * b if is_scalar(a) or is_scalar(b) else a @ b
+
+    binary = {"+": np.add, "-": np.subtract, "*": times, "/": np.divide, ".*": np.multiply}
+
+    def compile_node(node) -> Callable:
+        """The node as a function of the values (the tree is walked once, here)."""
+        k = node.kind
+        if k == "call" and node.value in DIM_FUNCTIONS:  # arguments that are sizes, not values
+            kids = [compile_node(ch) for ch in node.children[:DIM_FUNCTIONS[node.value]]]
+        else:
+            kids = [compile_node(ch) for ch in node.children]
+        if k == "number":
+            const = np.array([[float(node.value)]])
+            return lambda vals: const
+        if k == "name":
+            name = node.value
+            if node.how == "var":
+                return lambda vals: _as_array(vals[name])
+            r, c = shape_of(node)
+            const = {"eye": lambda: np.eye(r), "ones": lambda: np.ones((r, c)),
+                     "zeros": lambda: np.zeros((r, c))}[node.how]()
+            return lambda vals: const
+        if k == "neg":
+            return lambda vals: -kids[0](vals)
+        if k == "transpose":
+            return lambda vals: kids[0](vals).T
+        if k in ("sum", "prod"):  # +/- chains, and * / .* ./ chains, left to right
+            ops = [binary.get(op, np.divide) for op, _ in node.ops[1:]]
+
+            def chain(vals):
+                acc = kids[0](vals)
+                for op, kid in zip(ops, kids[1:]):
+                    acc = op(acc, kid(vals))
+                return acc
+            return chain
+        if k in ("pow", "hpow"):
+            kk = node.how
+
+            def power(vals):
+                b, e = kids[0](vals), kids[1](vals)
+                if k == "pow" and not is_scalar(b):
+                    p = int(kk)
+                    return np.linalg.matrix_power(b if p >= 0 else np.linalg.inv(b), abs(p))
+                return b ** e[0, 0]
+            return power
+        if k == "call":
+            name = node.value
+            if name in ("eye", "ones", "zeros"):
+                r, c = shape_of(node)
+                const = {"eye": np.eye(r), "ones": np.ones((r, c)), "zeros": np.zeros((r, c))}[name]
+                return lambda vals: const
+            if name == "K":
+                const = _commutation(*(dimarg(ch) for ch in node.children))
+                return lambda vals: const
+            if name == "unvec":
+                rows = dimarg(node.children[1])
+                return lambda vals: kids[0](vals).reshape(rows, -1, order="F")
+            if name == "kron":
+                return lambda vals: np.kron(kids[0](vals), kids[1](vals))
+            fn = unary[name]
+            return lambda vals: fn(kids[0](vals))
+        raise AssertionError(k)
+
+    return compile_node(tree)
+
+
+def reference_value(text: str, shapes: Mapping, symmetric, values: Mapping, sizes: Mapping[str, int]):
+    """Evaluate ``text`` once from its syntax tree (see :func:`reference_function`)."""
+    return reference_function(text, shapes, symmetric, sizes)(values)
