@@ -225,3 +225,16 @@ def test_inferred_readings_of_random_expressions(data):
     # too ill-conditioned at this point to compare values (sin(exp(204)*...)): rounding decides
     assume(abs(ref2 - ref) <= 1e-10 * max(1.0, abs(ref)))
     assert got == ref or abs(got - ref) <= 1e-8 * max(1.0, abs(ref)), (text, got, ref)
+
+
+def test_sizes_of_undeclared_kronecker_factors_are_decided_by_all_uses():
+    """kron(x, z) against a declared m*n is ambiguous alone (x of length m or n); the later
+    kron(x, y) against n*n decides it. The search is announced, the gradient checked."""
+    shapes = {"D": "m,n", "A": "n,n"}
+    text = "kron(x, z)'*kron(D, A)*kron(x, y)"
+    d = check_gradient(text, "x", shapes=shapes)
+    assert (d.shapes["x"], d.shapes["z"], d.shapes["y"]) == (("n",), ("m",), ("n",))
+    assert any("Kronecker" in n for n in d.notes)
+    # declared, nothing is guessed
+    d = matdiff.derive(text, wrt="x", shapes={**shapes, "x": "n", "z": "m", "y": "n"})
+    assert d.notes == []
