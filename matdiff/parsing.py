@@ -928,8 +928,8 @@ def _free_names(tree: Node, decl: _Declarations) -> list:
 
 def _usage_kinds(tree: Node, names) -> dict:
     """Kinds suggested by how a name is written: transposed (b'*x) or reduced as a whole
-    (norm2(r), sum(w)) it is a vector; raised to a power (sigma^2) a scalar. Only a starting
-    point for the local search, which still ranks readings by the rules above."""
+    (norm2(r), sum(w)) it is a vector; raised to a power (sigma^2) a scalar (rule 3 above,
+    and a starting point of the local search)."""
     out, stack = {}, [tree]
     while stack:
         n = stack.pop()

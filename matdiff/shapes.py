@@ -215,22 +215,25 @@ class Unifier:
             names = tuple(out)
         return make_dim(c, names)
 
-    def unify(self, a, b) -> bool:
-        """Make dimensions a and b equal; False if impossible."""
-        a = self.resolve(a)
-        b = self.resolve(b)
-        if a == b:
-            return True
-        ca, na = dim_parts(a)
-        cb, nb = dim_parts(b)
-        # cancel common atoms and common factors
+    def _reduced(self, a, b):
+        """``a = b`` as ``ca*la = cb*lb`` with common atoms and common factors cancelled."""
+        ca, na = dim_parts(self.resolve(a))
+        cb, nb = dim_parts(self.resolve(b))
         la, lb = list(na), list(nb)
         for x in list(la):
             if x in lb:
                 la.remove(x)
                 lb.remove(x)
         g = gcd(ca, cb) or 1
-        ca, cb = ca // g, cb // g
+        return ca // g, la, cb // g, lb
+
+    def unify(self, a, b) -> bool:
+        """Make dimensions a and b equal; False if impossible."""
+        a = self.resolve(a)
+        b = self.resolve(b)
+        if a == b:
+            return True
+        ca, la, cb, lb = self._reduced(a, b)
         for (c1, n1, c2, n2) in ((ca, la, cb, lb), (cb, lb, ca, la)):
             if c1 == 1 and len(n1) == 1 and isinstance(n1[0], Free):
                 f = n1[0]
@@ -270,15 +273,7 @@ class Unifier:
         m*f = n*g read as f = n, g = m."""
         from itertools import permutations
 
-        ca, la = dim_parts(self.resolve(a))
-        cb, lb = dim_parts(self.resolve(b))
-        la, lb = list(la), list(lb)
-        for x in list(la):
-            if x in lb:
-                la.remove(x)
-                lb.remove(x)
-        g = gcd(ca, cb) or 1
-        ca, cb = ca // g, cb // g
+        ca, la, cb, lb = self._reduced(a, b)
         out = []
         if ca == cb and len(la) == len(lb) <= 5:
             for perm in dict.fromkeys(permutations(lb)):
