@@ -691,6 +691,19 @@ def fn(name: str, a: Expr) -> Expr:
         return a
     if name == "log" and a.op == "fn" and a.attr == "exp":  # log(exp(x)) = x
         return a.args[0]
+    if name == "log" and a.op == "mul":
+        # log(c*exp(u)) = u + log(c) for a scalar c, also where c <= 0 (nan, -inf alike): the
+        # log of a softmax, log(exp(u)/sum(exp(u))), is u - log(sum(exp(u))), stable and short
+        coeff, scal, chain = factors(a)
+        pool = chain if chain else scal
+        if len(chain) <= 1 and any(f.op == "fn" and f.attr == "exp" for f in pool):
+            e = next(f for f in pool if f.op == "fn" and f.attr == "exp")
+            rest = fn("log", mul(const(coeff), *[f for f in scal if f is not e]))
+            u = e.args[0]
+            return add(u, rest if u.is_scalar else bcast(rest, u.shape))
+    if name == "log" and a.op == "pow" and a.is_scalar and a.args[1].op == "const" \
+            and a.args[1].attr == -1:  # log(1/s) = -log(s), also for s <= 0 (nan, inf alike)
+        return neg(fn("log", a.args[0]))
     if name == "abs" and a.op == "fn" and a.attr in ("abs", "exp", "sqrt", "sigmoid", "relu"):
         return a
     return Expr("fn", (a,), a.shape, name)
