@@ -52,6 +52,8 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
     tree = P._syntax_tree(text)
     ctx, _, _ = P._choose_reading(text, tree, P._Declarations(shapes), symmetric)
     R = P._Resolver(ctx)
+    for name in ctx.order:  # name free sizes in the order matdiff does (variables first)
+        R.shape(ctx.env[name])
     shape_cache: dict = {}
 
     def shape_of(node):
