@@ -17,9 +17,7 @@ INTERFACE: contextvars.ContextVar[str] = contextvars.ContextVar("matdiff_interfa
 
 def declare(name: str, spec: str) -> str:
     """How the user declares ``name`` with shape ``spec`` ('' scalar, 'n' vector, 'n,m')."""
-    if INTERFACE.get() == "cli":
-        return f"--shape {name}={spec}"
-    return f"shapes={{{name!r}: {spec!r}}}"
+    return spelled(f"--shape {name}={spec}", f"shapes={{{name!r}: {spec!r}}}")
 
 
 def spelled(cli: str, python: str) -> str:
@@ -29,9 +27,7 @@ def spelled(cli: str, python: str) -> str:
 
 def option(flag: str, value: str) -> str:
     """How the user passes an option: ``--wrt X`` on the command line, ``wrt='X'`` in Python."""
-    if INTERFACE.get() == "cli":
-        return f"--{flag} {value}"
-    return f"{flag}={value!r}"
+    return spelled(f"--{flag} {value}", f"{flag}={value!r}")
 
 
 class MatdiffError(Exception):

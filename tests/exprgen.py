@@ -521,24 +521,24 @@ def _size_sources(text: str) -> list[str]:
     return [{"n": "x", "m": "z"}[d] for d in sorted(named) if not have & _SIZE_OF[d]]
 
 
+def _expressions(draw, kind: str, min_depth: int, max_depth: int, with_sym):
+    if with_sym is None:
+        with_sym = draw(st.booleans())
+    depth = draw(st.integers(min_depth, max_depth))
+    gen = Gen(lambda lo, hi: draw(st.integers(lo, hi)), with_sym=with_sym)
+    return getattr(gen, f"{kind}_expression")(depth), with_sym
+
+
 @st.composite
 def scalar_expressions(draw, max_depth: int = 4, with_sym=None):
     """Strategy: (expr_text, with_sym) with a scalar-valued, well-typed expression."""
-    if with_sym is None:
-        with_sym = draw(st.booleans())
-    depth = draw(st.integers(2, max_depth))
-    gen = Gen(lambda lo, hi: draw(st.integers(lo, hi)), with_sym=with_sym)
-    return gen.scalar_expression(depth), with_sym
+    return _expressions(draw, "scalar", 2, max_depth, with_sym)
 
 
 @st.composite
 def array_expressions(draw, max_depth: int = 4, with_sym=None):
     """Strategy: (expr_text, with_sym) with a vector- or matrix-valued, well-typed expression."""
-    if with_sym is None:
-        with_sym = draw(st.booleans())
-    depth = draw(st.integers(1, max_depth))
-    gen = Gen(lambda lo, hi: draw(st.integers(lo, hi)), with_sym=with_sym)
-    return gen.array_expression(depth), with_sym
+    return _expressions(draw, "array", 1, max_depth, with_sym)
 
 
 def shapes_for(with_sym: bool) -> dict[str, str]:
