@@ -9,7 +9,7 @@ Pipeline (one module each): parse -> shapes -> differentiate -> gradient (transp
 pass) -> simplify -> printing / codegen. See README.md for the language.
 """
 
-from .errors import DerivationError, MatdiffError, ParseError, ShapeError
+from .core.errors import DerivationError, MatdiffError, ParseError, ShapeError
 
 __version__ = "0.1.0"
 __all__ = ["derive", "parse", "Derivation", "Expr", "MatdiffError", "ParseError", "ShapeError",
@@ -23,11 +23,11 @@ def __getattr__(name):
 
         return getattr(api, name)
     if name == "parse":
-        from .parsing import parse
+        from .lang.parsing import parse
 
         return parse  # (the module is matdiff.parsing, so this name is never shadowed)
     if name == "Expr":
-        from .expr import Expr
+        from .core.expr import Expr
 
         return Expr
     raise AttributeError(f"module 'matdiff' has no attribute {name!r}")

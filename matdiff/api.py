@@ -7,31 +7,31 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 
-from . import expr as E
-from .differentiate import differential, dvars_for
-from .errors import DerivationError, ShapeError, option, suggest
-from .expr import Expr
-from .gradient import transpose_linear
-from .parsing import parse_full
-from .shapes import shape_str, shape_to_dims
-from .simplify import simplify, sym
+from .core import expr as E
+from .core.errors import DerivationError, ShapeError, option, suggest
+from .core.expr import Expr
+from .core.shapes import shape_str, shape_to_dims
+from .lang.parsing import parse_full
+from .passes.differentiate import differential, dvars_for
+from .passes.simplify import simplify, sym
+from .passes.transpose import transpose_linear
 
 
 # code generation loads on first use: the CLI's default path (derive and print) never needs it
 def generate(*args, **kwargs):
-    from .codegen import generate as _generate
+    from .backends.codegen import generate as _generate
 
     return _generate(*args, **kwargs)
 
 
 def compile_source(source: str, fname: str):
-    from .codegen import compile_source as _compile
+    from .backends.codegen import compile_source as _compile
 
     return _compile(source, fname)
 
 
 def py_name(name: str) -> str:
-    from .codegen import py_name as _py_name
+    from .backends.codegen import py_name as _py_name
 
     return _py_name(name)
 
@@ -164,7 +164,7 @@ class Derivation:
     def jacobians(self) -> dict:
         """``{name: J}``: ``vec(dF) = J vec(dX)`` summed over the variables (see :mod:`matdiff.jacobian`)."""
         if self._jacobians is None:
-            from .jacobian import jacobian_of_gradient, jacobians
+            from .passes.vecpass import jacobian_of_gradient, jacobians
 
             with _deep_stack():
                 if self._gradients is not None:
@@ -199,7 +199,7 @@ class Derivation:
         """d2f, the quadratic form in dX: ``logdet(X)`` gives ``-tr(inv(X)*dX*inv(X)*dX)``."""
         if self._d2 is None:
             self._second_order_check()
-            from .hessian import second_differential
+            from .passes.hessian import second_differential
 
             with _deep_stack():
                 self._d2 = second_differential(self._raw_differential, self._dvars)
@@ -208,7 +208,7 @@ class Derivation:
     @property
     def hvp_variables(self) -> dict:
         """``{X: name}``: the direction of each variable in :attr:`hvps` (V for one variable)."""
-        from .hessian import hvp_names
+        from .passes.hessian import hvp_names
 
         return hvp_names(self.wrt, self._shapes)
 
@@ -223,7 +223,7 @@ class Derivation:
         the directions :attr:`hvp_variables`; nothing of size n² x n² is formed."""
         if self._hvp is None:
             self._second_order_check()
-            from .hessian import hvps
+            from .passes.hessian import hvps
 
             with _deep_stack():
                 self._hvp = hvps(self.gradients, self.wrt, self._shapes, self.symmetric, self.hvp_variables)
@@ -240,7 +240,7 @@ class Derivation:
         Hessian on the stacked ``[vec(X); vec(Y); ...]`` in ``wrt`` order."""
         if self._hess is None:
             self._second_order_check()
-            from .hessian import hessian_blocks
+            from .passes.hessian import hessian_blocks
 
             with _deep_stack():
                 self._hess = hessian_blocks(self.gradients, self.wrt, self._shapes, self.symmetric)
@@ -271,7 +271,7 @@ class Derivation:
     def _code_shapes(self) -> str:
         """The Shapes line of a generated docstring, by Python parameter name (a keyword gets
         a trailing underscore), saying which formula name each renamed parameter stands for."""
-        from .codegen import py_names
+        from .backends.codegen import py_names
 
         names = py_names(self.variables)
         renamed = [f"{p} is {n}" for n, p in names.items() if p != n]
@@ -299,7 +299,7 @@ class Derivation:
                 *self._latex_derivatives()]
 
     def _latex_derivatives(self) -> list:
-        from .printing import latex_name
+        from .render.text import latex_name
 
         if self._gradients is None:
             return [f"\\frac{{\\partial \\operatorname{{vec}} F}}"
@@ -431,7 +431,7 @@ class Derivation:
         >>> derive("tr(X*A*X)", wrt="X").check(claim="2*A'*X'").claim_ok
         False
         """
-        from .check import check
+        from .check.checker import check
 
         with _deep_stack():
             return check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps,
@@ -589,7 +589,7 @@ def _check_hints(hints, shapes) -> dict:
     """Validate ``{dimension name: size}`` hints against the dimensions in use."""
     if not hints:
         return {}
-    from .shapes import dim_parts
+    from .core.shapes import dim_parts
 
     known = {str(n) for s in shapes.values() for d in s for n in dim_parts(d)[1]}
     out = {}

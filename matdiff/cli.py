@@ -93,7 +93,7 @@ def _derive(expression, wrt, shapes, symmetric):
 
 def _run(fn):
     """Turn user errors into one clean message and exit code 2."""
-    from .errors import INTERFACE, MatdiffError
+    from .core.errors import INTERFACE, MatdiffError
 
     token = INTERFACE.set("cli")  # advice in messages is spelt as options (--shape x=n)
     try:
@@ -148,7 +148,7 @@ def render_second_order(d, fmt: str) -> str:
     dirs = ", ".join(vn[a] for a in d.wrt)
     single = len(d.wrt) == 1
     if fmt == "latex":
-        from .printing import latex_name as tex
+        from .render.text import latex_name as tex
 
         tdirs = ", ".join(tex(vn[a]) for a in d.wrt)
         lines = [render(d, fmt), f"\\mathrm{{d}}^2 f = {d2.latex()}"]
@@ -175,7 +175,7 @@ def render_second_order(d, fmt: str) -> str:
 
 def render(d, fmt: str) -> str:
     """The CLI's rendering of a derivation."""
-    from . import expr as E
+    from .core import expr as E
 
     if fmt == "json":
         return json.dumps(d.to_dict(), indent=2)
@@ -245,7 +245,7 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
     hints = _sizes_option(hint, "--hint")
 
     def go():
-        from .errors import DerivationError
+        from .core.errors import DerivationError
 
         if not name.isidentifier() or name.startswith("_"):
             raise DerivationError(f"--name {name!r}: use a Python identifier not starting with '_'")

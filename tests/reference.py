@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from matdiff import parsing as P
-from matdiff.shapes import dim_parts
+from matdiff.core.shapes import dim_parts
+from matdiff.lang import parsing as P
 
 
 def _size(d, sizes) -> int:

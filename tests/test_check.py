@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from gradcheck import declared_in
 
 import matdiff
-from matdiff import expr as E
-from matdiff.check import CheckResult
+from matdiff.check.checker import CheckResult
 from matdiff.cli import main
+from matdiff.core import expr as E
 
 
 def derive(text, wrt, shapes=None, symmetric=()):
@@ -436,8 +436,8 @@ def test_matdiff_second_order_is_checked_and_can_fail():
 
 
 def test_parse_full_expected_shape_sizes_identity_and_ones():
-    from matdiff.parsing import parse_full
-    from matdiff.shapes import sym
+    from matdiff.core.shapes import sym
+    from matdiff.lang.parsing import parse_full
 
     n, m = sym("n"), sym("m")
     assert parse_full("9*tr(A)^8*I", {"A": "n,n"}, expected=(n, n)).expr.shape == (n, n)

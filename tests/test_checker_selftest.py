@@ -175,8 +175,8 @@ def test_form_helpers():
 # (adaptive step, error estimates, INCONCLUSIVE); these tests make sure it still calls
 # wrong ones wrong, also by small amounts and at exactly those points.
 
-from matdiff import check as C  # noqa: E402
-from matdiff import expr as E  # noqa: E402
+from matdiff.check import checker as C  # noqa: E402
+from matdiff.core import expr as E  # noqa: E402
 
 _XCX = {"X": "n,m", "C": "n,n", "A": "m,m", "B": "n,n"}
 _SABOTAGE = {
@@ -250,7 +250,7 @@ def test_roundoff_estimate_sees_noise():
 
 
 def test_rank_bounds_and_sizes():
-    from matdiff.parsing import parse
+    from matdiff.lang.parsing import parse
 
     sizes = {"m": 4, "n": 3}
     for text, rank in (("A*A'", 3), ("A'*A", 3), ("A*diag(x)*A'", 3), ("x*x'", 1), ("A*A' + x*x'", 4),

@@ -278,9 +278,9 @@ def test_chain_order_for_shapes():
 
 
 def _chain_source(hints):
-    from matdiff import expr as E
-    from matdiff.codegen import generate
-    from matdiff.shapes import sym
+    from matdiff.backends.codegen import generate
+    from matdiff.core import expr as E
+    from matdiff.core.shapes import sym
 
     n, m, k, p = (sym(c) for c in "nmkp")
     A, B, C = E.var("A", (n, m)), E.var("B", (m, k)), E.var("C", (k, p))
@@ -507,7 +507,7 @@ def test_cli_codegen_errors(args, needle):
 ])
 def test_sign_analysis_is_sound(text, expected):
     """codegen.is_nonnegative: what it claims holds on random inputs (and it finds these)."""
-    from matdiff.codegen import is_nonnegative
+    from matdiff.backends.codegen import is_nonnegative
 
     e = matdiff.parse(text, shapes={"x": "n"})
     assert is_nonnegative(e) is expected

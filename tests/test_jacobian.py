@@ -16,9 +16,9 @@ from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 import matdiff
-from matdiff import expr as E
-from matdiff.jacobian import VEC_RULES
-from matdiff.ops import OPS
+from matdiff.core import expr as E
+from matdiff.ops.registry import OPS
+from matdiff.passes.vecpass import VEC_RULES
 
 H = 1e-6
 SIZES = [{"n": 2, "m": 3, "k": 4, "p": 2}, {"n": 3, "m": 2, "k": 3, "p": 4}]
@@ -451,7 +451,7 @@ def _names(text: str) -> set:
 
 
 def test_commutation_matrix_parses_back():
-    from matdiff.parsing import parse
+    from matdiff.lang.parsing import parse
 
     d = matdiff.derive("X'", "X", {"X": "n,m"})
     assert parse(str(d.jacobian), {"X": "n,m"}) is d.jacobian
@@ -468,6 +468,6 @@ def test_commutation_matrix_parses_back():
 def test_module_doctest():
     import doctest
 
-    import matdiff.jacobian
+    import matdiff.passes.vecpass
 
-    assert doctest.testmod(matdiff.jacobian).failed == 0
+    assert doctest.testmod(matdiff.passes.vecpass).failed == 0

@@ -176,7 +176,7 @@ from hypothesis import assume, given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from reference import reference_value  # noqa: E402
 
-from matdiff import parsing as P  # noqa: E402
+from matdiff.lang import parsing as P  # noqa: E402
 
 
 @settings(max_examples=n_examples(150), deadline=None)

@@ -16,9 +16,9 @@ import pytest
 from gradcheck import check_function
 
 import matdiff
-from matdiff import expr as E
-from matdiff.parsing import parse
-from matdiff.simplify import RULES, simplify
+from matdiff.core import expr as E
+from matdiff.lang.parsing import parse
+from matdiff.passes.simplify import RULES, simplify
 
 SIZES = ({"n": 3, "m": 2, "k": 4}, {"n": 2, "m": 4, "k": 3})
 

@@ -1,8 +1,8 @@
 """Tests driven by the registries, so a new operation is checked the day it is added.
 
-* every language function (``matdiff.parsing.FUNCTIONS``) has a template below and its
+* every language function (``matdiff.lang.parsing.FUNCTIONS``) has a template below and its
   gradient agrees with central finite differences at two sizes;
-* every internal op (``matdiff.ops.OPS``) has a differential rule, and every op that can be
+* every internal op (``matdiff.ops.registry.OPS``) has a differential rule, and every op that can be
   linear in an argument has a transpose rule.
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import matdiff
-from matdiff.ops import OPS
-from matdiff.parsing import FUNCTIONS
+from matdiff.lang.parsing import FUNCTIONS
+from matdiff.ops.registry import OPS
 
 # function name -> (expression using it, wrt, shapes); X is kept well conditioned below
 TEMPLATES = {

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matdiff import expr as E
-from matdiff.codegen import compile_source, generate
-from matdiff.parsing import parse_full
-from matdiff.simplify import RULES, is_symmetric, simplify, sym
+from matdiff.backends.codegen import compile_source, generate
+from matdiff.core import expr as E
+from matdiff.lang.parsing import parse_full
+from matdiff.passes.simplify import RULES, is_symmetric, simplify, sym
 
 # (rule name, expression, shapes, symmetric): the expression contains a node the rule rewrites
 CASES = [

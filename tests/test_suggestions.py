@@ -12,8 +12,14 @@ from click.testing import CliRunner
 
 import matdiff
 from matdiff.cli import main
-from matdiff.errors import FUNCTION_ALIASES, FUNCTION_HINTS, FUNCTION_KINDS, _guess_kind, suggest_function
-from matdiff.parsing import FUNCTION_NAMES
+from matdiff.core.errors import (
+    FUNCTION_ALIASES,
+    FUNCTION_HINTS,
+    FUNCTION_KINDS,
+    _guess_kind,
+    suggest_function,
+)
+from matdiff.lang.parsing import FUNCTION_NAMES
 
 KIND = {f: k for k, names in FUNCTION_KINDS.items() for f in names}
 

@@ -39,9 +39,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import expr as E
-from .expr import Expr
-from .shapes import dim_mul
+from ..core import expr as E
+from ..core.expr import Expr
+from ..core.shapes import dim_mul
 from .simplify import simplify
 
 

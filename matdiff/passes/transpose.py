@@ -10,9 +10,9 @@ linear in the size of the differential.
 
 from __future__ import annotations
 
-from . import expr as E
-from .expr import Expr
-from .ops import OPS
+from ..core import expr as E
+from ..core.expr import Expr
+from ..ops.registry import OPS
 
 
 def transpose_linear(L: Expr, names, cotangent: Expr | None = None) -> dict:

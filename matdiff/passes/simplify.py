@@ -19,8 +19,8 @@ numerically in the tests (``tests/test_simplify.py``).
 
 from __future__ import annotations
 
-from . import expr as E
-from .expr import Expr
+from ..core import expr as E
+from ..core.expr import Expr
 
 # ---------------------------------------------------------------------------- symmetry
 

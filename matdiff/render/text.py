@@ -7,10 +7,10 @@ from __future__ import annotations
 import weakref
 from fractions import Fraction
 
-from . import expr as E
-from .expr import Expr
-from .ops import _LATEX_FN, OPS
-from .shapes import dim_str
+from ..core import expr as E
+from ..core.expr import Expr
+from ..core.shapes import dim_str
+from ..ops.registry import _LATEX_FN, OPS
 
 # precedence levels: higher binds tighter
 P_ADD, P_MUL, P_NEG, P_POW, P_POST, P_ATOM = 1, 2, 3, 4, 5, 6
@@ -268,9 +268,9 @@ _TEXT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _round_trips(s: str, e: Expr) -> bool:
-    from .errors import MatdiffError
-    from .parsing import parse_full
-    from .shapes import shape_to_dims
+    from ..core.errors import MatdiffError
+    from ..core.shapes import shape_to_dims
+    from ..lang.parsing import parse_full
 
     shapes, sym = {}, []
     for n in e.walk():

@@ -41,10 +41,10 @@ import builtins
 import keyword
 from fractions import Fraction
 
-from . import expr as E
-from .errors import DerivationError
-from .expr import Expr
-from .shapes import Dim, dim_parts, make_dim, shape_to_dims
+from ..core import expr as E
+from ..core.errors import DerivationError
+from ..core.expr import Expr
+from ..core.shapes import Dim, dim_parts, make_dim, shape_to_dims
 
 _HELPERS = {
     "_sigmoid": '''def _sigmoid(z):
@@ -234,7 +234,7 @@ class _Lowerer:
                     nodes.append(n)
         # u for which log(1 + exp(u)) is computed: sigmoid(u) = exp(u - log(1 + exp(u))) then
         # costs one exp (and stays accurate in both tails)
-        from .simplify import _one_plus_exp
+        from ..passes.simplify import _one_plus_exp
 
         self.softplus_args = {_one_plus_exp(n.args[0]) for n in nodes
                               if n.op == "fn" and n.attr == "log"} - {None}
@@ -453,7 +453,7 @@ class _Lowerer:
                 x = _sum_of_exp(E.split_coeff(a)[1])[0]
                 return self.binop("+", self._shift_of(x), self.call(f"{np}.log", self._shifted(a)), P_ADD)
             if name == "log":  # log(1 + exp(u)) = logaddexp(0, u): no overflow for large u
-                from .simplify import _one_plus_exp
+                from ..passes.simplify import _one_plus_exp
 
                 u = _one_plus_exp(a)
                 if u is not None:
@@ -893,7 +893,7 @@ def _sum_of_exp(e: Expr):
 
 def _transposed_chain(chain) -> tuple:
     """The factors of (F1 ... Fk)' = Fk' ... F1' (a symmetric factor is its own transpose)."""
-    from .simplify import is_symmetric
+    from ..passes.simplify import is_symmetric
 
     return tuple(f if is_symmetric(f) else E.transpose(f) for f in reversed(chain))
 

@@ -48,10 +48,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import expr as E
-from .codegen import compile_source, generate, py_names
-from .errors import DerivationError, MatdiffError, ShapeError, spelled
-from .shapes import dim_parts, shape_size, shape_str, shape_to_dims
+from ..backends.codegen import compile_source, generate, py_names
+from ..core import expr as E
+from ..core.errors import DerivationError, MatdiffError, ShapeError, spelled
+from ..core.shapes import dim_parts, shape_size, shape_str, shape_to_dims
 
 TOL = 1e-6  # relative error within which a derivative agrees with finite differences
 SAFETY = 100.0  # a disagreement must also exceed the FD error estimate this many times
@@ -633,7 +633,7 @@ def _spec_label(d, sp: _Spec) -> str:
 
 def _parse_claim(d, sp: _Spec):
     """The claim as an expression over the expression's variables (and directions)."""
-    from .parsing import parse_full
+    from ..lang.parsing import parse_full
 
     shapes, sym_set = d._shapes, set(d.symmetric)
     label = _spec_label(d, sp)

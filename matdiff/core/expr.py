@@ -100,7 +100,7 @@ class Expr:
         return self.shape[1]
 
     def __str__(self) -> str:
-        from .printing import to_text
+        from ..render.text import to_text
 
         return to_text(self)
 
@@ -108,7 +108,7 @@ class Expr:
         return f"Expr<{self}: {shape_str(self.shape)}>"
 
     def latex(self) -> str:
-        from .printing import to_latex
+        from ..render.text import to_latex
 
         return to_latex(self)
 

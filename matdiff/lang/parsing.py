@@ -19,8 +19,8 @@ import threading
 from fractions import Fraction
 from pathlib import Path
 
-from . import expr as E
-from .errors import (
+from ..core import expr as E
+from ..core.errors import (
     MatdiffError,
     ParseError,
     ShapeError,
@@ -31,7 +31,7 @@ from .errors import (
     suggest_function,
     where,
 )
-from .shapes import (
+from ..core.shapes import (
     Dim,
     Free,
     Unifier,
@@ -181,8 +181,8 @@ _PARSER = None
 
 
 def _grammar_text() -> str:
-    here = Path(__file__).resolve().parent
-    for p in (here / "grammar" / "matdiff.lark", here.parent / "grammar" / "matdiff.lark"):
+    pkg = Path(__file__).resolve().parent.parent  # the matdiff package
+    for p in (pkg / "grammar" / "matdiff.lark", pkg.parent / "grammar" / "matdiff.lark"):
         if p.exists():
             return p.read_text()
     raise MatdiffError("matdiff installation is broken: grammar/matdiff.lark not found")

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import expr as E
-from .expr import Expr
+from ..core import expr as E
+from ..core.expr import Expr
 
 
 @dataclass

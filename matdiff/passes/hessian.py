@@ -18,11 +18,11 @@ its gradient ``sym(G)``: the HVP is ``d(sym(G))[V]`` for symmetric ``V``.
 
 from __future__ import annotations
 
-from . import expr as E
+from ..core import expr as E
+from ..core.expr import Expr
 from .differentiate import differential
-from .expr import Expr
-from .jacobian import jacobians
 from .simplify import simplify
+from .vecpass import jacobians
 
 
 def second_differential(df: Expr, dvars: dict) -> Expr:

@@ -6,9 +6,9 @@ JVP rule of its registry entry (:mod:`matdiff.ops`) to its arguments' differenti
 
 from __future__ import annotations
 
-from . import expr as E
-from .expr import Expr
-from .ops import OPS
+from ..core import expr as E
+from ..core.expr import Expr
+from ..ops.registry import OPS
 
 
 def differential(e: Expr, wrt: dict) -> Expr:
