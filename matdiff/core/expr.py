@@ -668,7 +668,7 @@ def hpow(a: Expr, p: Expr) -> Expr:
     return Expr("hpow", (a, p), a.shape)
 
 
-FUNCTIONS = ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sigmoid", "relu", "sign", "step")
+# the elementwise functions are declared in matdiff/ops/elementwise.py (the only list)
 
 
 def fn(name: str, a: Expr) -> Expr:

@@ -43,6 +43,7 @@ from ..core.shapes import (
     shape_str,
     sym,
 )
+from ..ops.elementwise import ELEMENTWISE
 
 MAX_DEPTH = 200
 MAX_INPUT = 65_536  # characters; real expressions are far shorter, and this bounds the time
@@ -719,12 +720,12 @@ FUNCTIONS = {
     "ones": (2, None, None),
     "zeros": (2, None, None),
 }
-for _f in E.FUNCTIONS:
+for _f in ELEMENTWISE:
     FUNCTIONS[_f] = (1, _f_same, (lambda name: lambda n, a: E.fn(name, a))(_f))
 FUNCTION_NAMES = set(FUNCTIONS)
 # calls whose scalar result is still "a name" when an argument is (elementwise functions);
 # any other call of scalars (tr, det, sum, norm2, ...) is a reduction
-_KEEPS_NAME = set(E.FUNCTIONS) | {"diag", "kron", "transpose", "vec"}
+_KEEPS_NAME = set(ELEMENTWISE) | {"diag", "kron", "transpose", "vec"}
 
 
 def _infer_call(ctx: _Context, node: Node):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ..core import expr as E
 from ..core.expr import Expr
+from .elementwise import ELEMENTWISE
 
 
 @dataclass
@@ -186,29 +187,7 @@ op("hpow", jvp=_hpow_jvp)
 
 def _fn_derivative(name: str, a: Expr, node: Expr) -> Expr | None:
     """f'(a) for an elementwise function (shape of a); None when it is zero almost everywhere."""
-    if name == "exp":  # exp' = exp
-        return node
-    if name == "log":  # log' = 1/a
-        return E.hpow(a, E.const(-1))
-    if name == "sin":  # sin' = cos
-        return E.fn("cos", a)
-    if name == "cos":  # cos' = -sin
-        return E.neg(E.fn("sin", a))
-    if name == "tan":  # tan' = 1/cos^2
-        return E.hpow(E.fn("cos", a), E.const(-2))
-    if name == "tanh":  # tanh' = 1 - tanh^2
-        return E.add(_one_like(a), E.neg(E.hpow(node, E.const(2))))
-    if name == "sqrt":  # sqrt' = 1/(2 sqrt)
-        return E.mul(E.const(E.Fraction(1, 2)), E.hpow(node, E.const(-1)))
-    if name == "abs":  # abs' = sign (a.e.)
-        return E.fn("sign", a)
-    if name == "sigmoid":  # sigmoid' = s (1 - s)
-        return E.had(node, E.add(_one_like(a), E.neg(node)))
-    if name == "relu":  # relu' = step (a.e.)
-        return E.fn("step", a)
-    if name in ("sign", "step"):  # piecewise constant
-        return None
-    raise KeyError(name)
+    return ELEMENTWISE[name].derivative(a, node)
 
 
 def _one_like(a: Expr) -> Expr:
@@ -228,11 +207,7 @@ def _fn_jvp(n, d):
 
 op("fn", jvp=_fn_jvp)
 
-_LATEX_FN = {
-    "exp": "\\exp", "log": "\\log", "sin": "\\sin", "cos": "\\cos", "tan": "\\tan",
-    "tanh": "\\tanh", "sqrt": "\\sqrt", "abs": "\\operatorname{abs}", "sigmoid": "\\sigma",
-    "relu": "\\operatorname{relu}", "sign": "\\operatorname{sign}", "step": "\\operatorname{step}",
-}
+_LATEX_FN = {name: d.latex for name, d in ELEMENTWISE.items()}
 
 
 # ---------------------------------------------------------------------------- reductions
