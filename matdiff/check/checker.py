@@ -50,6 +50,7 @@ import numpy as np
 
 from ..backends.codegen import compile_source, generate, py_names
 from ..core import expr as E
+from ..core import facts as _facts
 from ..core.errors import DerivationError, MatdiffError, ShapeError, spelled
 from ..core.shapes import dim_parts, shape_size, shape_str, shape_to_dims
 
@@ -64,10 +65,6 @@ DRAWS = 40  # random draws per point before giving up on finding a good one
 _EPS = float(np.finfo(float).eps)
 _UNDERFLOW = 1e-280  # derivatives this small have lost their precision to underflow
 _NUMERIC = (np.linalg.LinAlgError, ArithmeticError, ValueError, TypeError)
-
-# ops whose argument must be positive (definite): their variables are drawn that way
-_POSITIVE_OPS = {"logdet", "det", "inv", "mpow"}
-_POSITIVE_FNS = {"log", "sqrt"}
 
 _KIND_WORDS = {"gradient": "gradient", "jacobian": "Jacobian", "differential": "differential",
                "hessian": "Hessian", "hvp": "Hessian-vector product", "derivative": "derivative",
@@ -358,16 +355,10 @@ def _choose_sizes(shapes: dict, given: dict | None, exprs) -> dict:
 
 
 def _positive_vars(e: E.Expr) -> set:
-    out = set()
-    for n in e.walk():
-        need = n.op in _POSITIVE_OPS or (n.op == "fn" and n.attr in _POSITIVE_FNS)
-        if n.op in ("pow", "hpow"):
-            p = n.args[1]
-            # fractional and negative powers need a positive base; so does a^b (exp(b*log(a)))
-            need = need or p.op != "const" or p.attr.denominator != 1 or p.attr < 0
-        if need:
-            out |= n.args[0].free_vars()
-    return out
+    """Variables drawn positive (entries > 0, det > 0 when square): those inside an argument
+    whose domain (log, sqrt, fractional powers, inv, det, logdet, A^k) the facts of that
+    argument do not already meet (see :func:`matdiff.core.facts.positive_variables`)."""
+    return _facts.positive_variables(e)
 
 
 def _draw(shape, symmetric, positive, rng, shrink=1.0):

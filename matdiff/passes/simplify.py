@@ -21,42 +21,15 @@ from __future__ import annotations
 
 from ..core import expr as E
 from ..core.expr import Expr
+from ..core.facts import facts as _facts
 
 # ---------------------------------------------------------------------------- symmetry
 
 
-def is_symmetric(e: Expr, _memo=None) -> bool:
-    """Structurally symmetric (square and equal to its transpose for all inputs)."""
-    if e.rows != e.cols:
-        return False
-    op = e.op
-    if e.is_scalar or op in ("eye", "diagm", "zero", "ones", "K") and e.rows == e.cols:
-        return op != "K"
-    if op in ("var", "dvar"):
-        return e.attr[1]
-    if op in ("inv", "mpow", "fn", "hpow"):
-        return is_symmetric(e.args[0])
-    if op == "had":
-        return all(is_symmetric(a) for a in e.args)
-    if op == "add":
-        # symmetric if every term is, or if the terms are closed under transposition (A + A')
-        if all(is_symmetric(a) for a in e.args):
-            return True
-        terms = set(e.args)
-        return all(_transposed(t) in terms for t in e.args)
-    if op == "kron":
-        return all(is_symmetric(a) for a in e.args)
-    if op == "bcast":
-        return True
-    if op == "mul":
-        _, _, ch = E.factors(e)
-        k = len(ch)
-        for i in range(k // 2):
-            a, b = ch[i], ch[k - 1 - i]
-            if E.transpose(a) is not b and not (a is b and is_symmetric(a)):
-                return False
-        return k % 2 == 0 or is_symmetric(ch[k // 2])
-    return False
+def is_symmetric(e: Expr) -> bool:
+    """Symmetric for all inputs (square and equal to its transpose): read from the facts
+    layer (:mod:`matdiff.core.facts`)."""
+    return _facts(e).symmetric
 
 
 def _transposed(t: Expr) -> Expr:
