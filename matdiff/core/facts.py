@@ -45,6 +45,7 @@ from fractions import Fraction
 from . import expr as E
 from .errors import MatdiffError, caret, spelled, where
 from .expr import Expr
+from .multi import is_multi
 
 INF = math.inf
 
@@ -348,7 +349,10 @@ def _power_facts(fb: Facts, p: Expr, elementwise: bool) -> Facts:
         keeps_zero = False
     if not elementwise:
         return Facts(lo=r[0], hi=r[1])
-    return Facts(symmetric=fb.symmetric, diagonal=fb.diagonal and keeps_zero,
+    # A .^ k = A .* ... .* A (k a positive integer): psd (pd) for A psd (pd), by Schur
+    k = p.attr if p.op == "const" else None
+    schur = k is not None and k.denominator == 1 and k > 0
+    return Facts(psd=schur and fb.psd, pd=schur and fb.pd, symmetric=fb.symmetric, diagonal=fb.diagonal and keeps_zero,
                  lower=fb.lower and keeps_zero, upper=fb.upper and keeps_zero, lo=r[0], hi=r[1])
 
 
@@ -493,10 +497,6 @@ _MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
 
 
-def _is_tuple(e: Expr) -> bool:
-    return isinstance(e.shape[0], tuple)
-
-
 def _finish(node: Expr, f: Facts) -> Facts:
     """Facts made consistent with the node's shape (and closed under implication)."""
     f = f.closed()
@@ -524,10 +524,10 @@ def facts(e: Expr):
         for node in _unknown(e):
             rule = TRANSFER.get(node.op)
             if rule is None:  # an op without a rule: nothing known
-                out = tuple(NOTHING for _ in node.shape) if _is_tuple(node) else NOTHING
+                out = tuple(NOTHING for _ in node.shape) if is_multi(node) else NOTHING
             else:
                 out = rule(node, [_MEMO[a] for a in node.args])
-            if _is_tuple(node):
+            if is_multi(node):
                 out = tuple(_finish(_Shaped(s), f) for s, f in zip(node.shape, out))
             else:
                 out = _finish(node, out)
