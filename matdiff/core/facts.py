@@ -640,17 +640,8 @@ def check_call(op: str, args, text: str = "", pos=None, arg_pos=None) -> list:
             args[r.arg] = symmetrize(a)
             continue
         at = arg_pos[r.arg] if arg_pos else pos
-        names = sorted(a.free_vars())
         msg = r.message or f"{op}() needs argument {r.arg + 1} to be {r.needs.describe()}"
-        hint = ""
-        if r.needs.symmetric and a.rows == a.cols:
-            square = [n for n in names if _var_shape(a, n)]
-            if square:
-                decl = spelled(" ".join(f"--sym {n}" for n in square), f"symmetric={square!r}")
-                hint = f"; declare {', '.join(square)} symmetric ({decl}) or write a symmetric " \
-                       f"expression such as (A + A')/2 or A'*A"
-            else:
-                hint = "; write a symmetric expression such as (A + A')/2 or A'*A"
+        hint = _declaration_hint(a, r.needs) if r.needs.symmetric else ""
         loc = f" at {where(text, at)}" if text and at is not None else ""
         shown = caret(text, at) if text and at is not None else ""
         raise RequirementError(f"{msg}, which cannot be shown for {_short(a)}{loc}{hint}"
@@ -658,10 +649,17 @@ def check_call(op: str, args, text: str = "", pos=None, arg_pos=None) -> list:
     return args
 
 
-def _var_shape(e: Expr, name: str) -> bool:
-    """The variable ``name`` occurs in ``e`` as a square matrix not declared symmetric."""
-    return any(n.op == "var" and n.attr[0] == name and n.rows == n.cols and n.rows != 1
-               and not n.attr[1] for n in e.walk())
+def _declaration_hint(a: Expr, needs: Facts) -> str:
+    """Advice for an argument not known to be symmetric: declare the square variables
+    symmetric where that would show it (checked by building it so), else rewrite."""
+    square = {n: E.var(n.attr[0], n.shape, True) for n in a.walk()
+              if n.op == "var" and n.rows == n.cols and not n.is_scalar and not n.attr[1]}
+    if square and facts(E.substitute(a, square)).meets(needs):
+        names = sorted(n.attr[0] for n in square)
+        decl = spelled(" ".join(f"--sym {n}" for n in names), f"symmetric={names!r}")
+        t = a.attr[0] if a.op == "var" else "A"
+        return f"; declare {', '.join(names)} symmetric ({decl}), or pass the symmetric part ({t} + {t}')/2"
+    return "; write a symmetric expression, such as (A + A')/2 or A'*A"
 
 
 def _short(e: Expr) -> str:
