@@ -39,7 +39,7 @@ import math
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from . import expr as E
@@ -714,7 +714,3 @@ def positive_variables(e: Expr) -> set:
                 out |= a.free_vars()
     return out
 
-
-def fact_fields() -> tuple:
-    """The names of the fields of :class:`Facts` (structure first, then lo, hi)."""
-    return tuple(f.name for f in fields(Facts))
