@@ -10,8 +10,8 @@ import pytest
 
 import matdiff
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(matdiff.__path__, "matdiff.")
-                 if m.name not in ("matdiff.__main__",))
+MODULES = sorted(m.name for m in pkgutil.walk_packages(matdiff.__path__, "matdiff.")
+                 if m.name not in ("matdiff.__main__",))  # every module, subpackages included
 
 
 @pytest.mark.parametrize("name", MODULES)
