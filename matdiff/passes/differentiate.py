@@ -17,7 +17,7 @@ def differential(e: Expr, wrt: dict) -> Expr:
     Returns an expression linear in those ``dvar`` leaves (a zero of e's shape when e
     does not depend on them).
 
-    >>> from matdiff.parsing import parse
+    >>> from matdiff.lang.parsing import parse
     >>> X = parse("X", {"X": "n,n"})
     >>> str(differential(parse("det(X)", {"X": "n,n"}), {"X": E.dvar("X", X.shape)}))
     'det(X)*tr(inv(X)*dX)'

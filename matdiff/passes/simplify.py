@@ -321,7 +321,7 @@ RULES = {
 def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
     """Rewrite ``e`` bottom-up with :data:`RULES` to a fixed point.
 
-    >>> from matdiff.parsing import parse
+    >>> from matdiff.lang.parsing import parse
     >>> str(simplify(parse("(A*B)'")))
     "B'*A'"
     """
