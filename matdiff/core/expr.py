@@ -33,13 +33,10 @@ SCALAR = (1, 1)
 _HASH_MOD = (1 << 61) - 1
 _TABLE_LOCK = threading.Lock()  # hash-consing stays one-node-per-structure across threads
 
-# Ranks give a stable, readable order of terms in sums and of scalar factors.
-_RANK = {
-    "const": 0, "var": 1, "dvar": 2, "transpose": 3, "mul": 4, "inv": 5, "mpow": 5, "det": 6,
-    "logdet": 6, "trace": 7, "pow": 8, "fn": 9, "had": 10, "hpow": 10, "sum": 11, "norm2": 11,
-    "add": 12, "eye": 13, "ones": 0, "zero": 13, "bcast": 0, "diagm": 15, "diagv": 15, "vec": 16,
-    "unvec": 16, "kron": 17, "kronadj1": 18, "kronadj2": 18, "K": 19,
-}
+# Ranks give a stable, readable order of terms in sums and of scalar factors: one per op,
+# from its declaration (matdiff.ops.registry fills this table and _REBUILD when it loads,
+# which the end of this module makes sure of).
+_RANK: dict = {}
 
 
 class Expr:
@@ -964,30 +961,15 @@ def rebuild(node: Expr, args) -> Expr:
     return b(node, args)
 
 
-_REBUILD = {
-    "add": lambda n, a: add(*a),
-    "mul": lambda n, a: mul(*a),
-    "transpose": lambda n, a: transpose(a[0]),
-    "trace": lambda n, a: trace(a[0]),
-    "det": lambda n, a: det(a[0]),
-    "logdet": lambda n, a: logdet(a[0]),
-    "inv": lambda n, a: inv(a[0]),
-    "mpow": lambda n, a: mpow(a[0], n.attr),
-    "pow": lambda n, a: power(a[0], a[1]),
-    "had": lambda n, a: had(*a),
-    "hpow": lambda n, a: hpow(a[0], a[1]),
-    "fn": lambda n, a: fn(n.attr, a[0]),
-    "sum": lambda n, a: sum_(a[0]),
-    "norm2": lambda n, a: norm2(a[0]),
-    "diagm": lambda n, a: diagm(a[0]),
-    "diagv": lambda n, a: diagv(a[0]),
-    "vec": lambda n, a: vec(a[0]),
-    "unvec": lambda n, a: unvec(a[0], n.rows, n.cols),
-    "kron": lambda n, a: kron(a[0], a[1]),
-    "kronadj1": lambda n, a: kronadj1(a[0], a[1]),
-    "kronadj2": lambda n, a: kronadj2(a[0], a[1]),
-    "bcast": lambda n, a: bcast(a[0], n.shape),
-}
+_REBUILD: dict = {}  # op -> rebuild(node, args), from the declarations (OpDef.rebuild_node)
+
+
+def _rekey():
+    """Give nodes built before the registry loaded (module constants) their op's rank."""
+    for node in list(Expr._table.values()):
+        rank = _RANK.get(node.op, 99)
+        if node.key[0] != rank:
+            node.key = (rank,) + node.key[1:]
 
 
 def substitute(e: Expr, mapping: dict) -> Expr:
@@ -1001,3 +983,7 @@ def substitute(e: Expr, mapping: dict) -> Expr:
         else:
             memo[node] = node
     return memo[e]
+
+
+# the declarations (ranks, rebuilds) load with this module, whichever is imported first
+from ..ops import registry as _registry  # noqa: E402, F401
