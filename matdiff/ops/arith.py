@@ -63,7 +63,7 @@ def _mul_transpose(n, C, i):
 
 @rule("vec.mul", "vec(S*L*M*R) = S*kron(R', L)*vec(M) ; vec(P*s) = vec(P)*s",
       r"\operatorname{vec}(S L M R) = S\,(R^T \otimes L)\operatorname{vec}M",
-      "Magnus & Neudecker, Ch. 2, Thm 2; Matrix Cookbook (520)")
+      "Magnus & Neudecker, Ch. 2, Thm 2")
 def _mul_vec(n, i, J):
     target = n.args[i]
     rest = n.args[:i] + n.args[i + 1:]

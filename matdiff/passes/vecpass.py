@@ -42,6 +42,7 @@ from ..core.shapes import dim_mul
 from ..ops.base import Rule
 from ..ops.registry import OPS
 from .simplify import simplify
+from .trace import current
 
 
 def size(e: Expr):
@@ -63,6 +64,7 @@ def jacobians(L: Expr, names, shapes: dict | None = None, simplified: bool = Tru
     """
     names = list(names)
     blocks: dict = {}  # node -> {name: J}
+    tracer = current()
     for node in L.walk():
         if node.op == "dvar":
             name = node.attr[0]
@@ -77,7 +79,10 @@ def jacobians(L: Expr, names, shapes: dict | None = None, simplified: bool = Tru
         acc: dict = {}
         for i, a in deps:
             for name, J in blocks[a].items():
-                acc.setdefault(name, []).append(rule(node, i, J))
+                block = rule(node, i, J)
+                acc.setdefault(name, []).append(block)
+                if tracer is not None:
+                    tracer.step(rule, node, block, ("vec", name, i), block_in=J)
         blocks[node] = {name: (parts[0] if len(parts) == 1 else E.add(*parts))
                         for name, parts in acc.items()}
     root = blocks.get(L, {})
