@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..core import expr as E
+from ..core.errors import register_function
 from .base import UNSUPPORTED, ElementwiseDef, Rule  # noqa: F401  (UNSUPPORTED: for entries)
 
 INF = float("inf")
@@ -28,6 +29,7 @@ def elementwise(name, derivative, identity, latex_identity, latex, lower, cite="
     d = ElementwiseDef(name, Rule(f"d.{name}", identity, latex_identity, cite, derivative),
                        latex, lower, **kw)
     ELEMENTWISE[name] = d
+    register_function(name, "elementwise")  # (the suggestions for unknown names learn it)
     return d
 
 
