@@ -105,6 +105,7 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
         "sqrt": np.sqrt, "abs": np.abs, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
         "relu": lambda x: np.maximum(x, 0), "sign": np.sign, "step": lambda x: (x > 0).astype(float),
+        "softplus": lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0),
     }
 
     def times(a, b):

@@ -68,3 +68,7 @@ elementwise("step", lambda a, node: None, "step'(x) = 0 (x != 0)",
             r"\operatorname{step}'(x) = 0", r"\operatorname{step}",
             {"numpy": "{xp}.heaviside({0}, 0.0)", "jax": "jnp.heaviside({0}, 0.0)",
              "torch": "({0} > 0).to({0}.dtype)"}, range=(0.0, 1.0), at_zero=0)
+elementwise("softplus", lambda a, node: E.fn("sigmoid", a), "softplus'(x) = sigmoid(x)",
+            r"\operatorname{softplus}'(x) = \sigma(x)", r"\operatorname{softplus}",
+            {"numpy": "{xp}.logaddexp({0}, 0.0)", "jax": "{xp}.logaddexp({0}, 0.0)",
+             "torch": "torch.nn.functional.softplus({0})"}, range=(0.0, INF))
