@@ -37,6 +37,27 @@ def _commutation(m: int, n: int) -> np.ndarray:
     return K
 
 
+def _kronadj(name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """kronadj1(C, B)[i, j] = sum_kl B[k, l] C[i*p + k, j*q + l] (B p x q);
+    kronadj2(A, C)[k, l] = sum_ij A[i, j] C[i*p + k, j*q + l] (A m x n), entry by entry."""
+    if name == "kronadj1":
+        C, B = a, b
+        p, q = B.shape
+        out = np.zeros((C.shape[0] // p, C.shape[1] // q))
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = np.sum(B * C[i * p:(i + 1) * p, j * q:(j + 1) * q])
+        return out
+    A, C = a, b
+    m, n = A.shape
+    p, q = C.shape[0] // m, C.shape[1] // n
+    out = np.zeros((p, q))
+    for i in range(m):
+        for j in range(n):
+            out += A[i, j] * C[i * p:(i + 1) * p, j * q:(j + 1) * q]
+    return out
+
+
 # functions whose arguments after the first N are sizes: {name: N}
 DIM_FUNCTIONS = {"eye": 0, "ones": 0, "zeros": 0, "K": 0, "unvec": 1}
 
@@ -84,6 +105,7 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
         "sqrt": np.sqrt, "abs": np.abs, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
         "relu": lambda x: np.maximum(x, 0), "sign": np.sign, "step": lambda x: (x > 0).astype(float),
+        "softplus": lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0),
     }
 
     def times(a, b):
@@ -146,6 +168,8 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
                 return lambda vals: kids[0](vals).reshape(rows, -1, order="F")
             if name == "kron":
                 return lambda vals: np.kron(kids[0](vals), kids[1](vals))
+            if name in ("kronadj1", "kronadj2"):  # the adjoints of M -> kron(M, B), M -> kron(A, M)
+                return lambda vals: _kronadj(name, kids[0](vals), kids[1](vals))
             fn = unary[name]
             return lambda vals: fn(kids[0](vals))
         raise AssertionError(k)

@@ -1,100 +1,317 @@
-"""Tests driven by the registries, so a new operation is checked the day it is added.
+"""Tests driven by the op declarations (``matdiff.ops.registry.OPS``, ``ELEMENTWISE``), so a new
+operation is checked the day it is declared. No list of ops is kept here.
 
-* every language function (``matdiff.lang.parsing.FUNCTIONS``) has a template below and its
-  gradient agrees with central finite differences at two sizes;
-* every internal op (``matdiff.ops.registry.OPS``) has a differential rule, and every op that can be
-  linear in an argument has a transpose rule.
+For every op: its examples parse and build (and contain the op), print as text and LaTeX;
+its JVP agrees with finite differences of the value at two size sets (non-square where the
+example allows), values computed by the independent evaluator in ``tests/reference.py``;
+an op with a transpose rule satisfies <C, L(M)> = <transpose(C), M>; an op with a vec rule
+satisfies vec(L(M)) = B vec(M) and the vec pass's Jacobian agrees with finite differences.
+Every elementwise function has a derivative that is right inside its domain, a lowering or
+an explicit UNSUPPORTED for every back-end, and a LaTeX name.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+from gradcheck import concrete_shape, random_value
+from reference import reference_value
 
-import matdiff
-from matdiff.lang.parsing import FUNCTIONS
+from matdiff.core import expr as E
+from matdiff.core.shapes import dim_mul
+from matdiff.lang import parsing as P
+from matdiff.ops import elementwise as EW
+from matdiff.ops.base import BACKENDS, Example, OpDef, Rule, Unsupported
 from matdiff.ops.registry import OPS
+from matdiff.passes.differentiate import differential
+from matdiff.passes.vecpass import jacobians
+from matdiff.render.text import to_latex, to_text
 
-# function name -> (expression using it, wrt, shapes); X is kept well conditioned below
-TEMPLATES = {
-    "tr": ("tr(X*A)", "X", {}),
-    "trace": ("trace(X'*A*X)", "X", {}),
-    "det": ("det(X)", "X", {}),
-    "logdet": ("logdet(X'*X)", "X", {}),
-    "inv": ("sum(inv(X))", "X", {}),
-    "transpose": ("sum(transpose(X)*A)", "X", {}),
-    "sum": ("sum(X .* X)", "X", {}),
-    "norm2": ("norm2(X*A)", "X", {}),
-    "diag": ("sum(diag(diag(X)) * X) + x'*diag(x)*x", "X", {}),
-    "vec": ("vec(X)'*vec(A*X)", "X", {}),
-    "unvec": ("sum(unvec(x, n) .* X)", "x", {"x": "n*n", "X": "n,n"}),
-    "kron": ("sum(kron(X, A) .* kron(A, X))", "X", {}),
-    "kronadj1": ("sum(kronadj1(kron(X, A) + kron(A, X), A) .* X)", "X", {}),
-    "kronadj2": ("sum(kronadj2(A, kron(X, A) + kron(A, X)) .* X)", "X", {}),
-    "K": ("vec(X)'*K(n, n)*vec(X*A)", "X", {}),
-    "eye": ("tr(eye(n)*X*X)", "X", {}),
-    "ones": ("sum(ones(n, n)*X*X)", "X", {}),
-    "zeros": ("sum(zeros(n, n)*X + X.*X)", "X", {}),
-    "exp": ("sum(exp(X))", "X", {}),
-    "log": ("sum(log(1 + X.*X))", "X", {}),
-    "sin": ("sum(sin(X))", "X", {}),
-    "cos": ("sum(cos(X))", "X", {}),
-    "tan": ("sum(tan(0.3*X))", "X", {}),
-    "tanh": ("sum(tanh(X))", "X", {}),
-    "sqrt": ("sum(sqrt(1 + X.*X))", "X", {}),
-    "abs": ("sum(abs(X))", "X", {}),
-    "sigmoid": ("sum(sigmoid(X))", "X", {}),
-    "relu": ("sum(relu(X) .* X)", "X", {}),
-    "sign": ("sum(sign(X) .* X)", "X", {}),
-    "step": ("sum(step(X) .* X)", "X", {}),
-}
+SIZES = ({"n": 3, "m": 2, "k": 4}, {"n": 4, "m": 3, "k": 2})  # n > m: X'*X nonsingular
+SQUARE_SIZES = ({"n": 2, "m": 2, "k": 2}, {"n": 3, "m": 3, "k": 3})
+LEAVES_WITHOUT_LANGUAGE = {"var", "dvar", "const"}  # built by the parser from names and numbers
 
 
-def test_every_language_function_has_a_template():
-    missing = sorted(set(FUNCTIONS) - set(TEMPLATES))
-    assert not missing, f"add a gradient test template for {missing}"
+def _elementwise_examples(name: str, d) -> tuple:
+    return (Example(f"sum({name}(X) .* A)", shapes={"X": "n,m", "A": "n,m"}),
+            Example(f"{name}(a)*b", wrt="a", shapes={"a": "", "b": ""}))
 
 
-def test_every_op_has_a_differential_rule():
-    assert all(o.jvp is not None for o in OPS.values()), [n for n, o in OPS.items() if o.jvp is None]
-    linear = {"add", "mul", "transpose", "trace", "had", "sum", "diagm", "diagv", "vec", "unvec",
-              "bcast", "kron", "kronadj1", "kronadj2"}
-    assert {n for n, o in OPS.items() if o.adjoint is not None} == linear
-
-
-def _inputs(d, n, rng):
-    out = {}
-    for name, dims in d.shapes.items():
-        shp = tuple(n if isinstance(x, str) and "*" not in x else (n * n if isinstance(x, str) else x)
-                    for x in dims)
-        if not shp:
-            out[name] = float(rng.standard_normal())
-        elif len(shp) == 2 and shp[0] == shp[1]:
-            out[name] = rng.standard_normal(shp) + 2 * n * np.eye(n)  # well conditioned, det > 0
-        else:
-            # entries away from 0, where abs/sign/relu/step are smooth
-            out[name] = rng.choice([-1.0, 1.0], size=shp) * rng.uniform(0.5, 1.5, size=shp)
+def _examples():
+    """(id, op declaration, example, sample kind) for every example of every op."""
+    out = []
+    for name, od in OPS.items():
+        for j, ex in enumerate(od.examples):
+            out.append(pytest.param(od, ex, od.sample, id=f"{name}-{j}"))
+    for name, d in EW.ELEMENTWISE.items():
+        for j, ex in enumerate(_elementwise_examples(name, d)):
+            out.append(pytest.param(OPS["fn"], ex, ("fn", name), id=f"fn.{name}-{j}"))
     return out
 
 
-@pytest.mark.parametrize("fname", sorted(TEMPLATES))
-@pytest.mark.parametrize("n", [2, 3])
-def test_gradient_of_every_function_matches_finite_differences(fname, n):
-    text, wrt, shapes = TEMPLATES[fname]
-    d = matdiff.derive(text, wrt=wrt, shapes=shapes or None)
-    f = d.to_numpy()
-    rng = np.random.default_rng(n * 7919 + len(fname))
-    x = _inputs(d, n, rng)
-    if fname in ("abs", "sign", "step", "relu"):  # keep X's entries away from the kinks at 0
-        X = x["X"]
-        x["X"] = np.sign(X) * (np.abs(X) + 0.5)
-    _, g = f(**x)
-    base = x[wrt]
-    for _ in range(3):
-        V = rng.standard_normal(np.shape(base))
-        h = 1e-5
-        xp, xm = dict(x), dict(x)
-        xp[wrt], xm[wrt] = base + h * V, base - h * V
-        fd = (f(**xp)[0] - f(**xm)[0]) / (2 * h)
-        an = float(np.sum(np.asarray(g) * V))
-        assert abs(fd - an) <= 1e-6 * max(1.0, abs(fd), abs(an)), (text, fd, an)
+EXAMPLES = _examples()
+
+
+# ---------------------------------------------------------------------------- completeness
+
+
+def op_gaps(ops=None) -> list[str]:
+    """What declarations lack: one line per missing capability (empty when complete)."""
+    ops = OPS if ops is None else ops
+    gaps = []
+    for name, od in ops.items():
+        if not isinstance(od.jvp, Rule) or od.jvp.fn is None:
+            gaps.append(f"{name}: no JVP rule")
+        for kind in ("jvp", "transpose", "vec"):
+            r = getattr(od, kind)
+            if r is not None and not (r.identity and r.latex and r.cite and r.name):
+                gaps.append(f"{name}: its {kind} rule states no identity/LaTeX/cite")
+        if (od.transpose is None) != (od.vec is None):
+            gaps.append(f"{name}: a linear op needs both a transpose and a vec rule")
+        if name not in LEAVES_WITHOUT_LANGUAGE and name != "fn" and not od.examples:
+            gaps.append(f"{name}: no examples")
+        for lang in od.language:
+            if od.shape not in P.SHAPE_RULES:
+                gaps.append(f"{name}: language name {lang} has no parser shape rule {od.shape!r}")
+            if od.arity is None:
+                gaps.append(f"{name}: language name {lang} has no arity")
+        if name not in E._RANK or (od.examples and name not in E._REBUILD and not od.dim_args
+                                   and od.shape != "dims"):
+            gaps.append(f"{name}: the constructors do not know its rank or how to rebuild it")
+    return gaps
+
+
+def elementwise_gaps(table=None) -> list[str]:
+    """What elementwise declarations lack (empty when complete)."""
+    table = EW.ELEMENTWISE if table is None else table
+    gaps = []
+    for name, d in table.items():
+        if not d.latex:
+            gaps.append(f"{name}: no LaTeX name")
+        for b in BACKENDS:
+            low = d.lower.get(b)
+            if not (isinstance(low, Unsupported) or (isinstance(low, str) and "{0}" in low)):
+                gaps.append(f"{name}: no lowering (or UNSUPPORTED) for back-end {b}")
+        r = d.derivative
+        if not (r.identity and r.latex and r.cite and r.fn is not None):
+            gaps.append(f"{name}: its derivative rule states no identity/LaTeX/cite")
+    return gaps
+
+
+def test_every_op_declares_every_capability():
+    assert op_gaps() == []
+
+
+def test_every_elementwise_function_declares_every_capability():
+    assert elementwise_gaps() == []
+
+
+def test_every_language_function_comes_from_a_declaration():
+    names = {lang for od in OPS.values() for lang in od.language} | set(EW.ELEMENTWISE)
+    assert set(P.FUNCTIONS) == names
+
+
+def test_deleting_a_capability_is_caught(monkeypatch):
+    name = next(iter(EW.ELEMENTWISE))
+    d = EW.ELEMENTWISE[name]
+    monkeypatch.setitem(EW.ELEMENTWISE, name, dataclasses.replace(d, latex=""))
+    assert any("LaTeX" in g for g in elementwise_gaps())
+    monkeypatch.setitem(EW.ELEMENTWISE, name,
+                        dataclasses.replace(d, lower={k: v for k, v in d.lower.items() if k != "torch"}))
+    assert any("torch" in g for g in elementwise_gaps())
+    monkeypatch.undo()
+    linear = next(n for n, od in OPS.items() if od.vec is not None)
+    broken = dict(OPS)
+    broken[linear] = dataclasses.replace(OPS[linear], vec=None)
+    assert any(linear in g for g in op_gaps(broken))
+    no_id = dataclasses.replace(OPS[linear], jvp=dataclasses.replace(OPS[linear].jvp, identity=""))
+    assert any(linear in g for g in op_gaps({linear: no_id}))
+
+
+def test_rank_and_rebuild_come_from_the_declarations():
+    for name, od in OPS.items():
+        assert E._RANK[name] == od.rank
+    assert E.ONE.key[0] == OPS["const"].rank  # module constants re-keyed once the registry loaded
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _decl(shape) -> str:
+    r, c = shape
+    if r == 1 and c == 1:
+        return ""
+    return f"{r}" if c == 1 else f"{r},{c}"
+
+
+def _sample(kind, shape, rng):
+    if isinstance(kind, tuple):  # an elementwise function: inside its domain, away from kinks at 0
+        lo, hi = EW.ELEMENTWISE[kind[1]].domain
+        if lo is not None and lo >= 0:
+            return random_value(shape, "pos", rng)
+        if hi is not None and hi < 2:
+            return random_value(shape, "small", rng)
+        v = rng.choice([-1.0, 1.0], size=shape or None) * rng.uniform(0.3, 1.5, size=shape or None)
+        return float(v) if not shape else v
+    return random_value(shape, kind, rng)
+
+
+def _setup(ex: Example, sizes, kind, seed):
+    p = P.parse_full(ex.text, ex.shapes or None)
+    decl = {n: _decl(s) for n, s in p.shapes.items()}
+    rng = np.random.default_rng(seed)
+    vals = {}
+    for n, s in p.shapes.items():
+        shp = concrete_shape([str(d) for d in s], sizes)
+        v = _sample(kind if n == ex.wrt else ("pos" if kind == "pos" else kind), shp, rng)
+        if np.ndim(v) == 2 and shp[0] == shp[1] and kind == "wc":
+            v = v + shp[0] * np.eye(shp[0])
+        vals[n] = v
+    return p, decl, vals, rng
+
+
+def _value(text, decl, vals, sizes):
+    return np.asarray(reference_value(text, decl, (), vals, sizes), dtype=float)
+
+
+def _sizes_for(ex: Example):
+    return SQUARE_SIZES if ex.square_only else SIZES
+
+
+def _contains(e, op) -> bool:
+    return any(n.op == op for n in e.walk())
+
+
+# ---------------------------------------------------------------------------- per example
+
+
+@pytest.mark.parametrize("od,ex,kind", EXAMPLES)
+def test_example_parses_builds_and_prints(od: OpDef, ex: Example, kind):
+    p = P.parse_full(ex.text, ex.shapes or None)
+    e = p.expr
+    if od.op in ("eye", "zero"):  # folded away by the constructors (I*A = A, 0*A = 0): parsed is enough
+        pass
+    elif od.op == "fn":
+        assert any(n.op == "fn" and n.attr == kind[1] for n in e.walk()), str(e)
+    else:
+        assert _contains(e, od.op), (od.op, str(e))
+    dX = E.dvar(ex.wrt, p.shapes[ex.wrt])
+    for x in (e, differential(e, {ex.wrt: dX})):
+        assert to_text(x)
+        assert to_latex(x)
+    assert P.parse(to_text(e), {n: _decl(s) for n, s in p.shapes.items()}) is e
+
+
+@pytest.mark.parametrize("od,ex,kind", EXAMPLES)
+@pytest.mark.parametrize("round_no", [0, 1])
+def test_jvp_matches_finite_differences(od, ex, kind, round_no):
+    sizes = _sizes_for(ex)[round_no]
+    p, decl, vals, rng = _setup(ex, sizes, kind, 1000 * round_no + len(ex.text))
+    dname = "d" + ex.wrt
+    df = differential(p.expr, {ex.wrt: E.dvar(ex.wrt, p.shapes[ex.wrt])})
+    X = vals[ex.wrt]
+    V = rng.standard_normal(np.shape(X)) if np.ndim(X) else float(rng.standard_normal())
+    an = _value(to_text(df), {**decl, dname: decl[ex.wrt]}, {**vals, dname: V}, sizes)
+
+    def f(t):
+        return _value(ex.text, decl, {**vals, ex.wrt: X + t * V}, sizes)
+
+    h = 1e-3
+    fd = (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / (12 * h)
+    assert np.allclose(an, fd, rtol=1e-6, atol=1e-7), (ex.text, to_text(df), an, fd)
+
+
+def _linear_nodes(od: OpDef, e):
+    """Nodes of op ``od`` in e with the argument positions it is linear in (all, for the
+    linear ops here: sums, products, Hadamard and Kronecker products are multilinear)."""
+    return [n for n in e.walk() if n.op == od.op]
+
+
+def _with_fresh_argument(node, i):
+    M = E.var("Mq", node.args[i].shape)
+    args = list(node.args)
+    args[i] = M
+    return E.Expr(node.op, tuple(args), node.shape, node.attr), M
+
+
+LINEAR_EXAMPLES = [p for p in EXAMPLES if p.values[0].transpose is not None]
+
+
+@pytest.mark.parametrize("od,ex,kind", LINEAR_EXAMPLES)
+@pytest.mark.parametrize("round_no", [0, 1])
+def test_transpose_and_vec_rules_agree_with_the_op(od, ex, kind, round_no):
+    sizes = _sizes_for(ex)[round_no]
+    p, decl, vals, rng = _setup(ex, sizes, kind, 77 + round_no)
+    nodes = _linear_nodes(od, p.expr)
+    assert nodes
+    for node in nodes:
+        for i in range(len(node.args)):
+            L, M = _with_fresh_argument(node, i)
+            C = E.var("Cq", node.shape)
+            T = od.transpose(L, C, i)
+            B = od.vec(L, i, E.eye(dim_mul(M.rows, M.cols)))
+            d = {**decl, "Mq": _decl(M.shape), "Cq": _decl(C.shape)}
+            v = {**vals,
+                 "Mq": _sample(kind, concrete_shape([str(x) for x in M.shape], sizes), rng),
+                 "Cq": rng.standard_normal(concrete_shape([str(x) for x in C.shape], sizes))}
+            # L(M) - L(0): linear in M (sums are affine in one term)
+            Lv = _value(to_text(L), d, v, sizes) - _value(to_text(L), d, {**v, "Mq": 0 * v["Mq"]}, sizes)
+            Tv = _value(to_text(T), d, v, sizes)
+            Mv = np.asarray(v["Mq"], dtype=float).reshape(np.shape(Tv))
+            # <C, L(M)> = <transpose(C), M>   (L linear in M)
+            assert np.isclose(np.sum(v["Cq"].reshape(Lv.shape) * Lv), np.sum(Tv * Mv)), (str(L), str(T))
+            # vec(L(M)) = B vec(M)
+            Bv = _value(to_text(B), d, v, sizes)
+            assert np.allclose(Lv.reshape(-1, order="F"), Bv @ Mv.reshape(-1, order="F")), (str(L), str(B))
+
+
+@pytest.mark.parametrize("od,ex,kind", LINEAR_EXAMPLES)
+def test_vec_pass_jacobian_matches_finite_differences(od, ex, kind):
+    sizes = _sizes_for(ex)[0]
+    p, decl, vals, rng = _setup(ex, sizes, kind, 5)
+    df = differential(p.expr, {ex.wrt: E.dvar(ex.wrt, p.shapes[ex.wrt])})
+    J = jacobians(df, [ex.wrt], p.shapes)[ex.wrt]
+    Jv = _value(to_text(J), decl, vals, sizes)
+    X = np.asarray(vals[ex.wrt], dtype=float)
+    for _ in range(2):
+        V = rng.standard_normal(X.shape)
+
+        def f(t, V=V):
+            return _value(ex.text, decl, {**vals, ex.wrt: X + t * V}, sizes)
+
+        h = 1e-3
+        fd = (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / (12 * h)
+        assert np.allclose(Jv @ V.reshape(-1, 1, order="F"), fd.reshape(-1, 1, order="F"),
+                           rtol=1e-6, atol=1e-7), (ex.text, str(J))
+
+
+# ---------------------------------------------------------------------------- elementwise
+
+
+@pytest.mark.parametrize("name", list(EW.ELEMENTWISE))
+def test_elementwise_derivative_is_right_inside_its_domain(name):
+    d = EW.ELEMENTWISE[name]
+    a = E.var("a", (1, 1))
+    fp = d.derivative(a, E.fn(name, a))
+    rng = np.random.default_rng(len(name))
+    for _ in range(5):
+        x = _sample(("fn", name), (), rng)
+        h = 1e-4
+
+        def f(t, x=x):
+            return _value(f"{name}(a)", {"a": ""}, {"a": x + t}, {}).item()
+
+        fd = (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / (12 * h)
+        an = 0.0 if fp is None else _value(to_text(fp), {"a": ""}, {"a": x}, {}).item()
+        assert np.isclose(an, fd, rtol=1e-7, atol=1e-8), (name, x, an, fd)
+        lo, hi = d.range
+        v = f(0.0)
+        assert (lo is None or v >= lo) and (hi is None or v <= hi), (name, x, v, d.range)
+
+
+@pytest.mark.parametrize("name", list(EW.ELEMENTWISE))
+def test_elementwise_latex_prints_its_name(name):
+    X = E.var("X", ("n", "m"))
+    assert EW.ELEMENTWISE[name].latex in to_latex(E.fn(name, E.had(X, X))) or name in ("sqrt", "abs")

@@ -42,8 +42,8 @@ CASES = [
     ("_mul_vec_eye_kron", "vec(I)'*kron(B', A)", {"A": "n,m", "B": "m,n"}, []),
 ]
 
-RULE_BY_NAME = {r.__name__: r for rules in RULES.values() for r in rules}
-RULE_OP = {r.__name__: op for op, rules in RULES.items() for r in rules}  # the op a rule rewrites
+RULE_BY_NAME = {r.fn.__name__: r for rules in RULES.values() for r in rules}
+RULE_OP = {r.fn.__name__: op for op, rules in RULES.items() for r in rules}  # the op a rule rewrites
 
 
 def with_differential(e: E.Expr, name: str = "dx") -> E.Expr:

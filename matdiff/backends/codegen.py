@@ -46,6 +46,7 @@ from ..core import facts as _facts
 from ..core.errors import DerivationError
 from ..core.expr import Expr
 from ..core.shapes import Dim, dim_parts, make_dim, shape_to_dims
+from ..ops.elementwise import ELEMENTWISE
 
 _HELPERS = {
     "_sigmoid": '''def _sigmoid(z):
@@ -470,7 +471,10 @@ class _Lowerer:
                 return self.call(f"{np}.maximum", la, extra=", 0.0")
             if name == "step":
                 return self.call(f"{np}.heaviside", la, extra=", 0.0")
-            return self.call(f"{np}.{name}", la)
+            tmpl = ELEMENTWISE[name].lower["numpy"]  # the declared lowering, where no case above applies
+            if tmpl == "{xp}." + name + "({0})":
+                return self.call(f"{np}.{name}", la)
+            return self.node(tmpl.replace("{xp}", np), la)
         if op == "sum":
             return self._sum(e.args[0])
         if op == "norm2":

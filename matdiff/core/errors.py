@@ -179,6 +179,15 @@ for _f in ("arctan2", "atan2", "cot", "sec", "csc"):
     FUNCTION_HINTS[_f] = ("elementwise", f"{_f} is not supported (elementwise: {_ELEMENTWISE})")
 
 
+def register_function(name: str, kind: str) -> None:
+    """A function the op declarations add (matdiff.ops.elementwise calls this for each one):
+    suggestions learn its kind, and a hint for it as a missing function goes."""
+    if name not in FUNCTION_KINDS[kind]:
+        FUNCTION_KINDS[kind] = FUNCTION_KINDS[kind] + (name,)
+    _KIND_OF[name] = kind
+    FUNCTION_HINTS.pop(name, None)
+
+
 def _guess_kind(name: str):
     """The kind of function an unknown name most likely means, or None."""
     low = name.lower()

@@ -26,6 +26,8 @@ import weakref
 import zlib
 from fractions import Fraction
 
+from ..ops.base import Rule
+from ..passes.trace import _TRACER, Step
 from .shapes import dim_mul, dim_parts, is_scalar_shape, make_dim, shape_str
 
 SCALAR = (1, 1)
@@ -33,13 +35,80 @@ SCALAR = (1, 1)
 _HASH_MOD = (1 << 61) - 1
 _TABLE_LOCK = threading.Lock()  # hash-consing stays one-node-per-structure across threads
 
-# Ranks give a stable, readable order of terms in sums and of scalar factors.
-_RANK = {
-    "const": 0, "var": 1, "dvar": 2, "transpose": 3, "mul": 4, "inv": 5, "mpow": 5, "det": 6,
-    "logdet": 6, "trace": 7, "pow": 8, "fn": 9, "had": 10, "hpow": 10, "sum": 11, "norm2": 11,
-    "add": 12, "eye": 13, "ones": 0, "zero": 13, "bcast": 0, "diagm": 15, "diagv": 15, "vec": 16,
-    "unvec": 16, "kron": 17, "kronadj1": 18, "kronadj2": 18, "K": 19,
-}
+# Ranks give a stable, readable order of terms in sums and of scalar factors: one per op,
+# from its declaration (matdiff.ops.registry fills this table and _REBUILD when it loads,
+# which the end of this module makes sure of).
+_RANK: dict = {}
+
+
+# ---------------------------------------------------------------------------- named normal forms
+# The rewrites the constructors apply, as data: each has a name, its identity and a citation,
+# and is reported to an installed tracer (matdiff.passes.trace) when it fires.
+
+NORMAL_FORMS: dict = {}
+
+
+def _nf(name, identity, latex, cite="definition") -> Rule:
+    r = Rule(name, identity, latex, cite)
+    NORMAL_FORMS[name] = r
+    return r
+
+
+NF_ADD_FLATTEN = _nf("add.flatten", "(A + B) + C = A + B + C", r"(A + B) + C = A + B + C", "associativity")
+NF_ADD_ZERO = _nf("add.zero", "A + 0 = A", r"A + 0 = A")
+NF_ADD_COLLECT = _nf("add.collect", "a*A + b*A = (a + b)*A", r"aA + bA = (a + b)A", "distributivity")
+NF_ADD_BCAST = _nf("add.broadcast", "s*ones + t*ones = (s + t)*ones", r"s\mathbf{1} + t\mathbf{1} = (s + t)\mathbf{1}",
+                   "distributivity")
+NF_ADD_ORDER = _nf("add.order", "B + A = A + B (terms in rank order)", r"B + A = A + B", "commutativity")
+NF_MUL_FLATTEN = _nf("mul.flatten", "(A*B)*C = A*B*C", r"(AB)C = ABC", "associativity")
+NF_MUL_CONST = _nf("mul.constants", "2*A*3 = 6*A (rational constants folded in front)", r"2A \cdot 3 = 6A",
+                   "commutativity of scalars")
+NF_MUL_BCAST = _nf("mul.broadcast-factor", "(s*ones)*A = s*(ones*A)", r"(s\mathbf{1})A = s(\mathbf{1}A)",
+                   "linearity")
+NF_MUL_ZERO = _nf("mul.zero", "0*A = 0 ; A*zeros = zeros", r"0 A = 0")
+NF_MUL_SPOWERS = _nf("mul.scalar-powers", "s^a*s^b = s^(a+b) (s*s^-1 = 1)", r"s^a s^b = s^{a+b}",
+                     "exponent laws")
+NF_MUL_CPOWERS = _nf("mul.chain-powers", "A^j*A^k = A^(j+k) ; inv(A)*A = I", r"A^j A^k = A^{j+k}",
+                     "associativity; definition of the inverse")
+NF_MUL_IDENTITY = _nf("mul.identity", "I*A = A*I = A", r"IA = AI = A")
+NF_MUL_STRETCH = _nf("mul.scalar-stretch", "A*x*y'*z = (y'*z)*A*x (a 1x1 stretch of a chain is a scalar)",
+                     r"A x y^T z = (y^T z) A x", "associativity")
+NF_MUL_SCALAR_CHAIN = _nf("mul.scalar-chain", "(x'*x)*x'*x = (x'*x)^2 (a scalar chain joins the scalars)",
+                          r"(x^T x)\, x^T x = (x^T x)^2", "commutativity of scalars")
+NF_MUL_SPLICE = _nf("mul.splice", "s*(x'*A*y) = s*x'*A*y (the only chain is the product's own)",
+                    r"s\,(x^T A y) = s\, x^T A y", "associativity")
+NF_MUL_TO_BCAST = _nf("mul.to-broadcast", "s*ones = bcast(s)", r"s\mathbf{1} = s\mathbf{1}", "definition")
+NF_MUL_ORDER = _nf("mul.order", "A*s = s*A (scalar factors first, in rank order)", r"A s = s A",
+                   "commutativity of scalars")
+NF_T_INVOLUTION = _nf("transpose.involution", "(A')' = A", r"(A^T)^T = A")
+NF_T_SYMMETRIC = _nf("transpose.symmetric", "S' = S for I, diag(v), a symmetric variable",
+                     r"S^T = S")
+NF_T_SCALED = _nf("transpose.scaled", "(s*A)' = s*A'", r"(sA)^T = sA^T", "linearity")
+NF_TR_TRANSPOSE = _nf("trace.transpose", "tr(A') = tr(A)", r"\operatorname{tr}A^T = \operatorname{tr}A",
+                      "Matrix Cookbook (13)")
+NF_TR_SCALED = _nf("trace.scaled", "tr(s*A) = s*tr(A)", r"\operatorname{tr}(sA) = s\operatorname{tr}A",
+                   "linearity")
+NF_INV_INVOLUTION = _nf("inv.involution", "inv(inv(A)) = A", r"(A^{-1})^{-1} = A")
+NF_INV_TRANSPOSE = _nf("inv.transpose", "inv(A') = inv(A)'", r"(A^T)^{-1} = (A^{-1})^T", "Matrix Cookbook (3)")
+NF_INV_SCALED = _nf("inv.scaled", "inv(s*A) = s^-1*inv(A)", r"(sA)^{-1} = s^{-1}A^{-1}")
+NF_LOGDET_INV = _nf("logdet.inv", "logdet(inv(A)) = -logdet(A)", r"\log|A^{-1}| = -\log|A|",
+                    "det(inv(A)) = 1/det(A)")
+NF_FN_CONST = _nf("fn.constant", "f(c) folded for a constant c where exact (exp(0) = 1, log(1) = 0, ...)",
+                  r"f(c) = \text{value}", "calculus")
+NF_LOG_EXP = _nf("fn.log-exp", "log(exp(x)) = x", r"\log e^x = x", "calculus")
+NF_LOG_SCALED_EXP = _nf("fn.log-scaled-exp", "log(c*exp(u)) = u + log(c) (also for c <= 0, nan alike)",
+                        r"\log(c e^u) = u + \log c", "calculus")
+NF_LOG_RECIPROCAL = _nf("fn.log-reciprocal", "log(1/s) = -log(s)", r"\log(1/s) = -\log s", "calculus")
+NF_ABS_NONNEG = _nf("fn.abs-nonnegative", "abs(f(x)) = f(x) for f >= 0 (abs, exp, sqrt, sigmoid, relu)",
+                    r"|f(x)| = f(x)", "calculus")
+
+
+def _fire(rule: Rule, before, after):
+    """Report a named normal-form step to the installed tracer, if any; returns ``after``."""
+    tr = _TRACER.get()
+    if tr is not None:
+        tr.append(Step(rule, before, after, ("normal", rule.name.split(".")[0])))
+    return after
 
 
 class Expr:
@@ -220,6 +289,7 @@ def split_coeff(e: Expr):
 
 def add(*terms: Expr) -> Expr:
     """Sum of same-shaped terms (scalars must be broadcast explicitly with ``bcast``)."""
+    tr = _TRACER.get()
     flat = []
     stack = list(reversed(terms))
     while stack:
@@ -230,6 +300,8 @@ def add(*terms: Expr) -> Expr:
             flat.append(t)
     if not flat:
         raise ValueError("add() needs at least one term")
+    if tr is not None and len(flat) != len(terms):
+        tr.append(Step(NF_ADD_FLATTEN, terms, tuple(flat), ("normal", "add")))
     shape = flat[0].shape
     for t in flat:
         if t.shape != shape:
@@ -261,12 +333,27 @@ def add(*terms: Expr) -> Expr:
         b = bcast(add(*bcasts), shape)
         if not is_zero(b):
             out.append(b)
+    if tr is not None:
+        _add_steps(tr, flat, order, bcasts, out)
     if not out:
         return zero(shape)
     if len(out) == 1:
         return out[0]
+    before = tr is not None and tuple(out)
     out.sort(key=lambda e: split_coeff(e)[1].key)
+    if before and before != tuple(out):
+        tr.append(Step(NF_ADD_ORDER, before, tuple(out), ("normal", "add")))
     return Expr("add", tuple(out), shape)
+
+
+def _add_steps(tr, flat, order, bcasts, out):
+    """Which of add's normal-form steps fired (only called while tracing)."""
+    if any(is_zero(t) for t in flat):
+        tr.append(Step(NF_ADD_ZERO, tuple(flat), tuple(t for t in flat if not is_zero(t)), ("normal", "add")))
+    if len(order) + len(bcasts) < len([t for t in flat if not is_zero(t)]) or len(out) < len(order):
+        tr.append(Step(NF_ADD_COLLECT, tuple(flat), tuple(out), ("normal", "add")))
+    if len(bcasts) > 1:
+        tr.append(Step(NF_ADD_BCAST, tuple(flat), tuple(out), ("normal", "add")))
 
 
 def sub(a: Expr, b: Expr) -> Expr:
@@ -339,6 +426,7 @@ def factors(e: Expr):
 
 def mul(*args: Expr) -> Expr:
     """Product: matrix product of the non-scalar factors (in order), scaled by the scalar ones."""
+    tr = _TRACER.get()
     coeff = Fraction(1)
     scal: list = []
     chain: list = []
@@ -358,7 +446,14 @@ def mul(*args: Expr) -> Expr:
             scal.append(a)
         else:
             chain.append(a)
+    if tr is not None:
+        if any(a.op == "mul" for a in args):
+            tr.append(Step(NF_MUL_FLATTEN, args, tuple(scal + chain), ("normal", "mul")))
+        if coeff != 1 or sum(a.op == "const" for a in args) > 1:
+            tr.append(Step(NF_MUL_CONST, args, (const(coeff), *scal, *chain), ("normal", "mul")))
     if any(a.op == "bcast" for a in chain):  # s*ones inside a product: s joins the scalars
+        if tr is not None:
+            tr.append(Step(NF_MUL_BCAST, tuple(chain), tuple(chain), ("normal", "mul")))
         scal.extend(a.args[0] for a in chain if a.op == "bcast")
         chain = [ones(a.shape) if a.op == "bcast" else a for a in chain]
         if coeff != 1 or any(f.op in ("const", "mul") or is_zero(f) for f in scal):
@@ -373,9 +468,10 @@ def mul(*args: Expr) -> Expr:
     else:
         shape = SCALAR
     if coeff == 0 or any(is_zero(a) for a in scal) or any(a.op == "zero" for a in chain):
-        return zero(shape)
+        return zero(shape) if tr is None else _fire(NF_MUL_ZERO, args, zero(shape))
     # merge powers of equal scalar bases: s * s^-1 -> 1, s*s -> s^2
     if len(scal) > 1:
+        before = tuple(scal)
         exps: dict = {}
         order = []
         for f in scal:
@@ -398,10 +494,13 @@ def mul(*args: Expr) -> Expr:
                     scal.append(Expr("mul", tuple(ch), SCALAR))
             else:
                 scal.append(p)
+        if tr is not None and len(order) < len(before):
+            tr.append(Step(NF_MUL_SPOWERS, before, tuple(scal), ("normal", "mul")))
         if coeff == 0:
             return zero(shape)
     # merge adjacent powers in the chain: A*A -> A^2, inv(A)*A -> I; drop identities
     if chain:
+        before = tuple(chain)
         merged: list = []
         for f in chain:
             if f.op == "eye":  # I*A -> A, I*I -> I (not I^2)
@@ -418,6 +517,11 @@ def mul(*args: Expr) -> Expr:
                 chain.append(p)
         if not chain:
             chain = [eye(shape[0])]
+        if tr is not None and tuple(chain) != before:
+            if any(f.op == "eye" for f in before):
+                tr.append(Step(NF_MUL_IDENTITY, before, tuple(chain), ("normal", "mul")))
+            if len(merged) < len([f for f in before if f.op != "eye"]):
+                tr.append(Step(NF_MUL_CPOWERS, before, tuple(chain), ("normal", "mul")))
     # a scalar-valued stretch inside a chain (A*x*y'*z -> (y'*z)*A*x) is a scalar factor
     if len(chain) >= 3:
         groups, rest, i, n = [], [], 0, len(chain)
@@ -431,19 +535,33 @@ def mul(*args: Expr) -> Expr:
             rest.append(chain[i])
             i += 1
         if groups:
+            if tr is not None:
+                tr.append(Step(NF_MUL_STRETCH, tuple(chain), (*groups, *rest), ("normal", "mul")))
             return mul(const(coeff), *scal, *groups, *rest)
     # a scalar-valued chain next to other scalar factors is one of them: (x'*x)*x'*x -> (x'*x)^2
     if len(chain) >= 2 and shape == SCALAR and any(s.op in ("mul", "pow") for s in scal):
-        return mul(const(coeff), *scal, Expr("mul", tuple(chain), SCALAR))
+        grouped = Expr("mul", tuple(chain), SCALAR)
+        if tr is not None:
+            tr.append(Step(NF_MUL_SCALAR_CHAIN, tuple(chain), (grouped,), ("normal", "mul")))
+        return mul(const(coeff), *scal, grouped)
     # a scalar product with no chain of its own but one grouped chain: splice it back
     if not chain and len([s for s in scal if s.op == "mul"]) == 1:
         grp = next(s for s in scal if s.op == "mul")
         if not any(a.is_scalar for a in grp.args):
             scal = [s for s in scal if s is not grp]
             chain = list(grp.args)
-    scal.sort()
+            if tr is not None:
+                tr.append(Step(NF_MUL_SPLICE, (grp,), tuple(chain), ("normal", "mul")))
+    if tr is not None and len(scal) > 1:
+        before = tuple(scal)
+        scal.sort()
+        if tuple(scal) != before:
+            tr.append(Step(NF_MUL_ORDER, before, tuple(scal), ("normal", "mul")))
+    else:
+        scal.sort()
     if len(chain) == 1 and chain[0].op == "ones" and (scal or coeff != 1):  # s * ones is a broadcast scalar
-        return bcast(mul(const(coeff), *scal), shape)
+        out = bcast(mul(const(coeff), *scal), shape)
+        return out if tr is None else _fire(NF_MUL_TO_BCAST, args, out)
     out = ([const(coeff)] if coeff != 1 else []) + scal + chain
     if not out:
         return ONE
@@ -490,11 +608,11 @@ def transpose(a: Expr) -> Expr:
         return a
     op = a.op
     if op == "transpose":
-        return a.args[0]
+        return _fire(NF_T_INVOLUTION, a, a.args[0])
     if op in ("var", "dvar") and a.attr[1]:
-        return a
+        return _fire(NF_T_SYMMETRIC, a, a)
     if op in ("eye", "diagm"):
-        return a
+        return _fire(NF_T_SYMMETRIC, a, a)
     if op == "K":  # K(m,n)' = K(n,m) (its inverse: a permutation)
         return commutation(a.attr[1], a.attr[0])
     if op in ("zero", "ones"):
@@ -504,7 +622,7 @@ def transpose(a: Expr) -> Expr:
     if op == "mul":
         c, s, ch = factors(a)
         if len(ch) == 1:  # (s*A)' -> s*A'
-            return mul(const(c), *s, transpose(ch[0]))
+            return _fire(NF_T_SCALED, a, mul(const(c), *s, transpose(ch[0])))
     return Expr("transpose", (a,), (a.cols, a.rows))
 
 
@@ -517,11 +635,11 @@ def trace(a: Expr) -> Expr:
     if op == "eye" and isinstance(a.rows, int):
         return const(a.rows)
     if op == "transpose":
-        return trace(a.args[0])
+        return _fire(NF_TR_TRANSPOSE, a, trace(a.args[0]))
     if op == "mul":
         c, s, ch = factors(a)
         if c != 1 or s:
-            return mul(const(c), *s, trace(mul(*ch)))
+            return _fire(NF_TR_SCALED, a, mul(const(c), *s, trace(mul(*ch))))
     return Expr("trace", (a,), SCALAR)
 
 
@@ -543,7 +661,7 @@ def logdet(a: Expr) -> Expr:
     if a.op == "transpose":
         return logdet(a.args[0])
     if a.op == "inv":
-        return neg(logdet(a.args[0]))
+        return _fire(NF_LOGDET_INV, a, neg(logdet(a.args[0])))
     return Expr("logdet", (a,), SCALAR)
 
 
@@ -551,17 +669,17 @@ def inv(a: Expr) -> Expr:
     if a.is_scalar:
         return power(a, const(-1))
     if a.op == "inv":
-        return a.args[0]
+        return _fire(NF_INV_INVOLUTION, a, a.args[0])
     if a.op == "eye":
         return a
     if a.op == "transpose":
-        return transpose(inv(a.args[0]))
+        return _fire(NF_INV_TRANSPOSE, a, transpose(inv(a.args[0])))
     if a.op == "mpow":
         return _chain_power(*_chain_mul_base(a, -1))
     if a.op == "mul":
         c, s, ch = factors(a)
         if (c != 1 or s) and len(ch) == 1:  # inv(s*A) = s^-1 inv(A)
-            return mul(power(mul(const(c), *s), const(-1)), inv(ch[0]))
+            return _fire(NF_INV_SCALED, a, mul(power(mul(const(c), *s), const(-1)), inv(ch[0])))
     return Expr("inv", (a,), a.shape)
 
 
@@ -673,24 +791,23 @@ def hpow(a: Expr, p: Expr) -> Expr:
 
 def fn(name: str, a: Expr) -> Expr:
     """Elementwise function (ordinary function on scalars)."""
+    at_zero = _ELEMENTWISE[name].at_zero if name in _ELEMENTWISE else None
     if a.op == "const":
         v = a.attr
-        if name in ("sin", "tan", "tanh", "sqrt", "relu", "sign") and v == 0:
-            return ZERO_S
-        if name in ("exp", "cos") and v == 0:
-            return ONE
+        if v == 0 and at_zero is not None:  # f(0), from the function's declaration
+            return _fire(NF_FN_CONST, a, const(at_zero))
         if name == "log" and v == 1:
-            return ZERO_S
+            return _fire(NF_FN_CONST, a, ZERO_S)
         if name == "abs":
-            return const(abs(v))
+            return _fire(NF_FN_CONST, a, const(abs(v)))
         if name == "sign":
-            return const((v > 0) - (v < 0))
+            return _fire(NF_FN_CONST, a, const((v > 0) - (v < 0)))
         if name == "step":
-            return const(1 if v > 0 else 0)
-    if a.op == "zero" and name in ("sin", "tan", "tanh", "sqrt", "relu", "sign", "abs", "step"):
-        return a
+            return _fire(NF_FN_CONST, a, const(1 if v > 0 else 0))
+    if a.op == "zero" and at_zero == 0:  # f(0) = 0 entry by entry
+        return _fire(NF_FN_CONST, a, a)
     if name == "log" and a.op == "fn" and a.attr == "exp":  # log(exp(x)) = x
-        return a.args[0]
+        return _fire(NF_LOG_EXP, a, a.args[0])
     if name == "log" and a.op == "mul":
         # log(c*exp(u)) = u + log(c) for a scalar c, also where c <= 0 (nan, -inf alike): the
         # log of a softmax, log(exp(u)/sum(exp(u))), is u - log(sum(exp(u))), stable and short
@@ -700,12 +817,12 @@ def fn(name: str, a: Expr) -> Expr:
             e = next(f for f in pool if f.op == "fn" and f.attr == "exp")
             rest = fn("log", mul(const(coeff), *[f for f in scal if f is not e]))
             u = e.args[0]
-            return add(u, rest if u.is_scalar else bcast(rest, u.shape))
+            return _fire(NF_LOG_SCALED_EXP, a, add(u, rest if u.is_scalar else bcast(rest, u.shape)))
     if name == "log" and a.op == "pow" and a.is_scalar and a.args[1].op == "const" \
             and a.args[1].attr == -1:  # log(1/s) = -log(s), also for s <= 0 (nan, inf alike)
-        return neg(fn("log", a.args[0]))
+        return _fire(NF_LOG_RECIPROCAL, a, neg(fn("log", a.args[0])))
     if name == "abs" and a.op == "fn" and a.attr in ("abs", "exp", "sqrt", "sigmoid", "relu"):
-        return a
+        return _fire(NF_ABS_NONNEG, a, a)
     return Expr("fn", (a,), a.shape, name)
 
 
@@ -964,30 +1081,15 @@ def rebuild(node: Expr, args) -> Expr:
     return b(node, args)
 
 
-_REBUILD = {
-    "add": lambda n, a: add(*a),
-    "mul": lambda n, a: mul(*a),
-    "transpose": lambda n, a: transpose(a[0]),
-    "trace": lambda n, a: trace(a[0]),
-    "det": lambda n, a: det(a[0]),
-    "logdet": lambda n, a: logdet(a[0]),
-    "inv": lambda n, a: inv(a[0]),
-    "mpow": lambda n, a: mpow(a[0], n.attr),
-    "pow": lambda n, a: power(a[0], a[1]),
-    "had": lambda n, a: had(*a),
-    "hpow": lambda n, a: hpow(a[0], a[1]),
-    "fn": lambda n, a: fn(n.attr, a[0]),
-    "sum": lambda n, a: sum_(a[0]),
-    "norm2": lambda n, a: norm2(a[0]),
-    "diagm": lambda n, a: diagm(a[0]),
-    "diagv": lambda n, a: diagv(a[0]),
-    "vec": lambda n, a: vec(a[0]),
-    "unvec": lambda n, a: unvec(a[0], n.rows, n.cols),
-    "kron": lambda n, a: kron(a[0], a[1]),
-    "kronadj1": lambda n, a: kronadj1(a[0], a[1]),
-    "kronadj2": lambda n, a: kronadj2(a[0], a[1]),
-    "bcast": lambda n, a: bcast(a[0], n.shape),
-}
+_REBUILD: dict = {}  # op -> rebuild(node, args), from the declarations (OpDef.rebuild_node)
+
+
+def _rekey():
+    """Give nodes built before the registry loaded (module constants) their op's rank."""
+    for node in list(Expr._table.values()):
+        rank = _RANK.get(node.op, 99)
+        if node.key[0] != rank:
+            node.key = (rank,) + node.key[1:]
 
 
 def substitute(e: Expr, mapping: dict) -> Expr:
@@ -1001,3 +1103,8 @@ def substitute(e: Expr, mapping: dict) -> Expr:
         else:
             memo[node] = node
     return memo[e]
+
+
+# the declarations (ranks, rebuilds) load with this module, whichever is imported first
+from ..ops import registry as _registry  # noqa: E402, F401
+from ..ops.elementwise import ELEMENTWISE as _ELEMENTWISE  # noqa: E402

@@ -44,7 +44,7 @@ from ..core.shapes import (
     shape_str,
     sym,
 )
-from ..ops.elementwise import ELEMENTWISE
+from ..ops.registry import language_functions
 
 MAX_DEPTH = 200
 MAX_INPUT = 65_536  # characters; real expressions are far shorter, and this bounds the time
@@ -691,42 +691,23 @@ def _f_kronadj2(ctx, node, shapes):
     return (p, q)
 
 
-# arguments that are dimensions (a positive integer, a size name, or a product n*m)
-DIM_ARGS = {"K": (0, 1), "unvec": (1,), "eye": (0,), "ones": (0, 1), "zeros": (0, 1)}
-
-
-def _b_diag(node, a):
-    return {"scalar": lambda: a, "diagm": lambda: E.diagm(a), "diagv": lambda: E.diagv(a)}[node.how]()
-
-
-# name -> (arity, shape rule, builder(node, *args))
-FUNCTIONS = {
-    "tr": (1, _f_scalar_of_square, lambda n, a: E.trace(a)),
-    "trace": (1, _f_scalar_of_square, lambda n, a: E.trace(a)),
-    "det": (1, _f_scalar_of_square, lambda n, a: E.det(a)),
-    "logdet": (1, _f_scalar_of_square, lambda n, a: E.logdet(a)),
-    "inv": (1, _f_square_same, lambda n, a: E.inv(a)),
-    "transpose": (1, _f_transpose, lambda n, a: E.transpose(a)),
-    "sum": (1, _f_scalar, lambda n, a: E.sum_(a)),
-    "norm2": (1, _f_scalar, lambda n, a: E.norm2(a)),
-    "diag": (1, _f_diag, _b_diag),
-    "vec": (1, _f_vec, lambda n, a: E.vec(a)),
-    "unvec": (2, _f_unvec, None),
-    "kron": (2, _f_kron, lambda n, a, b: E.kron(a, b)),
-    "kronadj1": (2, _f_kronadj1, lambda n, c, b: E.kronadj1(c, b)),
-    "kronadj2": (2, _f_kronadj2, lambda n, a, c: E.kronadj2(a, c)),
-    # K(m, n): the mn x mn commutation matrix, K(m, n)*vec(A) = vec(A') for A m x n
-    "K": (2, None, lambda n: E.commutation(*n.how)),
-    "eye": (1, None, None),
-    "ones": (2, None, None),
-    "zeros": (2, None, None),
+# the parser's shape rules, by the name an op's declaration gives (OpDef.shape); "dims": the
+# arguments are sizes (eye, ones, zeros, K), handled in _infer_call
+SHAPE_RULES = {
+    "scalar_of_square": _f_scalar_of_square, "square_same": _f_square_same, "same": _f_same,
+    "scalar": _f_scalar, "transpose": _f_transpose, "diag": _f_diag, "vec": _f_vec,
+    "unvec": _f_unvec, "kron": _f_kron, "kronadj1": _f_kronadj1, "kronadj2": _f_kronadj2, "dims": None,
 }
-for _f in ELEMENTWISE:
-    FUNCTIONS[_f] = (1, _f_same, (lambda name: lambda n, a: E.fn(name, a))(_f))
+
+# name -> (arity, shape rule, builder(node, *args)), generated from the op declarations
+_LANGUAGE = language_functions()
+FUNCTIONS = {name: (f.arity, SHAPE_RULES[f.shape], f.build) for name, f in _LANGUAGE.items()}
+# arguments that are dimensions (a positive integer, a size name, or a product n*m)
+DIM_ARGS = {name: f.dim_args for name, f in _LANGUAGE.items() if f.dim_args}
 FUNCTION_NAMES = set(FUNCTIONS)
 # calls whose scalar result is still "a name" when an argument is (elementwise functions);
 # any other call of scalars (tr, det, sum, norm2, ...) is a reduction
-_KEEPS_NAME = set(ELEMENTWISE) | {"diag", "kron", "transpose", "vec"}
+_KEEPS_NAME = {name for name, f in _LANGUAGE.items() if f.keeps_name}
 
 
 def _infer_call(ctx: _Context, node: Node):

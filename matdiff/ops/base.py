@@ -64,3 +64,102 @@ class ElementwiseDef:
     range: tuple = (None, None)
     domain: tuple = (None, None)  # where the function is real and smooth enough to sample
     at_zero: object = None  # f(0) as an exact number when it is one (constant folding)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A text in the input language that exercises an op, for the registry-driven tests.
+
+    ``wrt`` is the variable its JVP is checked by; ``shapes`` declares what must be declared;
+    ``square_only``: the op needs square arguments, so the non-square size set is skipped."""
+
+    text: str
+    wrt: str = "X"
+    shapes: dict = field(default_factory=dict)
+    square_only: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class OpDef:
+    """Everything matdiff knows about one internal op (``Expr.op``), in one declaration.
+
+    * ``build``: the canonicalizing constructor (in :mod:`matdiff.core.expr`), called with the
+      argument Exprs; ``rebuild(node, args)`` where the node carries data the arguments do not
+      (an exponent, a function name, a shape). Leaves have neither.
+    * ``rank``: where nodes of this op sort among terms of a sum and scalar factors.
+    * ``jvp``: ``fn(node, d)`` with ``d(i)`` the differential of argument ``i`` (None: zero);
+      returns the node's differential, linear in the ``dX`` leaves, or None for zero.
+    * ``transpose``: for ops linear in an argument, ``fn(node, C, i)`` pulls the cotangent C
+      back to argument ``i`` (``<C, L(M)> = <transpose(C), M>``).
+    * ``vec``: for ops linear in an argument, ``fn(node, i, J)``, the Jacobian block of the
+      node from argument ``i``'s block ``J`` (``vec(L(M)) = B vec(M)``: returns ``B*J``).
+    * ``language``, ``arity``, ``shape`` (the name of the parser's shape rule), ``dim_args``
+      (positions of size arguments), ``parse_build(syntax node, *args)`` (when the language
+      function is not ``build(*args)``), ``keeps_name`` (an elementwise-like call: its scalar
+      result is still "a name").
+    * ``text``/``latex``: function-style templates (``{0}`` the argument) or None where the
+      printers have a method of their own.
+    * ``sample``: the input domain for numerical checks (a kind of ``tests/gradcheck``:
+      "any", "pos", "small", "wc" (well conditioned, nonsingular), "spd").
+    * ``requires``/``facts``: hooks for the facts layer (required properties; transfer rule).
+    * ``examples``: language texts exercising the op (see :class:`Example`).
+    """
+
+    op: str
+    rank: int
+    jvp: Rule
+    build: Callable | None = None
+    rebuild: Callable | None = None
+    transpose: Rule | None = None
+    vec: Rule | None = None
+    language: tuple = ()
+    arity: int | None = None
+    shape: str | None = None
+    dim_args: tuple = ()
+    parse_build: Callable | None = None
+    keeps_name: bool = False
+    text: str | Callable | None = None
+    latex: str | Callable | None = None
+    sample: str = "any"
+    requires: object = None
+    facts: Callable | None = None
+    examples: tuple = ()
+
+    @property
+    def name(self) -> str:
+        return self.op
+
+    @property
+    def adjoint(self) -> Rule | None:
+        """The transpose rule (the name the gradient pass has always used)."""
+        return self.transpose
+
+    def rebuild_node(self, node, args):
+        """``node`` with new arguments, through the canonicalizing constructor."""
+        if self.rebuild is not None:
+            return self.rebuild(node, args)
+        return self.build(*args)
+
+
+def rule(name: str, identity: str, latex: str, cite: str = "calculus"):
+    """Decorator: the function becomes the ``fn`` of a :class:`Rule` with this identity.
+
+    >>> @rule("d.neg", "d(-A) = -dA", r"d(-A) = -dA", "calculus")
+    ... def _neg(n, d):
+    ...     return d(0)
+    >>> _neg.identity
+    'd(-A) = -dA'
+    """
+
+    def wrap(fn: Callable) -> Rule:
+        return Rule(name, identity, latex, cite, fn)
+
+    return wrap
+
+
+def zero_sum(terms):
+    """The sum of the terms that are not None (zero differentials), or None if all are."""
+    from ..core import expr as E
+
+    terms = [t for t in terms if t is not None]
+    return E.add(*terms) if terms else None

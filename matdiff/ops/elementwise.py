@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..core import expr as E
+from ..core.errors import register_function
 from .base import UNSUPPORTED, ElementwiseDef, Rule  # noqa: F401  (UNSUPPORTED: for entries)
 
 INF = float("inf")
@@ -28,6 +29,7 @@ def elementwise(name, derivative, identity, latex_identity, latex, lower, cite="
     d = ElementwiseDef(name, Rule(f"d.{name}", identity, latex_identity, cite, derivative),
                        latex, lower, **kw)
     ELEMENTWISE[name] = d
+    register_function(name, "elementwise")  # (the suggestions for unknown names learn it)
     return d
 
 
@@ -66,3 +68,7 @@ elementwise("step", lambda a, node: None, "step'(x) = 0 (x != 0)",
             r"\operatorname{step}'(x) = 0", r"\operatorname{step}",
             {"numpy": "{xp}.heaviside({0}, 0.0)", "jax": "jnp.heaviside({0}, 0.0)",
              "torch": "({0} > 0).to({0}.dtype)"}, range=(0.0, 1.0), at_zero=0)
+elementwise("softplus", lambda a, node: E.fn("sigmoid", a), "softplus'(x) = sigmoid(x)",
+            r"\operatorname{softplus}'(x) = \sigma(x)", r"\operatorname{softplus}",
+            {"numpy": "{xp}.logaddexp({0}, 0.0)", "jax": "{xp}.logaddexp({0}, 0.0)",
+             "torch": "torch.nn.functional.softplus({0})"}, range=(0.0, INF))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from ..core import expr as E
 from ..core.expr import Expr
+from ..ops.elementwise import ELEMENTWISE
 from ..ops.registry import OPS
+from .trace import current
 
 
 def differential(e: Expr, wrt: dict) -> Expr:
@@ -23,6 +25,7 @@ def differential(e: Expr, wrt: dict) -> Expr:
     'det(X)*tr(inv(X)*dX)'
     """
     memo: dict = {}
+    tracer = current()
     for node in e.walk():
         if node.op == "var":
             memo[node] = wrt.get(node.attr[0])
@@ -30,7 +33,12 @@ def differential(e: Expr, wrt: dict) -> Expr:
         if not node.args or all(memo[a] is None for a in node.args):
             memo[node] = None
             continue
-        memo[node] = OPS[node.op].jvp(node, lambda i, node=node: memo[node.args[i]])
+        rule = OPS[node.op].jvp
+        memo[node] = d = rule(node, lambda i, node=node: memo[node.args[i]])
+        if tracer is not None:
+            if node.op == "fn":  # the chain rule, then the function's own derivative
+                tracer.step(ELEMENTWISE[node.attr].derivative, node, d, ("differentiate", node.attr))
+            tracer.step(rule, node, d, ("differentiate",))
     d = memo[e]
     return E.zero(e.shape) if d is None else d
 

@@ -12,8 +12,9 @@ each in one direction only, so rewriting terminates:
   square A and B (``w'*u`` for ``tr(kron(u, w'))``, unchanged for other shapes);
 * sums are factored on a common left or right factor (``A*x + A'*x -> (A + A')*x``).
 
-Rules are data: ``RULES[op]`` is a list of functions ``node -> Expr | None`` (None: no
-match); each has a one-line comment stating its identity. Every rule is checked
+Rules are data: ``RULES[op]`` is a list of :class:`~matdiff.ops.base.Rule` (``node -> Expr |
+None``, None: no match), each stating its identity as text and LaTeX with a citation; while
+a tracer is installed (:mod:`matdiff.passes.trace`) each rewrite is reported. Every rule is checked
 numerically in the tests (``tests/test_simplify.py``).
 """
 
@@ -22,6 +23,8 @@ from __future__ import annotations
 from ..core import expr as E
 from ..core.expr import Expr
 from ..core.facts import facts as _facts
+from ..ops.base import rule
+from .trace import current
 
 # ---------------------------------------------------------------------------- symmetry
 
@@ -43,11 +46,15 @@ def _transposed(t: Expr) -> Expr:
 # ---------------------------------------------------------------------------- rules
 
 
+@rule('simplify.transpose-symmetric', "S' = S (S symmetric)",
+      'S^T = S \\quad (S = S^T)', 'definition')
 def _t_symmetric(n):
     # S' -> S  when S is symmetric
     return n.args[0] if is_symmetric(n.args[0]) else None
 
 
+@rule('simplify.transpose-product', "(s*A*B)' = s*B'*A'",
+      '(sAB)^T = s B^T A^T', 'definition of the transpose')
 def _t_mul(n):
     # (s * A * B)' -> s * B' * A'
     a = n.args[0]
@@ -57,12 +64,16 @@ def _t_mul(n):
     return E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
 
 
+@rule('simplify.transpose-kron', "kron(A, B)' = kron(A', B')",
+      '(A \\otimes B)^T = A^T \\otimes B^T', 'Magnus & Neudecker, Ch. 2 (Kronecker product)')
 def _t_kron(n):
     # kron(A, B)' -> kron(A', B')
     a = n.args[0]
     return E.kron(E.transpose(a.args[0]), E.transpose(a.args[1])) if a.op == "kron" else None
 
 
+@rule('simplify.trace-rotate', "tr(A*x*y'*B) = y'*B*A*x",
+      '\\operatorname{tr}(A x y^T B) = y^T B A x', 'Matrix Cookbook (16): cyclic trace')
 def _tr_rotate(n):
     # tr(A*x*y'*B) -> y'*B*A*x   (cyclic: rotate so the product is a scalar)
     a = n.args[0]
@@ -79,6 +90,8 @@ def _tr_rotate(n):
     return None
 
 
+@rule('simplify.trace-transposes', "tr(A'*B') = tr(B*A)",
+      '\\operatorname{tr}(A^T B^T) = \\operatorname{tr}(B A)', 'Matrix Cookbook (13), (16)')
 def _tr_sym_transposes(n):
     # tr(A'*B') -> tr(B*A)   (tr(M') = tr(M)) when every factor is transposed
     a = n.args[0]
@@ -90,6 +103,8 @@ def _tr_sym_transposes(n):
     return None
 
 
+@rule('simplify.trace-kron', "tr(kron(A, B)) = tr(A)*tr(B) (A, B square); tr(kron(u, w')) = w'*u; tr(kron(u', w)) = u'*w",
+      '\\operatorname{tr}(A \\otimes B) = \\operatorname{tr}A \\operatorname{tr}B', 'Magnus & Neudecker, Ch. 2 (Kronecker product); index sums for the vector cases')
 def _tr_kron(n):
     # tr(kron(A, B)) -> tr(A)*tr(B) for square A, B;  tr(kron(u, w')) -> w'*u;
     # tr(kron(u', w)) -> u'*w;  no rewrite for other shapes (tr(A)*tr(B) would be wrong there)
@@ -102,6 +117,8 @@ def _split_term(t):
     return c, s, ch
 
 
+@rule('simplify.factor', 'A*X + B*X = (A + B)*X ; X*A + X*B = X*(A + B)',
+      'AX + BX = (A + B)X', 'distributivity')
 def _factor(n):
     # A*X + B*X -> (A + B)*X ;  X*A + X*B -> X*(A + B)   (largest group first)
     terms = n.args
@@ -140,6 +157,8 @@ def _factor(n):
     return E.add(grouped, *others)
 
 
+@rule('simplify.inv-transpose-cancel', "inv(A)'*A' = I ; A'*inv(A)' = I",
+      '(A^{-1})^T A^T = I', 'definition')
 def _mul_inv_transpose(n):
     # inv(A)'*A' -> I and A'*inv(A)' -> I (adjacent in a chain)
     c, s, ch = E.factors(n)
@@ -156,6 +175,8 @@ def _mul_inv_transpose(n):
 # ---------------------------------------------------------------------------- Kronecker (Jacobians)
 
 
+@rule('simplify.kron-mixed-product', 'kron(A, B)*kron(C, D) = kron(A*C, B*D) (A*C, B*D defined)',
+      '(A \\otimes B)(C \\otimes D) = AC \\otimes BD', 'Magnus & Neudecker, Ch. 2: mixed-product rule')
 def _mul_kron_kron(n):
     # kron(A, B)*kron(C, D) -> kron(A*C, B*D)   (mixed-product property; A*C and B*D defined)
     c, s, ch = E.factors(n)
@@ -169,6 +190,8 @@ def _mul_kron_kron(n):
     return None
 
 
+@rule('simplify.commutation-kron', 'K(p,m)*kron(A, B) = kron(B, A)*K(q,n) (A m x n, B p x q); K(a,b)*K(b,a) = I',
+      'K_{p,m}(A \\otimes B) = (B \\otimes A)K_{q,n}', 'Magnus & Neudecker, Ch. 3, Thm 9')
 def _mul_commute_kron(n):
     # K(p,m)*kron(A, B) -> kron(B, A)*K(q,n)   (A m x n, B p x q; Magnus & Neudecker Thm 3.9);
     # K(a,b)*K(b,a) -> I.  Commutation matrices move right, through Kronecker products,
@@ -190,6 +213,8 @@ def _mul_commute_kron(n):
     return None
 
 
+@rule('simplify.vec-eye-kron', "vec(I)'*kron(B', A) = vec(A'*B')'",
+      '\\operatorname{vec}(I)^T (B^T \\otimes A) = \\operatorname{vec}(A^T B^T)^T', 'Magnus & Neudecker, Ch. 2, Thm 2; Matrix Cookbook (16)')
 def _mul_vec_eye_kron(n):
     # vec(I)'*kron(B', A) -> vec(A'*B')'   (both are M -> tr(A*M*B) = <A'*B', M>)
     c, s, ch = E.factors(n)
@@ -205,6 +230,8 @@ def _mul_vec_eye_kron(n):
     return None
 
 
+@rule('simplify.scalar-orient', "dx'*A*x = x'*A'*dx (a scalar is its own transpose)",
+      '\\mathrm{d}x^T A x = x^T A^T \\mathrm{d}x', 'definition')
 def _mul_scalar_orient(n):
     # dx'*A*x -> x'*A'*dx   (a scalar equals its transpose; differentials read with d(.) last)
     if not n.is_scalar:
@@ -223,6 +250,8 @@ def _has_dvar(e: Expr) -> bool:
     return e.op == "dvar" or (e.op == "transpose" and e.args[0].op == "dvar")
 
 
+@rule('simplify.negated-sum', 'c*(-a - b)*M = -c*(a + b)*M',
+      'c(-a - b)M = -c(a + b)M', 'distributivity')
 def _mul_negated_sum(n):
     # c*(-a - b)*M -> -c*(a + b)*M ;  c*(-a - b)'*M -> -c*(a + b)'*M   (all terms negative)
     for i, f in enumerate(n.args):
@@ -280,6 +309,8 @@ def _sigmoid_factors(factors, power_of, make_power):
     return None
 
 
+@rule('simplify.sigmoid-elementwise', 'exp(u) ./ (1 + exp(u)) = sigmoid(u) ; 1 ./ (1 + exp(-u)) = sigmoid(u)',
+      '\\frac{e^u}{1 + e^u} = \\sigma(u)', 'definition of sigmoid')
 def _had_sigmoid(n):
     # exp(u) ./ (1 + exp(u)) -> sigmoid(u) ;  1 ./ (1 + exp(-u)) -> sigmoid(u)
     def power_of(f):
@@ -291,6 +322,8 @@ def _had_sigmoid(n):
     return E.had(*out) if out is not None else None
 
 
+@rule('simplify.sigmoid-scalar', 'exp(u)/(1 + exp(u)) = sigmoid(u) ; 1/(1 + exp(-u)) = sigmoid(u)',
+      '\\frac{e^u}{1 + e^u} = \\sigma(u)', 'definition of sigmoid')
 def _mul_sigmoid(n):
     # scalar version: exp(u)/(1 + exp(u)) -> sigmoid(u)
     c, scal, chain = E.factors(n)
@@ -326,6 +359,7 @@ def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
     "B'*A'"
     """
     memo: dict = {}
+    tracer = current()
     rules = RULES if factor else {op: [r for r in rs if r is not _factor] for op, rs in RULES.items()}
 
     def go(node: Expr) -> Expr:
@@ -340,9 +374,11 @@ def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
                 new = go(new)
             else:
                 for _ in range(max_rounds):
-                    for rule in rules.get(new.op, ()):
-                        r = rule(new)
+                    for rw in rules.get(new.op, ()):
+                        r = rw(new)
                         if r is not None and r is not new:
+                            if tracer is not None:
+                                tracer.step(rw, new, r, ("simplify",))
                             new = go(r)
                             break
                     else:

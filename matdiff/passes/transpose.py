@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..core import expr as E
 from ..core.expr import Expr
 from ..ops.registry import OPS
+from .trace import current
 
 
 def transpose_linear(L: Expr, names, cotangent: Expr | None = None) -> dict:
@@ -27,6 +28,7 @@ def transpose_linear(L: Expr, names, cotangent: Expr | None = None) -> dict:
     for node in nodes:
         if node.op == "dvar" or any(a in dep for a in node.args):
             dep.add(node)
+    tracer = current()
     cot: dict = {L: [cotangent if cotangent is not None else E.ONE]}
     result: dict = {}
     for node in reversed(nodes):
@@ -42,7 +44,10 @@ def transpose_linear(L: Expr, names, cotangent: Expr | None = None) -> dict:
             raise AssertionError(f"internal: {node.op} is not linear in its argument ({node})")
         for i, a in enumerate(node.args):
             if a in dep:
-                cot.setdefault(a, []).append(adj(node, C, i))
+                pulled = adj(node, C, i)
+                cot.setdefault(a, []).append(pulled)
+                if tracer is not None:
+                    tracer.step(adj, node, pulled, ("transpose", i), cotangent=C)
     shapes = {n.attr[0]: n.shape for n in nodes if n.op == "dvar"}
     out = {}
     for name in names:

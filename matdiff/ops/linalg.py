@@ -1,0 +1,79 @@
+"""Linear algebra: trace, determinant, log-determinant, inverse, integer matrix powers."""
+
+from __future__ import annotations
+
+from ..core import expr as E
+from .base import Example, OpDef, rule
+
+SQUARE = {"X": "n,n"}
+
+
+@rule("d.trace", "d tr(A) = tr(dA)", r"\mathrm{d}\operatorname{tr}(A) = \operatorname{tr}(\mathrm{d}A)",
+      "Matrix Cookbook (36)")
+def _trace_jvp(n, d):
+    return None if d(0) is None else E.trace(d(0))
+
+
+@rule("T.trace", "<c, tr(M)> = <c*I, M>", r"\langle c, \operatorname{tr}M\rangle = \langle c I, M\rangle",
+      "definition")
+def _trace_transpose(n, C, i):
+    return E.mul(C, E.eye(n.args[0].rows))
+
+
+@rule("vec.trace", "tr(M) = vec(I)'*vec(M)",
+      r"\operatorname{tr}M = \operatorname{vec}(I)^T\operatorname{vec}M", "Magnus & Neudecker, Ch. 2")
+def _trace_vec(n, i, J):
+    M = n.args[0]
+    return E.mul(E.transpose(E.vec(E.eye(M.rows))), J)
+
+
+@rule("d.det", "d det(A) = det(A)*tr(inv(A)*dA)",
+      r"\mathrm{d}\det A = \det A\,\operatorname{tr}(A^{-1}\mathrm{d}A)", "Matrix Cookbook (46)")
+def _det_jvp(n, d):
+    return None if d(0) is None else E.mul(n, E.trace(E.mul(E.inv(n.args[0]), d(0))))
+
+
+@rule("d.logdet", "d logdet(A) = tr(inv(A)*dA)",
+      r"\mathrm{d}\log|\det A| = \operatorname{tr}(A^{-1}\mathrm{d}A)", "Matrix Cookbook (50)")
+def _logdet_jvp(n, d):
+    return None if d(0) is None else E.trace(E.mul(E.inv(n.args[0]), d(0)))
+
+
+@rule("d.inv", "d inv(A) = -inv(A)*dA*inv(A)", r"\mathrm{d}A^{-1} = -A^{-1}\,\mathrm{d}A\,A^{-1}",
+      "Matrix Cookbook (59)")
+def _inv_jvp(n, d):
+    return None if d(0) is None else E.neg(E.mul(n, d(0), n))
+
+
+@rule("d.mpow", "d(A^k) = sum_{i=0}^{k-1} A^i*dA*A^(k-1-i) (k >= 2; A^-k = inv(A)^k)",
+      r"\mathrm{d}(A^k) = \sum_{i=0}^{k-1} A^i\,\mathrm{d}A\,A^{k-1-i}", "calculus: product rule")
+def _mpow_jvp(n, d):
+    dA = d(0)
+    if dA is None:
+        return None
+    A, k = n.args[0], n.attr
+    return E.add(*[E.mul(E.mpow(A, i), dA, E.mpow(A, k - 1 - i)) for i in range(k)])
+
+
+LINALG = [
+    OpDef("trace", rank=7, jvp=_trace_jvp, build=E.trace, transpose=_trace_transpose, vec=_trace_vec,
+          language=("tr", "trace"), arity=1, shape="scalar_of_square", text="tr({0})",
+          latex="\\operatorname{{tr}}\\left({0}\\right)",
+          examples=(Example("tr(X*A)", shapes={"X": "n,m", "A": "m,n"}),
+                    Example("trace(X'*A*X)", shapes={"X": "n,m", "A": "n,n"}))),
+    OpDef("det", rank=6, jvp=_det_jvp, build=E.det, language=("det",), arity=1,
+          shape="scalar_of_square", text="det({0})", latex="\\det\\left({0}\\right)", sample="wc",
+          examples=(Example("det(X)", shapes=SQUARE, square_only=True),
+                    Example("det(X'*X)", shapes={"X": "n,m"}))),
+    OpDef("logdet", rank=6, jvp=_logdet_jvp, build=E.logdet, language=("logdet",), arity=1,
+          shape="scalar_of_square", text="logdet({0})", latex="\\log\\left|{0}\\right|", sample="wc",
+          examples=(Example("logdet(X)", shapes=SQUARE, square_only=True),
+                    Example("logdet(X'*X)", shapes={"X": "n,m"}))),
+    OpDef("inv", rank=5, jvp=_inv_jvp, build=E.inv, language=("inv",), arity=1, shape="square_same",
+          text="inv({0})", latex="{0}^{{-1}}", sample="wc",
+          examples=(Example("sum(inv(X))", shapes=SQUARE, square_only=True),
+                    Example("tr(A*inv(X'*X))", shapes={"X": "n,m"}))),
+    OpDef("mpow", rank=5, jvp=_mpow_jvp, build=E.mpow, rebuild=lambda n, a: E.mpow(a[0], n.attr), sample="wc",
+          examples=(Example("sum(X^3)", shapes=SQUARE, square_only=True),
+                    Example("tr(A*(X'*X)^-2)", shapes={"X": "n,m"}))),
+]

@@ -1,0 +1,44 @@
+"""Reductions to a scalar: the sum of all entries and the Euclidean/Frobenius norm."""
+
+from __future__ import annotations
+
+from ..core import expr as E
+from ..core.shapes import dim_mul
+from .base import Example, OpDef, rule
+
+
+@rule("d.sum", "d sum(A) = sum(dA)", r"\mathrm{d}\operatorname{sum}(A) = \operatorname{sum}(\mathrm{d}A)",
+      "calculus: linearity")
+def _sum_jvp(n, d):
+    return None if d(0) is None else E.sum_(d(0))
+
+
+@rule("T.sum", "<c, sum(M)> = <c*ones, M>",
+      r"\langle c, \operatorname{sum}M\rangle = \langle c\mathbf{1}, M\rangle", "definition")
+def _sum_transpose(n, C, i):
+    return E.mul(C, E.ones(n.args[0].shape))
+
+
+@rule("vec.sum", "sum(M) = ones'*vec(M)", r"\operatorname{sum}M = \mathbf{1}^T\operatorname{vec}M",
+      "definition")
+def _sum_vec(n, i, J):
+    M = n.args[0]
+    return E.mul(E.ones((1, dim_mul(M.rows, M.cols))), J)
+
+
+@rule("d.norm2", "d norm2(A) = <A, dA>/norm2(A)",
+      r"\mathrm{d}\|A\| = \frac{\langle A, \mathrm{d}A\rangle}{\|A\|}", "Matrix Cookbook (131)")
+def _norm2_jvp(n, d):
+    return None if d(0) is None else E.div(E.inner(n.args[0], d(0)), n)
+
+
+REDUCE = [
+    OpDef("sum", rank=11, jvp=_sum_jvp, build=E.sum_, transpose=_sum_transpose, vec=_sum_vec,
+          language=("sum",), arity=1, shape="scalar", text="sum({0})",
+          latex="\\operatorname{{sum}}\\left({0}\\right)",
+          examples=(Example("sum(X .* X)", shapes={"X": "n,m"}),)),
+    OpDef("norm2", rank=11, jvp=_norm2_jvp, build=E.norm2, language=("norm2",), arity=1,
+          shape="scalar", text="norm2({0})", latex="\\left\\|{0}\\right\\|",
+          examples=(Example("norm2(X*A)", shapes={"X": "n,m", "A": "m,k"}),
+                    Example("norm2(x)", wrt="x", shapes={"x": "n"}))),
+]
