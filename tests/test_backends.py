@@ -108,6 +108,7 @@ SECOND = [
     ("x'*A*x + logdet(X)", ["x", "X"], None, (), {"X"}),
     ("sum(log(1 + exp(-y .* (X*w))))", "w", {"X": "n,m", "y": "n"}, (), ()),
     ("tr(X*A*X)", "X", None, (), ()),
+    ("a*x'*x + exp(a)*sum(x)", ["a", "x"], None, (), ()),  # scalar blocks in the dense Hessian
 ]
 SIDS = [c[0] + " by " + str(c[1]) for c in SECOND]
 
@@ -145,8 +146,8 @@ def test_jacobians_products_hessians_agree(text, wrt, shapes, sym, pos):
             f = d.to_jax(**mode)
             _agree(ref, _call(d, f, mode, inp, dirs), f"jax {mode} {text}")
             _agree(ref, _call(d, jax.jit(f), mode, inp, dirs), f"jax.jit {mode} {text}")
-        tin = {k: torch.as_tensor(v) for k, v in inp.items()}
-        tdirs = {k: torch.as_tensor(v) for k, v in dirs.items()}
+        tin = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in inp.items()}
+        tdirs = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in dirs.items()}
         _agree(ref, _call(d, d.to_torch(**mode), mode, tin, tdirs), f"torch {mode} {text}")
 
 
