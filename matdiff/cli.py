@@ -231,10 +231,13 @@ def _sizes_option(items, option: str) -> dict:
 @click.option("--hvp", "hvp", is_flag=True,
               help="NAME(inputs..., V) -> H[V], the Hessian-vector product (never forms H); the "
                    "direction is V_X, V_Y, ... for several --wrt, W if the expression uses V.")
-def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, hvp):
-    """Generate a standalone NumPy module computing the value and gradient.
+@click.option("--target", "target", type=click.Choice(["numpy", "jax", "torch"]), default="numpy",
+              show_default=True, help="The array library the module uses (jax: jit-compatible; torch: "
+                                      "CPU or CUDA tensors, torch.compile).")
+def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, hvp, target):
+    """Generate a standalone NumPy (or JAX, PyTorch) module computing the value and gradient.
 
-    The module imports only NumPy and defines NAME(inputs...) -> (value, gradient)
+    The module imports only NumPy (with --target, only JAX or PyTorch) and defines NAME(inputs...) -> (value, gradient)
     (a dict of gradients for several --wrt; the Jacobian for a non-scalar expression;
     with --hessian also the Hessian, with --hvp the Hessian-vector product), checking
     its inputs' shapes.
@@ -252,7 +255,7 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
         if hessian and hvp:
             raise DerivationError("give --hessian or --hvp, not both")
         d = _derive(expression, wrt, shapes, symmetric)
-        src = d.numpy_source(name, hints=hints, hessian=hessian, hvp=hvp)
+        src = d.numpy_source(name, hints=hints, hessian=hessian, hvp=hvp, target=target)
         if output:
             try:
                 with open(output, "w", encoding="utf-8") as fh:

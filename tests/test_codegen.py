@@ -278,7 +278,7 @@ def test_chain_order_for_shapes():
 
 
 def _chain_source(hints):
-    from matdiff.backends.codegen import generate
+    from matdiff.backends.emit import generate
     from matdiff.core import expr as E
     from matdiff.core.shapes import sym
 
@@ -507,7 +507,7 @@ def test_cli_codegen_errors(args, needle):
 ])
 def test_sign_analysis_is_sound(text, expected):
     """codegen.is_nonnegative: what it claims holds on random inputs (and it finds these)."""
-    from matdiff.backends.codegen import is_nonnegative
+    from matdiff.core.facts import is_nonnegative
 
     e = matdiff.parse(text, shapes={"x": "n"})
     assert is_nonnegative(e) is expected

@@ -148,12 +148,14 @@ def test_intervals():
 
 
 def test_simplifier_codegen_checker_read_the_facts():
-    from matdiff.backends import codegen
+    from matdiff.backends import lower
+    from matdiff.core import facts
     from matdiff.passes import simplify
 
+    assert lower.is_nonnegative is facts.is_nonnegative  # code generation reads the facts layer
     e = _parse("1 - tanh(x).^2")
-    assert codegen.is_nonnegative(e) and not codegen.is_nonnegative(_parse("tanh(x)"))
-    assert codegen._unit_interval(_parse("sigmoid(x)"))
+    assert lower.is_nonnegative(e) and not lower.is_nonnegative(_parse("tanh(x)"))
+    assert facts.in_unit_interval(_parse("sigmoid(x)"))
     assert simplify.is_symmetric(_parse("Y*S*Y'")) and not simplify.is_symmetric(_parse("Y*A*Y'"))
     # S' -> S for a symmetric sum kept under a transpose
     t = E.transpose(E.add(_parse("S"), _parse("A*A'")))

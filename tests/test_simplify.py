@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matdiff.backends.codegen import compile_source, generate
+from matdiff.backends.emit import compile_source, generate
 from matdiff.core import expr as E
 from matdiff.lang.parsing import parse_full
 from matdiff.passes.simplify import RULES, is_symmetric, simplify, sym

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backends.codegen import compile_source, generate, py_names
+from ..backends.emit import compile_source, generate, py_names, tuple_of
 from ..core import expr as E
 from ..core import facts as _facts
 from ..core.errors import DerivationError, MatdiffError, ShapeError, spelled
@@ -702,8 +702,8 @@ class _Fn:
                 extra.append((f"direction d{leaf}", "_d_" + pyn[leaf], shape))
             else:
                 extra.append((leaf, f"_dir{i}", shape))
-        result = "return (" + "".join(f"{{{i}}}, " for i in range(len(outputs))) + ")"
-        src = generate(outputs, inputs, "_matdiff_check", "", extra_params=extra or None, result_code=result)
+        result = tuple_of(tuple_of(*range(len(outputs))))  # always a tuple, also of one output
+        src = generate(outputs, inputs, "_matdiff_check", "", extra_params=extra or None, result=result)
         self.fn = compile_source(src, "_matdiff_check")
         self.order = [n for n, _ in inputs]
         self.keys = [k for k, _, _, _ in dirs]

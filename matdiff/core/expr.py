@@ -791,7 +791,8 @@ def hpow(a: Expr, p: Expr) -> Expr:
 
 def fn(name: str, a: Expr) -> Expr:
     """Elementwise function (ordinary function on scalars)."""
-    at_zero = _ELEMENTWISE[name].at_zero if name in _ELEMENTWISE else None
+    table = _ew.ELEMENTWISE
+    at_zero = table[name].at_zero if name in table else None
     if a.op == "const":
         v = a.attr
         if v == 0 and at_zero is not None:  # f(0), from the function's declaration
@@ -1106,5 +1107,5 @@ def substitute(e: Expr, mapping: dict) -> Expr:
 
 
 # the declarations (ranks, rebuilds) load with this module, whichever is imported first
+from ..ops import elementwise as _ew  # noqa: E402  (a module: it may be the one loading us)
 from ..ops import registry as _registry  # noqa: E402, F401
-from ..ops.elementwise import ELEMENTWISE as _ELEMENTWISE  # noqa: E402

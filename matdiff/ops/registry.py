@@ -8,7 +8,7 @@ reached through the op ``fn``). Everything else reads them: the parser's functio
 (:mod:`matdiff.core.expr`), the differentiator (``jvp``), the gradient pass (``transpose``,
 also spelled ``adjoint``), the vec pass (``vec``) and the printers (``text``, ``latex``).
 
-NumPy code is not a per-op template: :mod:`matdiff.backends.codegen` lowers whole products,
+NumPy code is not a per-op template: :mod:`matdiff.backends.lower` lowers whole products,
 traces and solves at once (chain order, ``solve`` for ``inv(A)*B``, ``sum(A*B')`` for
 traces), which needs the context of neighbouring nodes.
 """
@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core import expr as E
+from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .arith import ARITH
 from .base import OpDef
-from .elementwise import ELEMENTWISE
 from .kron import KRON
 from .leaves import LEAVES
 from .linalg import LINALG
@@ -52,13 +52,13 @@ class _LatexNames(Mapping):
     """LaTeX names of the elementwise functions, read live from their declarations."""
 
     def __getitem__(self, name):
-        return ELEMENTWISE[name].latex
+        return _ew.ELEMENTWISE[name].latex
 
     def __iter__(self):
-        return iter(ELEMENTWISE)
+        return iter(_ew.ELEMENTWISE)
 
     def __len__(self):
-        return len(ELEMENTWISE)
+        return len(_ew.ELEMENTWISE)
 
 
 _LATEX_FN = _LatexNames()  # (the LaTeX printer reads them here)
@@ -94,7 +94,7 @@ def language_functions() -> dict[str, LanguageFunction]:
             out[name] = LanguageFunction(name, od, od.arity, od.shape, _builder(od), od.dim_args,
                                          od.keeps_name)
     fn = OPS["fn"]
-    for name in ELEMENTWISE:
+    for name in _ew.ELEMENTWISE:
         out[name] = LanguageFunction(name, fn, 1, "same",
                                      (lambda f: lambda node, a: E.fn(f, a))(name), (), True)
     return out

@@ -1,98 +1,43 @@
-"""NumPy code generation.
+"""Lowering: the expression DAG to a target-neutral DAG of array operations (``LNode``).
 
-From a set of output expressions (value, gradients, ...) over the same inputs, emit a
-standalone Python module that imports only NumPy.
+From a set of output expressions (value, gradients, ...) over the same inputs, build one
+hash-consed DAG of typed array operations (``matmul``, ``solve``, ``slogdet``, ``index``,
+``sum``, ``sum_axis``, ``vdot``, ``einsum_col``, ``kron_matmul``, ``commute_rows``,
+``multi_dot``, ``fn`` (an elementwise function by its ``ELEMENTWISE`` name), ...), so every
+common subexpression - also ones that only appear after lowering, such as ``A @ y`` shared
+by ``x'*A*y`` and its gradient ``A*y``, or ``(A@B@C).T`` shared by ``tr(A*B*C*X)`` and its
+gradient - is computed once. A back-end printer (:mod:`.numpy`, :mod:`.jax`, :mod:`.torch`)
+spells each operation; every decision is made here, once for all targets:
 
-Generation has two phases:
+* matrix chains are multiplied in the cheapest order for the shapes (:mod:`.chains`;
+  symbolic sizes are estimated from ``size_hints``, default 1000, and a sub-chain that is
+  computed anyway elsewhere costs nothing), or by ``multi_dot`` when the best order
+  depends on sizes only known at call time;
+* ``inv(A) @ B -> solve(A, B)``, ``B @ inv(A) -> solve(A.T, B.T).T`` when the inverse
+  is not needed on its own (else it is formed once and reused);
+* ``diag(v) @ M -> v * M``, ``M @ diag(v) -> M * v.T``; products with ``ones`` become
+  row/column sums; ``kron(A, B) @ M`` and ``K @ M`` are evaluated without forming the
+  Kronecker or commutation matrix; ``M'*diag(v)*M`` with ``v >= 0`` as ``Z.T @ Z`` (syrk);
+* ``tr(A @ B @ C) -> sum((A @ B) * C.T)`` at the cheapest cyclic split, ``diag(A@B)``
+  as an ``einsum``, ``sum(A @ B)`` as a product of column and row sums;
+* ``logdet`` and ``log(det(.))`` through ``slogdet``; ``norm2(v)^2`` as ``vdot(v, v)``;
+  scalar-valued chains as ``vdot``; ``log(1 + exp(u))`` as ``softplus`` (``logaddexp``);
+  log-sum-exp and softmax shifted by the maximum.
 
-1. *Lowering* turns the expression DAG into a DAG of NumPy-level operations (``_Node``),
-   hash-consed like :class:`~matdiff.expr.Expr`, so every common subexpression - also
-   ones that only appear after lowering, such as ``A @ y`` shared by ``x'*A*y`` and its
-   gradient ``A*y``, or ``(A@B@C).T`` shared by ``tr(A*B*C*X)`` and its gradient - is
-   computed once. Decisions made here:
-
-   * matrix chains are multiplied in the cheapest order for the shapes (dynamic
-     programming; symbolic sizes are estimated from ``size_hints``, default 1000, and a
-     sub-chain that is computed anyway elsewhere costs nothing);
-   * ``inv(A) @ B -> solve(A, B)``, ``B @ inv(A) -> solve(A.T, B.T).T`` when the inverse
-     is not needed on its own (else it is formed once and reused);
-   * ``diag(v) @ M -> v * M``, ``M @ diag(v) -> M * v.T``; products with ``ones`` become
-     row/column sums; ``kron(A, B) @ M`` and ``K @ M`` are evaluated without forming the
-     Kronecker or commutation matrix;
-   * ``tr(A @ B @ C) -> sum((A @ B) * C.T)`` at the cheapest cyclic split, ``diag(A@B)``
-     as an ``einsum``, ``sum(A @ B)`` as a product of column and row sums;
-   * ``logdet`` and ``log(det(.))`` through ``slogdet``; ``norm2(v)^2`` as ``vdot(v, v)``;
-     scalar-valued chains as ``vdot``.
-
-2. *Emission* counts uses in the lowered DAG, binds every node used more than once (or
-   too long to read inline) to a name ``_tK`` and inlines the rest, with minimal
-   parentheses.
-
-Conventions inside generated code: vectors are column arrays ``(n, 1)`` (converted from
-and to 1-D at the boundary), scalars are floats. Generated names start with an
-underscore, which no user name can; user names that are Python keywords or builtins get
-a trailing underscore (never colliding with another user name), and the NumPy alias is
-``np`` unless a user name or the function is called ``np``.
+Nodes carry Python precedences (every target prints Python expressions): ``prec`` of the
+node, ``argmin[i]`` the precedence argument i needs to go without parentheses.
 """
 
 from __future__ import annotations
 
-import builtins
-import keyword
 from fractions import Fraction
 
 from ..core import expr as E
-from ..core import facts as _facts
 from ..core.errors import DerivationError
 from ..core.expr import Expr
-from ..core.shapes import Dim, dim_parts, make_dim, shape_to_dims
-from ..ops.elementwise import ELEMENTWISE
-
-_HELPERS = {
-    "_sigmoid": '''def _sigmoid(z):
-    """Logistic function 1/(1 + exp(-z)), accurate to full relative precision in both tails."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0, e) / (1.0 + e)
-''',
-    "_max_shift": '''def _max_shift(z, w=None):
-    """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z, so
-    nothing overflows and the largest term is 1; 0 when that is not finite. With weights w,
-    the largest entry where w != 0 (its term must survive), unless that leaves some
-    exp(z - m) above e^700."""
-    m = np.max(z, initial=-np.inf)
-    if w is not None:
-        m = np.maximum(np.max(z, initial=-np.inf, where=w != 0), m - 700.0)
-    return m if np.isfinite(m) else 0.0
-''',
-    "_kronadj1": '''def _kronadj1(C, B):
-    """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
-    p, q = B.shape
-    return np.einsum("ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B)
-''',
-    "_kronadj2": '''def _kronadj2(A, C):
-    """Adjoint of M -> kron(A, M): sum_ij A[i, j] * C[i*p + k, j*q + l]."""
-    m, n = A.shape
-    return np.einsum("ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n))
-''',
-    "_commutation": '''def _commutation(m, n):
-    """The mn x mn commutation matrix K with K @ vec(A) = vec(A.T) for A of shape (m, n)."""
-    K = np.zeros((m * n, m * n))
-    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
-    K[(i * n + j).ravel(), (j * m + i).ravel()] = 1.0
-    return K
-''',
-    "_kron_matmul": '''def _kron_matmul(A, B, M):
-    """kron(A, B) @ M without forming the Kronecker product."""
-    M3 = M.reshape(A.shape[1], B.shape[1], M.shape[1])
-    return np.einsum("ij,kl,jlc->ikc", A, B, M3, optimize=True).reshape(-1, M.shape[1])
-''',
-    "_commute_rows": '''def _commute_rows(m, n, M):
-    """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
-    return M.reshape(n, m, M.shape[1]).transpose(1, 0, 2).reshape(m * n, M.shape[1])
-''',
-}
-
-_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
+from ..core.facts import is_nonnegative
+from ..core.shapes import dim_parts
+from .chains import best_parenthesization, chain_dp
 
 _MISSING = object()
 
@@ -101,25 +46,7 @@ DEFAULT_SIZE = 1000.0  # size estimate of a symbolic dimension without a hint
 # Python precedence levels of generated code (higher binds tighter)
 P_ADD, P_MUL, P_NEG, P_POW, P_ATOM = 6, 7, 8, 9, 100
 
-
-def py_name(name: str, taken=()) -> str:
-    """A Python identifier for a user name: keywords and builtins get trailing '_'s,
-    never colliding with a name in ``taken``."""
-    if name not in _RESERVED:
-        return name
-    out = name + "_"
-    while out in _RESERVED or out in taken:
-        out += "_"
-    return out
-
-
-def py_names(names) -> dict:
-    """``{user name: Python identifier}`` for the parameters of a generated function."""
-    names = list(names)
-    out: dict = {}
-    for name in names:
-        out[name] = py_name(name, set(names) | set(out.values()))
-    return out
+_BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "@": "matmul"}
 
 
 def _num(v: Fraction) -> str:
@@ -133,69 +60,88 @@ def _num_node_text(v: Fraction):
     return (s, P_NEG) if s.startswith("-") else (s, P_ATOM)
 
 
-# ---------------------------------------------------------------------------- lowered DAG
+def dims_expr(d, dims) -> str:
+    """Python code for the size ``d`` from the bound size names ``dims`` ({name: code})."""
+    c, names = dim_parts(d)
+    return " * ".join(([str(c)] if c != 1 or not names else []) + [dims[n] for n in names])
 
 
-class _Node:
-    """A NumPy-level operation: ``tmpl.format(*argument code)``, hash-consed per generator.
-
-    ``argmin[i]``: the precedence argument i needs to go without parentheses; ``cheap``:
-    inline even when shared (names, literals, ``X.T`` of a name)."""
-
-    __slots__ = ("argmin", "args", "cheap", "prec", "tag", "tmpl")
-
-    def __init__(self, tmpl, args, prec, argmin, cheap, tag):
-        self.tmpl, self.args, self.prec, self.argmin, self.cheap, self.tag = (
-            tmpl, args, prec, argmin, cheap, tag)
+_dims_expr = dims_expr
 
 
-class _Lowerer:
-    def __init__(self, np_name: str, dims: dict, inputs: dict, roots, size_hints=None):
-        self.np = np_name
+class LNode:
+    """One array operation: ``op`` (its kind), ``attrs`` (static parameters: sizes as
+    Python code, an axis, an einsum spec, a function name), ``args`` (operand nodes),
+    hash-consed per lowering. ``cheap``: inline even when shared (names, literals, ``X.T``
+    of a name); ``tag``: what later decisions need to know (``T``, ``scalar``, ``mm``...)."""
+
+    __slots__ = ("argmin", "args", "attrs", "cheap", "op", "prec", "tag")
+
+    def __init__(self, op, attrs, args, prec, argmin, cheap, tag):
+        self.op, self.attrs, self.args, self.prec, self.argmin, self.cheap, self.tag = (
+            op, attrs, args, prec, argmin, cheap, tag)
+
+    def __repr__(self) -> str:
+        return f"LNode({self.op}, {self.attrs}, {len(self.args)} args)"
+
+
+class Lowerer:
+    def __init__(self, dims: dict, inputs: dict, roots, size_hints=None):
         self.dims = dims  # symbolic dim name -> python expression
         self.inputs = inputs  # var name -> python name
         self.hints = dict(size_hints or {})
         self.table: dict = {}
         self.memo: dict = {}
         self.seg_memo: dict = {}
-        self.helpers: set = set()
         self._analyse(roots)
 
     # ------------------------------------------------------------ node construction
-    def node(self, tmpl, *args, prec=P_ATOM, argmin=None, cheap=False, tag=None):
+    def node(self, op, *args, attrs=(), prec=P_ATOM, argmin=None, cheap=False, tag=None):
         if argmin is None:
             argmin = (0,) * len(args)
-        key = (tmpl, args, prec, argmin, tag)
+        key = (op, attrs, args, prec, argmin, tag)
         n = self.table.get(key)
         if n is None:
-            n = _Node(tmpl, args, prec, argmin, cheap, tag)
+            n = LNode(op, attrs, args, prec, argmin, cheap, tag)
             self.table[key] = n
         return n
 
-    def lit(self, text, prec=P_ATOM):
-        return self.node(text, prec=prec, cheap=True)
+    def name(self, text):
+        """A parameter (or a name the program binds)."""
+        return self.node("name", attrs=(text,), cheap=True)
 
-    def npf(self, a: _Node) -> _Node:
+    def num(self, text, prec=P_ATOM, tag=None):
+        """A float literal (``text`` is its Python spelling)."""
+        return self.node("num", attrs=(text,), prec=prec, cheap=True, tag=tag)
+
+    def fn(self, name, a):
+        """An elementwise function (spelled by ``ELEMENTWISE[name].lower[target]``)."""
+        return self.node("fn", a, attrs=(name,))
+
+    def npf(self, a: LNode) -> LNode:
         """A Python float literal as ``np.float64``: ``(-8.0) ** 0.5`` would be a Python
         complex and ``1.0 / 0.0`` a ZeroDivisionError; NumPy gives nan / inf with a warning.
         Any other operand is a NumPy value already (inputs are float64 scalars or arrays)."""
         if a.tag == "scalar" and a.cheap:
-            return self.node(f"{self.np}.float64({{0}})", a, tag="npscalar")
+            return self.node("f64", a, tag="npscalar")
         return a
 
-    def div(self, a: _Node, b: _Node) -> _Node:
+    def div(self, a: LNode, b: LNode) -> LNode:
         """a / b, NumPy semantics also when b is a literal."""
         return self.binop("/", a, self.npf(b), P_MUL)
 
-    def T(self, a: _Node) -> _Node:
+    def T(self, a: LNode) -> LNode:
         if a.tag == "T":
             return a.args[0]
         if a.tag == "scalar":
             return a
-        return self.node("{0}.T", a, argmin=(P_ATOM,), cheap=a.cheap and a.prec == P_ATOM, tag="T")
+        return self.node("T", a, argmin=(P_ATOM,), cheap=a.cheap and a.prec == P_ATOM, tag="T")
 
     def binop(self, op, a, b, prec, tag=None):
-        return self.node("{0} " + op + " {1}", a, b, prec=prec, argmin=(prec, prec + 1), tag=tag)
+        return self.node(_BINOPS[op], a, b, prec=prec, argmin=(prec, prec + 1), tag=tag)
+
+    def neg(self, a):
+        return self.node("neg", a, prec=P_NEG, argmin=(P_NEG,))
 
     def matmul(self, a, b, tag=None):
         return self.binop("@", a, b, P_MUL, tag=tag)
@@ -203,9 +149,9 @@ class _Lowerer:
     def times(self, a, b):
         return self.binop("*", a, b, P_MUL)
 
-    def call(self, fn, *args, extra=""):
-        inner = ", ".join(f"{{{i}}}" for i in range(len(args)))
-        return self.node(f"{fn}({inner}{extra})", *args)
+    def call(self, op, *args, attrs=()):
+        """A function call (an atom; its arguments need no parentheses)."""
+        return self.node(op, *args, attrs=attrs)
 
     def dim(self, d) -> str:
         c, names = dim_parts(d)
@@ -214,8 +160,7 @@ class _Lowerer:
             raise DerivationError(
                 f"the size {missing[0]} is not determined by any input, so generated code cannot "
                 f"know it: declare it through a variable's shape or write it out (e.g. ones(m, 3))")
-        parts = ([str(c)] if c != 1 or not names else []) + [self.dims[n] for n in names]
-        return " * ".join(parts)
+        return _dims_expr(d, self.dims)
 
     def size(self, d) -> float:
         c, names = dim_parts(d)
@@ -352,29 +297,27 @@ class _Lowerer:
             d = self.deg[n] = self._degree(n)
         return d
 
-    def _shifted(self, e: Expr) -> _Node:
+    def _shifted(self, e: Expr) -> LNode:
         """e with every exp(E) evaluated as exp(E - m): equal to e when exp(m) cancels."""
         return self.lower(E.substitute(e, self.shift_map))
 
-    def _shift_of(self, x: Expr) -> _Node:
+    def _shift_of(self, x: Expr) -> LNode:
         """m for exp(E - m): the largest entry of E (where the sum's weight is nonzero)."""
-        self.helpers.add("_max_shift")
         w = self.lse[x]
         if w is None:
-            return self.call("_max_shift", self.lower(x))
-        return self.call("_max_shift", self.lower(x), self.lower(w))
+            return self.call("max_shift", self.lower(x))
+        return self.call("max_shift", self.lower(x), self.lower(w))
 
     # ------------------------------------------------------------ lowering of Expr nodes
-    def lower(self, e: Expr) -> _Node:
+    def lower(self, e: Expr) -> LNode:
         n = self.memo.get(e)
         if n is None:
             n = self._lower(e)
             self.memo[e] = n
         return n
 
-    def _lower(self, e: Expr) -> _Node:
+    def _lower(self, e: Expr) -> LNode:
         op = e.op
-        np = self.np
         L = self.lower
         if self.lse and op in ("mul", "had", "kron") and self.deg_of(e) == {} and any(
                 self.deg_of(a) for a in e.args):  # exp(m) cancels: softmax exp(E)/sum(exp(E))
@@ -382,25 +325,24 @@ class _Lowerer:
         if op == "var":
             x = self.leaf_nodes.get(e)
             if x is not None:  # exp(E - m)
-                return self.call(f"{np}.exp", self.binop("-", L(x), self._shift_of(x), P_ADD))
-            return self.lit(self.inputs[e.attr[0]])
+                return self.fn("exp", self.binop("-", L(x), self._shift_of(x), P_ADD))
+            return self.name(self.inputs[e.attr[0]])
         if op == "dvar":
-            return self.lit("_d_" + self.inputs[e.attr[0]])
+            return self.name("_d_" + self.inputs[e.attr[0]])
         if op == "const":
             text, prec = _num_node_text(e.attr)
-            return self.node(text, prec=prec, cheap=True, tag="scalar")
+            return self.num(text, prec, tag="scalar")
         if op == "eye":
-            return self.lit(f"{np}.eye({self.dim(e.rows)})")
+            return self.node("eye", attrs=(self.dim(e.rows),), cheap=True)
         if op == "ones":
-            return self.lit(f"{np}.ones(({self.dim(e.rows)}, {self.dim(e.cols)}))")
+            return self.node("ones", attrs=(self.dim(e.rows), self.dim(e.cols)), cheap=True)
         if op == "zero":
             if e.is_scalar:
-                return self.node("0.0", cheap=True, tag="scalar")
-            return self.lit(f"{np}.zeros(({self.dim(e.rows)}, {self.dim(e.cols)}))")
+                return self.num("0.0", tag="scalar")
+            return self.node("zeros", attrs=(self.dim(e.rows), self.dim(e.cols)), cheap=True)
         if op == "K":
-            self.helpers.add("_commutation")
             m, n = e.attr
-            return self.lit(f"_commutation({self.dim(m)}, {self.dim(n)})")
+            return self.node("commutation", attrs=(self.dim(m), self.dim(n)), cheap=True)
         if op == "add":
             return self._add(e)
         if op == "mul":
@@ -410,13 +352,13 @@ class _Lowerer:
         if op == "trace":
             return self._trace(e.args[0])
         if op == "det":
-            return self.call(f"{np}.linalg.det", L(e.args[0]))
+            return self.call("det", L(e.args[0]))
         if op == "logdet":
-            return self.node("{0}[1]", self._slogdet(e.args[0]), argmin=(P_ATOM,))
+            return self.node("index", self._slogdet(e.args[0]), attrs=(1,), argmin=(P_ATOM,))
         if op == "inv":
-            return self.call(f"{np}.linalg.inv", L(e.args[0]))
+            return self.call("inv", L(e.args[0]))
         if op == "mpow":
-            return self.call(f"{np}.linalg.matrix_power", L(e.args[0]), extra=f", {e.attr}")
+            return self.call("matrix_power", L(e.args[0]), attrs=(int(e.attr),))
         if op == "pow":
             return self._pow(e)
         if op == "had":
@@ -426,7 +368,7 @@ class _Lowerer:
                     den.append(E.hpow(f.args[0], E.const(-f.args[1].attr)))
                 else:
                     num.append(f)
-            acc = L(num[0]) if num else self.lit("1.0")
+            acc = L(num[0]) if num else self.num("1.0")
             for f in num[1:]:
                 acc = self.times(acc, L(f))
             for f in den:
@@ -436,95 +378,84 @@ class _Lowerer:
             b, x = e.args
             if x.op == "const":
                 if x.attr == -1:
-                    return self.div(self.lit("1.0"), L(b))
+                    return self.div(self.num("1.0"), L(b))
                 if x.attr == 2:
                     lb = L(b)
                     return self.times(lb, lb)
                 if x.attr == Fraction(1, 2):
-                    return self.call(f"{np}.sqrt", L(b))
+                    return self.fn("sqrt", L(b))
             return self._power_node(L(b), x)
         if op == "fn":
             name = e.attr
             a = e.args[0]
             if name == "log" and a.op == "det":  # log(det(A)) = log(sign) + log|det A|
                 s = self._slogdet(a.args[0])
-                return self.binop("+", self.call(f"{np}.log", self.node("{0}[0]", s, argmin=(P_ATOM,))),
-                                  self.node("{0}[1]", s, argmin=(P_ATOM,)), P_ADD)
+                return self.binop("+", self.fn("log", self.node("index", s, attrs=(0,), argmin=(P_ATOM,))),
+                                  self.node("index", s, attrs=(1,), argmin=(P_ATOM,)), P_ADD)
             if name == "log" and E.split_coeff(a)[1] in self.lse_forms:
                 # log(c*sum(exp(E))) = m + log(c*sum(exp(E - m))), m = max(E): no overflow
                 x = _sum_of_exp(E.split_coeff(a)[1])[0]
-                return self.binop("+", self._shift_of(x), self.call(f"{np}.log", self._shifted(a)), P_ADD)
+                return self.binop("+", self._shift_of(x), self.fn("log", self._shifted(a)), P_ADD)
             if name == "log":  # log(1 + exp(u)) = logaddexp(0, u): no overflow for large u
                 from ..passes.simplify import _one_plus_exp
 
                 u = _one_plus_exp(a)
                 if u is not None:
-                    return self.call(f"{np}.logaddexp", L(u), extra=", 0.0")
+                    return self.call("softplus", L(u))
             if name == "sigmoid" and a in self.softplus_args:
-                softplus = self.call(f"{np}.logaddexp", L(a), extra=", 0.0")
-                return self.call(f"{np}.exp", self.binop("-", L(a), softplus, P_ADD))
-            la = L(a)
-            if name == "sigmoid":
-                self.helpers.add("_sigmoid")
-                return self.call("_sigmoid", la)
-            if name == "relu":
-                return self.call(f"{np}.maximum", la, extra=", 0.0")
-            if name == "step":
-                return self.call(f"{np}.heaviside", la, extra=", 0.0")
-            tmpl = ELEMENTWISE[name].lower["numpy"]  # the declared lowering, where no case above applies
-            if tmpl == "{xp}." + name + "({0})":
-                return self.call(f"{np}.{name}", la)
-            return self.node(tmpl.replace("{xp}", np), la)
+                softplus = self.call("softplus", L(a))
+                return self.fn("exp", self.binop("-", L(a), softplus, P_ADD))
+            return self.fn(name, L(a))
         if op == "sum":
             return self._sum(e.args[0])
         if op == "norm2":
             if e.args[0].op == "kron":  # ||kron(A, B)|| = ||A|| ||B||
                 return self.times(L(E.norm2(e.args[0].args[0])), L(E.norm2(e.args[0].args[1])))
-            return self.call(f"{np}.linalg.norm", L(e.args[0]))
+            return self.call("norm", L(e.args[0]))
         if op == "diagm":
-            return self.call(f"{np}.diagflat", L(e.args[0]))
+            return self.call("diagflat", L(e.args[0]))
         if op == "diagv":
             return self._diagv(e.args[0])
         if op == "vec":
-            return self.node("{0}.reshape(-1, 1, order='F')", L(e.args[0]), argmin=(P_ATOM,))
+            return self.node("vec", L(e.args[0]), argmin=(P_ATOM,))
         if op == "unvec":
-            return self.node(f"{{0}}.reshape({self.dim(e.rows)}, {self.dim(e.cols)}, order='F')",
-                             L(e.args[0]), argmin=(P_ATOM,))
+            return self.node("unvec", L(e.args[0]), attrs=(self.dim(e.rows), self.dim(e.cols)),
+                             argmin=(P_ATOM,))
         if op == "kron":
-            return self.call(f"{np}.kron", L(e.args[0]), L(e.args[1]))
+            return self.call("kron", L(e.args[0]), L(e.args[1]))
         if op in ("kronadj1", "kronadj2"):
-            self.helpers.add("_" + op)
-            return self.call("_" + op, L(e.args[0]), L(e.args[1]))
+            return self.call(op, L(e.args[0]), L(e.args[1]))
         if op == "bcast":
-            return self.node(f"{np}.full(({self.dim(e.rows)}, {self.dim(e.cols)}), {{0}})", L(e.args[0]))
-        raise AssertionError(f"internal: no NumPy template for {op}")
+            return self.node("full", L(e.args[0]), attrs=(self.dim(e.rows), self.dim(e.cols)))
+        raise AssertionError(f"internal: no lowering for {op}")
 
-    def _slogdet(self, a: Expr) -> _Node:
-        return self.call(f"{self.np}.linalg.slogdet", self.lower(a))
+    def _slogdet(self, a: Expr) -> LNode:
+        return self.call("slogdet", self.lower(a))
 
-    def _power_node(self, base: _Node, x: Expr) -> _Node:
+    def _power_node(self, base: LNode, x: Expr) -> LNode:
         if x.op == "const" and x.attr.denominator == 1:
-            xe = self.lit(str(x.attr.numerator), P_ATOM if x.attr >= 0 else P_NEG)
+            xe = self.node("int", attrs=(str(x.attr.numerator),), prec=P_ATOM if x.attr >= 0 else P_NEG,
+                           cheap=True)
         else:
             xe = self.lower(x)
-        return self.node("{0} ** {1}", self.npf(base), xe, prec=P_POW, argmin=(P_ATOM, P_NEG))
+        return self.node("pow", self.npf(base), xe, prec=P_POW, argmin=(P_ATOM, P_NEG))
 
-    def _pow(self, e: Expr) -> _Node:
+    def _pow(self, e: Expr) -> LNode:
         b, x = e.args
         if x.op == "const":
             if x.attr == Fraction(1, 2):
-                return self.call(f"{self.np}.sqrt", self.lower(b))
+                return self.fn("sqrt", self.lower(b))
             if x.attr == 2 and b.op == "norm2":  # ||A||^2 = <A, A>, no square root
                 if b.args[0].op == "kron":  # ||kron(A, B)||^2 = ||A||^2 ||B||^2
                     return self.times(self._pow(E.power(E.norm2(b.args[0].args[0]), x)),
                                       self._pow(E.power(E.norm2(b.args[0].args[1]), x)))
                 a = self.lower(b.args[0])
-                return self.call(f"{self.np}.vdot", a, a)
+                return self.call("vdot", a, a)
             if x.attr == -1:
-                return self.div(self.lit("1.0"), self.lower(b))
+                return self.div(self.num("1.0"), self.lower(b))
         return self._power_node(self.lower(b), x)
 
-    def _add(self, e: Expr) -> _Node:
+    def _add(self, e: Expr) -> LNode:
         pos, neg = [], []
         for t in e.args:
             if t.op == "bcast":  # NumPy broadcasts the scalar
@@ -541,7 +472,7 @@ class _Lowerer:
             for t in pos[1:]:
                 acc = self.binop("+", acc, t, P_ADD)
         else:
-            acc = self.node("-{0}", neg.pop(0), prec=P_NEG, argmin=(P_NEG,))
+            acc = self.neg(neg.pop(0))
         for t in neg:
             acc = self.binop("-", acc, t, P_ADD)
         return acc
@@ -559,14 +490,14 @@ class _Lowerer:
         c = abs(c) if negate else c
         acc = None
         if c != 1 or (not num and den):
-            acc = self.node(_num(c), cheap=True, tag="scalar")
+            acc = self.num(_num(c), tag="scalar")
         for s in num:
             acc = self.lower(s) if acc is None else self.times(acc, self.lower(s))
         for s in den:
             acc = self.div(acc, self.lower(s))
         return acc, negate
 
-    def _mul(self, e: Expr) -> _Node:
+    def _mul(self, e: Expr) -> LNode:
         c, scal, chain = E.factors(e)
         if (c != 1 or scal) and len(chain) > 1:
             # scale the smallest plain factor, not the (larger) product: 2*(u @ v') -> (2*u) @ v'
@@ -584,9 +515,9 @@ class _Lowerer:
             body = self.chain(chain)
             out = body if sc is None else self.times(sc, body)
         else:
-            out = sc if sc is not None else self.lit("1.0")
+            out = sc if sc is not None else self.num("1.0")
         if negate:
-            out = self.node("-{0}", out, prec=P_NEG, argmin=(P_NEG,))
+            out = self.neg(out)
         return out
 
     # ------------------------------------------------------------ matrix chains
@@ -619,29 +550,19 @@ class _Lowerer:
         nothing; so does the whole chain when ``whole`` (for costing, not for choosing a split)."""
         k = len(items)
         dims = [self.size(items[0][2])] + [self.size(it[3]) for it in items]
-        cost = [[0.0] * k for _ in range(k)]
-        split = [[0] * k for _ in range(k)]
-        for length in range(2, k + 1):
-            for i in range(k - length + 1):
-                j = i + length - 1
-                key = tuple(it[0] for it in items[i:j + 1])
-                if (length < k or whole) and (key in self.seg_memo or key in self.known):
-                    cost[i][j] = 0.0  # computed anyway
-                    split[i][j] = -1
-                    continue
-                best, arg = None, i
-                for s in range(i, j):
-                    cst = cost[i][s] + cost[s + 1][j] + dims[i] * dims[s + 1] * dims[j + 1]
-                    if best is None or cst < best * (1 - 1e-9):
-                        best, arg = cst, s
-                cost[i][j] = best
-                split[i][j] = arg
-        return cost, split
 
-    def chain(self, chain) -> _Node:
+        def free(i, j):  # computed anyway
+            if j - i + 1 == k and not whole:
+                return False
+            key = tuple(it[0] for it in items[i:j + 1])
+            return key in self.seg_memo or key in self.known
+
+        return chain_dp(dims, free)
+
+    def chain(self, chain) -> LNode:
         return self._segment(self._items(chain), top=True)
 
-    def _segment(self, items, top=False) -> _Node:
+    def _segment(self, items, top=False) -> LNode:
         key = tuple(it[0] for it in items)
         if top and len(items) > 1 and items[0][2] == 1 and items[-1][3] == 1:
             key = key + ("scalar",)  # a float (vdot), not the 1x1 array an inner product needs
@@ -652,7 +573,7 @@ class _Lowerer:
                 and items[0][0] is E.transpose(items[2][0]) and is_nonnegative(items[1][4])):
             # M'*diag(v)*M with v >= 0: Z = sqrt(v) .* M, then Z'*Z (a symmetric rank-k
             # product, half the work of M' @ (v * M))
-            Z = self.times(self.call(f"{self.np}.sqrt", self.lower(items[1][4])), self.lower(items[2][0]))
+            Z = self.times(self.fn("sqrt", self.lower(items[1][4])), self.lower(items[2][0]))
             n = self.matmul(self.T(Z), Z)
             self.seg_memo[key] = n
             return n
@@ -669,9 +590,7 @@ class _Lowerer:
                 return n
         if len(items) >= 3 and not scalar and self._order_depends_on_sizes(items):
             # the cheapest order depends on sizes only known at call time: let multi_dot pick it
-            n = self.call(f"{self.np}.linalg.multi_dot", self.node(
-                "[" + ", ".join(f"{{{i}}}" for i in range(len(items))) + "]",
-                *[self._item_node(it) for it in items]))
+            n = self.call("multi_dot", self.node("list", *[self._item_node(it) for it in items]))
             self.seg_memo[key] = n
             return n
         _, split = self._dp(items)
@@ -699,24 +618,22 @@ class _Lowerer:
                 for x in ns:
                     v *= size.get(str(x), float(self.hints.get(str(x), DEFAULT_SIZE)))
                 vals.append(v)
-            orders.add(_best_parenthesization(vals))
+            orders.add(best_parenthesization(vals))
             if len(orders) > 1:
                 return True
         return False
 
-    def _item_node(self, it) -> _Node:
+    def _item_node(self, it) -> LNode:
         key, kind, r, c, p = it
-        np = self.np
         if kind == "diag":
-            return self.call(f"{np}.diagflat", self.lower(p))
+            return self.call("diagflat", self.lower(p))
         if kind == "inv":
             return self.lower(key)
         if kind in ("rowones", "colones"):
-            return self.lit(f"{np}.ones(({self.dim(r)}, {self.dim(c)}))")
+            return self.node("ones", attrs=(self.dim(r), self.dim(c)), cheap=True)
         return self.lower(key)
 
-    def _combine(self, left, right, top) -> _Node:
-        np = self.np
+    def _combine(self, left, right, top) -> LNode:
         scalar = left[0][2] == 1 and right[-1][3] == 1
         lk = left[0][1] if len(left) == 1 else "group"
         rk = right[0][1] if len(right) == 1 else "group"
@@ -725,9 +642,9 @@ class _Lowerer:
                 r = self._segment(right) if lk == "rowones" else self._segment(left)
                 if r.tag in ("rowsum", "colsum"):  # sum(sum(M, axis)) = sum(M)
                     r = r.args[0]
-                return self.call(f"{np}.sum", r)
+                return self.call("sum", r)
             a, b = self._segment(left), self._segment(right)
-            return self.call(f"{np}.vdot", a.args[0] if a.tag == "T" else a, b)
+            return self.call("vdot", a.args[0] if a.tag == "T" else a, b)
         if lk == "diag":
             v = self.lower(left[0][4])
             if rk == "rowones":
@@ -741,33 +658,29 @@ class _Lowerer:
         if lk == "inv":
             A, transposed = left[0][4]
             A = self.lower(A)
-            return self.call(f"{np}.linalg.solve", self.T(A) if transposed else A, self._segment(right))
+            return self.call("solve", self.T(A) if transposed else A, self._segment(right))
         if rk == "inv":
             A, transposed = right[0][4]
             A = self.lower(A)
-            return self.T(self.call(f"{np}.linalg.solve", A if transposed else self.T(A),
+            return self.T(self.call("solve", A if transposed else self.T(A),
                                     self.T(self._segment(left))))
         if lk == "rowones":
-            return self.node(f"{np}.sum({{0}}, axis=0, keepdims=True)", self._segment(right), tag="colsum")
+            return self.node("sum_axis", self._segment(right), attrs=(0,), tag="colsum")
         if rk == "colones":
-            return self.node(f"{np}.sum({{0}}, axis=1, keepdims=True)", self._segment(left), tag="rowsum")
+            return self.node("sum_axis", self._segment(left), attrs=(1,), tag="rowsum")
         if lk == "kron":
-            self.helpers.add("_kron_matmul")
             A, B = (self.lower(a) for a in left[0][4])
-            return self.call("_kron_matmul", A, B, self._segment(right))
+            return self.call("kron_matmul", A, B, self._segment(right))
         if rk == "kron":
-            self.helpers.add("_kron_matmul")
             A, B = (self.lower(a) for a in right[0][4])
-            return self.T(self.call("_kron_matmul", self.T(A), self.T(B), self.T(self._segment(left))))
+            return self.T(self.call("kron_matmul", self.T(A), self.T(B), self.T(self._segment(left))))
         if lk == "K":
-            self.helpers.add("_commute_rows")
             m, n = left[0][4]
-            return self.node(f"_commute_rows({self.dim(m)}, {self.dim(n)}, {{0}})", self._segment(right))
+            return self.node("commute_rows", self._segment(right), attrs=(self.dim(m), self.dim(n)))
         if rk == "K":
-            self.helpers.add("_commute_rows")
             m, n = right[0][4]  # L @ K(m, n) = (K(n, m) @ L.T).T
-            return self.T(self.node(f"_commute_rows({self.dim(n)}, {self.dim(m)}, {{0}})",
-                                    self.T(self._segment(left))))
+            return self.T(self.node("commute_rows", self.T(self._segment(left)),
+                                    attrs=(self.dim(n), self.dim(m))))
         if left[-1][3] == 1 and right[0][2] == 1:  # outer product u @ v' -> u * v' (broadcast)
             return self.times(self._segment(left), self._segment(right))
         # tag matrix-valued products: the emitter may reuse their fresh buffer in place
@@ -781,19 +694,18 @@ class _Lowerer:
         cost, _ = self._dp(items, whole=True)
         return cost[0][len(items) - 1]
 
-    def _trace(self, a: Expr) -> _Node:
-        np = self.np
+    def _trace(self, a: Expr) -> LNode:
         if a.op == "kron":
             law = E.trace_of_kron(*a.args)  # tr(A) tr(B) for square A, B; w'*u for vectors
             if law is not None:
                 return self.lower(law)
         if a.op == "diagm":
-            return self.call(f"{np}.sum", self.lower(a.args[0]))
+            return self.call("sum", self.lower(a.args[0]))
         if a.op != "mul":
-            return self.call(f"{np}.trace", self.lower(a))
+            return self.call("trace", self.lower(a))
         c, scal, ch = E.factors(a)
         if scal or c != 1 or len(ch) < 2:
-            return self.call(f"{np}.trace", self.lower(a))
+            return self.call("trace", self.lower(a))
         items = self._items(ch)
         k = len(items)
         n = self.size(items[0][2])
@@ -808,15 +720,14 @@ class _Lowerer:
                 if cst < best[0] * (1 - 1e-9):
                     best = (cst, (P, Q))
         if best[1] is None:
-            return self.call(f"{np}.trace", self._segment(items))
+            return self.call("trace", self._segment(items))
         P, Q = best[1]
         p, q = self._segment(P), self.T(self._segment(Q))
         if p.tag == "T" and q.tag == "T":  # sum(A.T * B.T) = sum(A * B)
             p, q = p.args[0], q.args[0]
-        return self.call(f"{np}.sum", self.times(p, q))
+        return self.call("sum", self.times(p, q))
 
-    def _diagv(self, a: Expr) -> _Node:
-        np = self.np
+    def _diagv(self, a: Expr) -> LNode:
         if a.op == "mul":
             c, scal, ch = E.factors(a)
             if not scal and c == 1 and len(ch) >= 2:
@@ -836,14 +747,12 @@ class _Lowerer:
                         if len(Q) == 1 and Q[0][1] == "rowones":
                             return self._segment(P)
                         return self.times(self._segment(P), self.T(self._segment(Q)))
-                    return self.node('{0}("ij,ji->i", {1}, {2})[:, None]', self.lit(f"{np}.einsum"),
-                                     self._segment(P), self._segment(Q))
-                return self.node("{0}[:, None]", self.call(f"{np}.diag", self._segment(items)),
+                    return self.node("einsum_col", self._segment(P), self._segment(Q), attrs=("ij,ji->i",))
+                return self.node("col", self.call("diag", self._segment(items)),
                                  argmin=(P_ATOM,))
-        return self.node("{0}[:, None]", self.call(f"{np}.diag", self.lower(a)), argmin=(P_ATOM,))
+        return self.node("col", self.call("diag", self.lower(a)), argmin=(P_ATOM,))
 
-    def _sum(self, a: Expr) -> _Node:
-        np = self.np
+    def _sum(self, a: Expr) -> LNode:
         if a.op == "kron":  # sum(kron(A, B)) = sum(A) sum(B)
             return self.times(self._sum(a.args[0]), self._sum(a.args[1]))
         if a.op == "mul":
@@ -853,8 +762,8 @@ class _Lowerer:
                          + [(("ones", a.cols, 1), "colones", a.cols, 1, None)])
                 return self._segment(items, top=True)
         if a.op == "diagm":
-            return self.call(f"{np}.sum", self.lower(a.args[0]))
-        return self.call(f"{np}.sum", self.lower(a))
+            return self.call("sum", self.lower(a.args[0]))
+        return self.call("sum", self.lower(a))
 
 
 def _sum_of_exp(e: Expr):
@@ -910,233 +819,3 @@ def _inv_of(f: Expr):
     if f.op == "transpose" and f.args[0].op == "inv":
         return f.args[0].args[0]
     return None
-
-
-# ---------------------------------------------------------------------------- emission
-
-
-class _Emitter:
-    def __init__(self, roots, np_name="np"):
-        self.np = np_name
-        self.uses: dict = {}
-        order = E.postorder(roots)
-        for n in order:
-            for a in n.args:
-                self.uses[a] = self.uses.get(a, 0) + 1
-        for r in roots:
-            self.uses[r] = self.uses.get(r, 0) + 1
-        self.order = order
-        self.text: dict = {}
-        self.lines: list = []
-        self.counter = 0
-
-    def emit(self):
-        for n in self.order:
-            parts = []
-            for a, m in zip(n.args, n.argmin):
-                s, p = self.text[a]
-                parts.append(s if p >= m else f"({s})")
-            code = n.tmpl.format(*parts)
-            if not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > 90):
-                self.counter += 1
-                name = f"_t{self.counter}"
-                self.lines += self._in_place(n, name) or [f"{name} = {code}"]
-                self.text[n] = (name, P_ATOM)
-            else:
-                self.text[n] = (code, n.prec)
-
-    def _in_place(self, n, name):
-        """``A - B @ C`` as ``t = B @ C`` then ``subtract(A, t, out=t)``: the fresh product
-        takes the result, saving an allocation and a pass over memory (lines, or None)."""
-        if n.tmpl not in ("{0} - {1}", "{0} + {1}"):
-            return None
-        for i, a in enumerate(n.args):
-            if a.tag == "mm" and self.uses.get(a, 0) == 1 and self.text[a][1] != P_ATOM:
-                other = self.text[n.args[1 - i]][0]
-                if n.tmpl == "{0} + {1}":
-                    upd = f"{name} += {other}"
-                elif i == 0:
-                    upd = f"{name} -= {other}"
-                else:
-                    upd = f"{self.np}.subtract({other}, {name}, out={name})"
-                return [f"{name} = {self.text[a][0]}", upd]
-        return None
-
-    def final(self, n) -> str:
-        return self.text[n][0]
-
-
-# ---------------------------------------------------------------------------- inputs
-
-
-def _best_parenthesization(dims) -> tuple:
-    """The cheapest order for a chain with sizes dims[0] x dims[1] x ... (classic DP), as a
-    nested tuple of factor indexes."""
-    k = len(dims) - 1
-    cost = [[0.0] * k for _ in range(k)]
-    split = [[0] * k for _ in range(k)]
-    for length in range(2, k + 1):
-        for i in range(k - length + 1):
-            j = i + length - 1
-            cost[i][j] = float("inf")
-            for m in range(i, j):
-                c = cost[i][m] + cost[m + 1][j] + dims[i] * dims[m + 1] * dims[j + 1]
-                if c < cost[i][j]:
-                    cost[i][j], split[i][j] = c, m
-
-    def tree(i, j):
-        return i if i == j else (tree(i, split[i][j]), tree(split[i][j] + 1, j))
-
-    return tree(0, k - 1)
-
-
-def is_nonnegative(e: Expr) -> bool:
-    """True when every entry of e is >= 0 for all inputs (from :mod:`matdiff.core.facts`)."""
-    return _facts.is_nonnegative(e)
-
-
-def _unit_interval(f: Expr) -> bool:
-    """Entries in [0, 1] for all inputs (from :mod:`matdiff.core.facts`)."""
-    return _facts.in_unit_interval(f)
-
-
-def _dims_expr(d, dims):
-    c, names = dim_parts(d)
-    return " * ".join(([str(c)] if c != 1 or not names else []) + [dims[n] for n in names])
-
-
-def _input_lines(name, pyname, shape, np_name, dims):
-    """Convert one input and check its shape; binds the symbolic sizes it shows first."""
-    ud = shape_to_dims(shape)
-    lines = [f"{pyname} = {np_name}.asarray({pyname}, dtype=float)"]
-    if not ud:
-        lines += [f"if {pyname}.size != 1:",
-                  (f"    raise ValueError(f\"{name}: expected a scalar, got an array of shape "
-                   f"{{{pyname}.shape}}\")"),
-                  # a NumPy scalar, not a Python float: (-1.5) ** 0.3 is then nan with NumPy's
-                  # warning (Python gives a complex), 1 / 0.0 is inf (Python raises)
-                  f"{pyname} = {np_name}.float64({pyname}.item())"]
-        return lines
-    if len(ud) == 1:
-        lines += [f"if {pyname}.ndim == 2 and {pyname}.shape[1] == 1:",
-                  f"    {pyname} = {pyname}[:, 0]"]
-    # bind simple symbolic sizes on first sight
-    bind = []
-    for axis, d in enumerate(ud):
-        c, names = dim_parts(d)
-        if isinstance(d, Dim) and c == 1 and len(names) == 1 and names[0] not in dims:
-            dims[names[0]] = "_" + names[0]
-            bind.append(f"_{names[0]} = {pyname}.shape[{axis}]")
-    # sizes that are products with one unknown factor: solve for it
-    for axis, d in enumerate(ud):
-        c, names = dim_parts(d)
-        unknown = [x for x in names if x not in dims]
-        if len(set(unknown)) == 1 and len(unknown) == 1:
-            known = _dims_expr(_dim_without(d, unknown[0]), dims)
-            dims[unknown[0]] = "_" + unknown[0]
-            bind.append(f"_{unknown[0]} = {pyname}.shape[{axis}] // ({known})")
-    expected = tuple(_dims_expr(d, dims) if all(x in dims for x in dim_parts(d)[1]) else None for d in ud)
-    label = "(" + ", ".join(str(d) for d in ud) + ("," if len(ud) == 1 else "") + ")"
-    what = "a vector (1-D array)" if len(ud) == 1 else "a matrix (2-D array)"
-    lines += [f"if {pyname}.ndim != {len(ud)}:",
-              (f"    raise ValueError(f\"{name}: expected {what} of shape {label}, got shape "
-               f"{{{pyname}.shape}}\")")]
-    lines += bind
-    if all(x is not None for x in expected):
-        tup = "(" + ", ".join(expected) + ("," if len(expected) == 1 else "") + ")"
-        if any(not (isinstance(d, Dim) and dim_parts(d)[0] == 1 and len(dim_parts(d)[1]) == 1
-                    and f"_{dim_parts(d)[1][0]} = {pyname}.shape[{ax}]" in bind)
-               for ax, d in enumerate(ud)):
-            vals = ", ".join("{" + x + "}" for x in expected)
-            lines += [f"if {pyname}.shape != {tup}:",
-                      (f"    raise ValueError(f\"{name}: expected shape {label} = ({vals}"
-                       f"{',' if len(ud) == 1 else ''}), got {{{pyname}.shape}}\")")]
-    if len(ud) == 1:
-        lines.append(f"{pyname} = {pyname}.reshape(-1, 1)")
-    return lines
-
-
-def _dim_without(d, name):
-    c, names = dim_parts(d)
-    rest = list(names)
-    rest.remove(name)
-    return make_dim(c, rest)
-
-
-# ---------------------------------------------------------------------------- entry points
-
-
-def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_name: str = "np",
-             extra_params: list | None = None, result_code: str | None = None,
-             size_hints: dict | None = None, module_doc: str | None = None) -> str:
-    """Source of a module defining ``fname(*inputs)`` that returns the outputs.
-
-    ``outputs``: list of (label, Expr, kind); kind 'value' returns a scalar as float, a
-    vector as 1-D, a matrix as 2-D. ``inputs``: list of (name, shape). ``extra_params``:
-    further (name, pyname, shape) parameters such as tangent directions (``dX`` leaves
-    read ``_d_<pyname>``). ``result_code``: a format string for the return statement
-    (``{0}``, ``{1}``, ... are the outputs). ``size_hints``: ``{dim name: size}`` estimates
-    for choosing the multiplication order of matrix chains.
-    """
-    pynames = py_names(n for n, _ in inputs)
-    taken = set(pynames.values()) | {p for _, p, _ in (extra_params or [])} | {fname}
-    while np_name in taken:
-        np_name = "_" + np_name
-    dims: dict = {}
-    body: list[str] = []
-    # inputs whose sizes are plain names first, so sizes that are products (m*p from a
-    # Kronecker product) can be solved from them
-    order = sorted(inputs, key=lambda item: max((len(dim_parts(d)[1]) for d in item[1]), default=0))
-    for name, shape in order:  # messages name the parameter the caller passed
-        body += _input_lines(pynames[name], pynames[name], shape, np_name, dims)
-    for name, pyn, shape in (extra_params or []):
-        body += _input_lines(name, pyn, shape, np_name, dims)
-    all_inputs = dict(pynames)
-    for name, pyn, _ in (extra_params or []):
-        all_inputs[name] = pyn
-    roots = [e for _, e, _ in outputs]
-    low = _Lowerer(np_name, dims, all_inputs, roots, size_hints)
-    lowered = [low.lower(e) for e in roots]
-    em = _Emitter(lowered, np_name)
-    em.emit()
-    results = []
-    for (_label, e, kind), n in zip(outputs, lowered):
-        r = em.final(n)
-        if e.is_scalar:
-            if not (n.tag == "scalar" and n.cheap):  # a literal is a float already
-                r = f"float({r})"
-        elif e.cols == 1 and kind == "value":
-            r = f"{r}.ravel()" if em.text[n][1] == P_ATOM else f"({r}).ravel()"
-        results.append(r)
-    body += em.lines
-    if result_code is not None:
-        body.append(result_code.format(*results, np=np_name))
-    else:
-        body.append("return " + ", ".join(results))
-    params = [pynames[n] for n, _ in inputs] + [p for _, p, _ in (extra_params or [])]
-    out = []
-    if module_doc:
-        out += ['"""' + module_doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + '\n"""', ""]
-    out += [f"import numpy as {np_name}" if np_name != "numpy" else "import numpy", ""]
-    for h in sorted(low.helpers):
-        out += ["", _HELPERS[h].replace("np.", np_name + "."), ""]
-    out += ["", f"def {fname}({', '.join(params)}):"]
-    if doc:
-        out.append('    """' + doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + "\n    \"\"\"")
-    out += ["    " + line for line in body]
-    text = "\n".join(out)
-    while "\n\n\n\n" in text:
-        text = text.replace("\n\n\n\n", "\n\n\n")
-    return "\n".join(line.rstrip() for line in text.split("\n")) + "\n"
-
-
-def compile_source(source: str, fname: str):
-    """Compile generated source (matdiff's own output, never user text) into a function."""
-    import numpy
-
-    namespace: dict = {"__name__": "matdiff_generated", "numpy": numpy}
-    code = compile(source, "<matdiff-generated>", "exec")
-    exec(code, namespace)  # noqa: S102 - generated code: identifiers validated, numbers formatted
-    fn = namespace[fname]
-    fn.source = source
-    return fn

@@ -1,0 +1,428 @@
+"""Emission: naming shared nodes, and assembling a generated module for one back-end.
+
+:func:`generate` lowers the outputs once (:mod:`.lower`), then the chosen back-end's
+printer (:mod:`.numpy`, :mod:`.jax`, :mod:`.torch`) spells each lowered node. The emitter
+counts uses in the lowered DAG, binds every node used more than once (or too long to read
+inline) to a name ``_tK`` and inlines the rest, with minimal parentheses. The printer also
+owns the boundary: converting and checking inputs, and packaging outputs (a *result spec*,
+see :func:`generate`).
+
+Conventions inside generated code: vectors are column arrays ``(n, 1)`` (converted from
+and to 1-D at the boundary). Generated names start with an underscore, which no user name
+can; user names that are Python keywords or builtins get a trailing underscore (never
+colliding with another user name), and a module alias (``np``, ``jnp``, ``torch``) gets a
+leading underscore when a user name or the function is called like it. No user text
+reaches the generated source except names (identifiers) and sizes (integers).
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import keyword
+import re
+import sys
+import types
+
+from ..core import expr as E
+from ..core.errors import DerivationError
+from ..core.shapes import Dim, dim_parts, make_dim, shape_to_dims
+from ..ops.base import Unsupported
+from ..ops.elementwise import ELEMENTWISE
+from .lower import P_ATOM, Lowerer, dims_expr
+
+_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins))
+
+TARGETS = ("numpy", "jax", "torch")
+
+_MODULES = 0  # generated PyTorch modules registered in sys.modules (for torch.compile)
+
+
+def py_name(name: str, taken=()) -> str:
+    """A Python identifier for a user name: keywords and builtins get trailing '_'s,
+    never colliding with a name in ``taken``."""
+    if name not in _RESERVED:
+        return name
+    out = name + "_"
+    while out in _RESERVED or out in taken:
+        out += "_"
+    return out
+
+
+def py_names(names) -> dict:
+    """``{user name: Python identifier}`` for the parameters of a generated function."""
+    names = list(names)
+    out: dict = {}
+    for name in names:
+        out[name] = py_name(name, set(names) | set(out.values()))
+    return out
+
+
+def printer_for(target: str):
+    """The printer of a back-end (``numpy``, ``jax`` or ``torch``): imports neither jax nor torch."""
+    if target not in TARGETS:
+        raise DerivationError(f"unknown target {target!r}: use one of {', '.join(TARGETS)}")
+    return importlib.import_module(f".{target}", __package__).PRINTER
+
+
+# ---------------------------------------------------------------------------- printers
+
+
+class Printer:
+    """A back-end: spellings of the lowered operations plus boundary code and capabilities.
+
+    ``templates``: ``{op: text or callable}``; text is formatted with the argument code
+    ``{0}``, ``{1}``..., the attributes ``{a0}``, ``{a1}``..., ``{args}`` (all arguments,
+    comma-separated) and the module aliases (``{xp}`` the array module); a callable gets
+    ``(printer, parts, raw, attrs)`` with ``raw`` the ``(code, precedence)`` of each
+    argument. A name called as ``_name(`` is a helper from ``helpers`` (its source, using the
+    default aliases), emitted once in the module when used.
+
+    Capabilities: ``in_place`` (``out=`` and augmented assignment on a fresh product are
+    allowed), ``jit_safe`` (no ``float()``/``.item()``/Python branching on values inside the
+    generated function).
+    """
+
+    target = ""
+    aliases: dict = {}  # default alias -> the module it names
+    xp = ""  # the default alias of the array module
+    in_place = False
+    jit_safe = True
+    templates: dict = {}
+    helpers: dict = {}
+
+    def __init__(self, taken):
+        self.alias = {}
+        for a in self.aliases:
+            name = a
+            while name in taken:
+                name = "_" + name
+            self.alias[a] = name
+        self.used_helpers: set = set()
+
+    # ------------------------------------------------------------ spelling
+    def sub_aliases(self, text: str) -> str:
+        """Package text written with the default aliases, spelled with the chosen ones."""
+        if all(a == b for a, b in self.alias.items()):
+            return text
+        pat = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, self.alias)) + r")\.")
+        return pat.sub(lambda m: self.alias[m.group(1)] + ".", text)
+
+    def fmt(self, template: str, parts, attrs) -> str:
+        kw = {f"a{i}": a for i, a in enumerate(attrs)}
+        kw["args"] = ", ".join(parts)
+        kw["xp"] = self.alias[self.xp]
+        for h in re.findall(r"(?<![\w.])(_[a-z][a-z0-9_]*)\(", template):
+            if h not in self.helpers:
+                raise DerivationError(f"internal: the {self.target} back-end has no helper {h} "
+                                      f"(used by the template {template!r})")
+            self.used_helpers.add(h)
+        # aliases in the package's template, never in the (user-named) arguments
+        return self.sub_aliases(template).format(*parts, **kw)
+
+    def code(self, n, parts, raw, text=None) -> str:
+        """Source of node ``n`` from its arguments' code (``parts``, parenthesized as the
+        lowering asked; ``raw``: ``(code, precedence)``; ``text``: {node: (code, precedence)}
+        of every node emitted so far)."""
+        if n.op == "fn":
+            return self.elementwise(n.attrs[0], raw[0])
+        t = self.templates.get(n.op)
+        if t is None:
+            raise AssertionError(f"internal: the {self.target} printer has no spelling of {n.op}")
+        if callable(t):
+            return t(self, parts, raw, n.attrs) if n.op != "matmul" else t(self, parts, raw, n, text)
+        return self.fmt(t, parts, n.attrs)
+
+    def elementwise(self, name: str, arg) -> str:
+        """``ELEMENTWISE[name].lower[target]`` applied to the argument (wrapped in parentheses
+        unless the template only passes it to a call)."""
+        d = ELEMENTWISE.get(name)
+        t = None if d is None else d.lower.get(self.target)
+        if t is None or isinstance(t, Unsupported):
+            why = f" ({t.reason})" if isinstance(t, Unsupported) and t.reason else ""
+            raise DerivationError(f"{name} has no {self.target} lowering{why}")
+        code, prec = arg
+        if prec < P_ATOM and re.search(r"(?<!\()\{0\}|\{0\}(?![),])", t):
+            code = f"({code})"
+        return self.fmt(t, [code], ())
+
+    @staticmethod
+    def atom(raw) -> str:
+        code, prec = raw
+        return code if prec >= P_ATOM else f"({code})"
+
+    # ------------------------------------------------------------ module and boundary
+    def import_lines(self, text: str) -> list:
+        """Imports of the array module and of the other aliases ``text`` uses."""
+        out = []
+        for a, module in self.aliases.items():
+            name = self.alias[a]
+            if a == self.xp or re.search(rf"(?<![\w.]){re.escape(name)}\.", text):
+                out.append(f"import {module}" if name == module else f"import {module} as {name}")
+        return out
+
+    def helper_sources(self) -> list:
+        return [self.sub_aliases(self.helpers[h]) for h in sorted(self.used_helpers)]
+
+    def convert(self, p: str) -> list:
+        """Lines converting parameter ``p`` to an array of this back-end."""
+        raise NotImplementedError
+
+    def scalar_lines(self, name: str, p: str) -> list:
+        """Lines checking that ``p`` holds one number and making it a scalar."""
+        raise NotImplementedError
+
+    def prologue(self, first: str, body: str) -> list:
+        """Lines after the input checks (``first``: an array parameter; ``body``: the code)."""
+        return []
+
+    def scalar_out(self, code: str, prec: int, literal: bool, node) -> str:
+        """A scalar output (``literal``: a float literal tagged scalar; ``node``: its LNode)."""
+        raise NotImplementedError
+
+    def vector_out(self, code: str, prec: int) -> str:
+        return f"{code}.ravel()" if prec == P_ATOM else f"({code}).ravel()"
+
+    def block(self, rows, scalar) -> str:
+        """The dense matrix from blocks (``rows``: lists of code; ``scalar``: same shape, True
+        where the block is a scalar)."""
+        body = ", ".join("[" + ", ".join(r) + "]" for r in rows)
+        return f"{self.alias[self.xp]}.block([{body}])"
+
+    def in_place_update(self, n, name, other, i) -> str | None:
+        """``name <op>= other`` for an add/sub node whose operand i is the fresh product bound
+        to ``name`` (None: not supported by this back-end)."""
+        return None
+
+
+# ---------------------------------------------------------------------------- emission
+
+
+class Emitter:
+    """Names shared or long nodes and spells the rest inline, through a printer."""
+
+    def __init__(self, roots, printer: Printer):
+        self.printer = printer
+        self.uses: dict = {}
+        order = E.postorder(roots)
+        for n in order:
+            for a in n.args:
+                self.uses[a] = self.uses.get(a, 0) + 1
+        for r in roots:
+            self.uses[r] = self.uses.get(r, 0) + 1
+        self.order = order
+        self.text: dict = {}
+        self.lines: list = []
+        self.counter = 0
+
+    def emit(self):
+        for n in self.order:
+            parts = []
+            raw = [self.text[a] for a in n.args]
+            for (s, p), m in zip(raw, n.argmin):
+                parts.append(s if p >= m else f"({s})")
+            code = self.printer.code(n, parts, raw, self.text)
+            if not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > 90):
+                self.counter += 1
+                name = f"_t{self.counter}"
+                self.lines += self._in_place(n, name) or [f"{name} = {code}"]
+                self.text[n] = (name, P_ATOM)
+            else:
+                self.text[n] = (code, n.prec)
+
+    def _in_place(self, n, name):
+        """``A - B @ C`` as ``t = B @ C`` then an in-place update of t: the fresh product
+        takes the result, saving an allocation and a pass over memory (lines, or None)."""
+        if not self.printer.in_place or n.op not in ("sub", "add"):
+            return None
+        for i, a in enumerate(n.args):
+            if a.tag == "mm" and self.uses.get(a, 0) == 1 and self.text[a][1] != P_ATOM:
+                other = self.text[n.args[1 - i]][0]
+                upd = self.printer.in_place_update(n, name, other, i)
+                if upd is None:
+                    return None
+                return [f"{name} = {self.text[a][0]}", upd]
+        return None
+
+    def final(self, n) -> str:
+        return self.text[n][0]
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def _input_lines(name, pyname, shape, printer: Printer, dims):
+    """Convert one input and check its shape; binds the symbolic sizes it shows first."""
+    ud = shape_to_dims(shape)
+    lines = printer.convert(pyname)
+    if not ud:
+        return lines + printer.scalar_lines(name, pyname)
+    if len(ud) == 1:
+        lines += [f"if {pyname}.ndim == 2 and {pyname}.shape[1] == 1:",
+                  f"    {pyname} = {pyname}[:, 0]"]
+    # bind simple symbolic sizes on first sight
+    bind = []
+    for axis, d in enumerate(ud):
+        c, names = dim_parts(d)
+        if isinstance(d, Dim) and c == 1 and len(names) == 1 and names[0] not in dims:
+            dims[names[0]] = "_" + names[0]
+            bind.append(f"_{names[0]} = {pyname}.shape[{axis}]")
+    # sizes that are products with one unknown factor: solve for it
+    for axis, d in enumerate(ud):
+        c, names = dim_parts(d)
+        unknown = [x for x in names if x not in dims]
+        if len(set(unknown)) == 1 and len(unknown) == 1:
+            known = dims_expr(_dim_without(d, unknown[0]), dims)
+            dims[unknown[0]] = "_" + unknown[0]
+            bind.append(f"_{unknown[0]} = {pyname}.shape[{axis}] // ({known})")
+    expected = tuple(dims_expr(d, dims) if all(x in dims for x in dim_parts(d)[1]) else None for d in ud)
+    label = "(" + ", ".join(str(d) for d in ud) + ("," if len(ud) == 1 else "") + ")"
+    what = "a vector (1-D array)" if len(ud) == 1 else "a matrix (2-D array)"
+    lines += [f"if {pyname}.ndim != {len(ud)}:",
+              (f"    raise ValueError(f\"{name}: expected {what} of shape {label}, got shape "
+               f"{{{pyname}.shape}}\")")]
+    lines += bind
+    if all(x is not None for x in expected):
+        tup = "(" + ", ".join(expected) + ("," if len(expected) == 1 else "") + ")"
+        if any(not (isinstance(d, Dim) and dim_parts(d)[0] == 1 and len(dim_parts(d)[1]) == 1
+                    and f"_{dim_parts(d)[1][0]} = {pyname}.shape[{ax}]" in bind)
+               for ax, d in enumerate(ud)):
+            vals = ", ".join("{" + x + "}" for x in expected)
+            lines += [f"if {pyname}.shape != {tup}:",
+                      (f"    raise ValueError(f\"{name}: expected shape {label} = ({vals}"
+                       f"{',' if len(ud) == 1 else ''}), got {{{pyname}.shape}}\")")]
+    if len(ud) == 1:
+        lines.append(f"{pyname} = {pyname}.reshape(-1, 1)")
+    return lines
+
+
+def _dim_without(d, name):
+    c, names = dim_parts(d)
+    rest = list(names)
+    rest.remove(name)
+    return make_dim(c, rest)
+
+
+# ---------------------------------------------------------------------------- results
+
+
+def tuple_of(*items):
+    """Result spec: a tuple (at the top: ``return a, b``)."""
+    return ("tuple", list(items))
+
+
+def dict_of(pairs):
+    """Result spec: a dict ``{name: item}`` (names are user names, printed with repr)."""
+    return ("dict", [(str(k), v) for k, v in pairs])
+
+
+def block_of(rows):
+    """Result spec: the dense matrix assembled from blocks (rows of output indexes)."""
+    return ("block", [list(r) for r in rows])
+
+
+def _pack(spec, results, scalar, printer: Printer, top=False) -> str:
+    """Print a result spec: an int is output ``spec``; tuples, dicts, blocks nest (no
+    recursion over expression depth: specs are at most two levels deep)."""
+    if isinstance(spec, int):
+        return results[spec]
+    kind, items = spec
+    if kind == "tuple":
+        inner = ", ".join(_pack(x, results, scalar, printer) for x in items)
+        return inner if top else f"({inner}{',' if len(items) == 1 else ''})"
+    if kind == "dict":
+        return "{" + ", ".join(f"{k!r}: {_pack(v, results, scalar, printer)}" for k, v in items) + "}"
+    if kind == "block":
+        return printer.block([[results[i] for i in r] for r in items], [[scalar[i] for i in r] for r in items])
+    raise AssertionError(f"internal: bad result spec {kind!r}")
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_name: str = "np",
+             extra_params: list | None = None, result=None, size_hints: dict | None = None,
+             module_doc: str | None = None, target: str = "numpy") -> str:
+    """Source of a module defining ``fname(*inputs)`` that returns the outputs.
+
+    ``outputs``: list of (label, Expr, kind); kind 'value' returns a scalar as a 0-d value
+    (a float in NumPy), a vector as 1-D, a matrix as 2-D. ``inputs``: list of (name, shape).
+    ``extra_params``: further (name, pyname, shape) parameters such as tangent directions
+    (``dX`` leaves read ``_d_<pyname>``). ``result``: a result spec built from output
+    indexes with :func:`tuple_of`, :func:`dict_of`, :func:`block_of` (default: all outputs
+    as a tuple).
+    ``size_hints``: ``{dim name: size}`` estimates for choosing the multiplication order of
+    matrix chains. ``target``: ``numpy``, ``jax`` or ``torch``. ``np_name`` is accepted for
+    compatibility; every back-end picks its aliases itself.
+    """
+    cls = printer_for(target)
+    pynames = py_names(n for n, _ in inputs)
+    taken = set(pynames.values()) | {p for _, p, _ in (extra_params or [])} | {fname}
+    printer = cls(taken)
+    dims: dict = {}
+    body: list[str] = []
+    # inputs whose sizes are plain names first, so sizes that are products (m*p from a
+    # Kronecker product) can be solved from them
+    order = sorted(inputs, key=lambda item: max((len(dim_parts(d)[1]) for d in item[1]), default=0))
+    for name, shape in order:  # messages name the parameter the caller passed
+        body += _input_lines(pynames[name], pynames[name], shape, printer, dims)
+    for name, pyn, shape in (extra_params or []):
+        body += _input_lines(name, pyn, shape, printer, dims)
+    all_inputs = dict(pynames)
+    for name, pyn, _ in (extra_params or []):
+        all_inputs[name] = pyn
+    roots = [e for _, e, _ in outputs]
+    low = Lowerer(dims, all_inputs, roots, size_hints)
+    lowered = [low.lower(e) for e in roots]
+    em = Emitter(lowered, printer)
+    em.emit()
+    results, scalar = [], []
+    for (_label, e, kind), n in zip(outputs, lowered):
+        r = em.final(n)
+        prec = em.text[n][1]
+        if e.is_scalar:
+            r = printer.scalar_out(r, prec, n.tag == "scalar" and n.cheap, n)
+        elif e.cols == 1 and kind == "value":
+            r = printer.vector_out(r, prec)
+        results.append(r)
+        scalar.append(e.is_scalar)
+    ret = "return " + _pack(result if result is not None else tuple_of(*range(len(results))),
+                            results, scalar, printer, top=True)
+    arrays = [pynames[n] for n, s in order if shape_to_dims(s)] or [pynames[n] for n, _ in order]
+    body += printer.prologue(arrays[0] if arrays else "", "\n".join(em.lines + [ret]))
+    body += em.lines
+    body.append(ret)
+    params = [pynames[n] for n, _ in inputs] + [p for _, p, _ in (extra_params or [])]
+    out = []
+    if module_doc:
+        out += ['"""' + module_doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + '\n"""', ""]
+    helpers = printer.helper_sources()
+    out += printer.import_lines("\n".join(body + helpers)) + [""]
+    for h in helpers:
+        out += ["", h, ""]
+    out += ["", f"def {fname}({', '.join(params)}):"]
+    if doc:
+        out.append('    """' + doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + "\n    \"\"\"")
+    out += ["    " + line for line in body]
+    text = "\n".join(out)
+    while "\n\n\n\n" in text:
+        text = text.replace("\n\n\n\n", "\n\n\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")) + "\n"
+
+
+def compile_source(source: str, fname: str):
+    """Compile generated source (matdiff's own output, never user text) into a function.
+    The module's own imports load its back-end (numpy, jax or torch)."""
+    namespace: dict = {"__name__": "matdiff_generated"}
+    if re.search(r"^import torch\b", source, re.MULTILINE):
+        # torch.compile imports the module a function's globals name: give it a real one
+        global _MODULES
+        _MODULES += 1
+        mod = types.ModuleType(f"matdiff_generated_{_MODULES}")
+        sys.modules[mod.__name__] = mod
+        namespace = mod.__dict__
+    code = compile(source, "<matdiff-generated>", "exec")
+    exec(code, namespace)  # noqa: S102 - generated code: identifiers validated, numbers formatted
+    fn = namespace[fname]
+    fn.source = source
+    return fn

@@ -1,0 +1,129 @@
+"""The JAX back-end: a printer over the lowered form (:mod:`.lower`), jit-safe.
+
+The generated function works eagerly and under ``jax.jit``: input checks use only shapes
+(static under tracing); no ``float()``, ``.item()``, in-place update or Python branch on
+values inside it; scalars come back as 0-d arrays. Inputs become arrays of JAX's default
+float type (float32 unless ``jax_enable_x64``). Products with a transposed operand are
+contracted with ``lax.dot_general`` instead of forming the transpose (on CPU, XLA copies
+A for ``A.T @ r``: 2.8 ms against 0.6 ms at 4096 x 512). Imports jax only in the
+generated module.
+"""
+
+from __future__ import annotations
+
+from .emit import Printer
+
+_HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is one of them)
+    "_max_shift": '''def _max_shift(z, w=None):
+    """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
+    w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.
+    Any m gives the same value, so no gradient flows through it."""
+    m = jnp.max(z)
+    if w is not None:
+        m = jnp.maximum(jnp.max(jnp.where(w != 0, z, -jnp.inf)), m - 700.0)
+    return jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
+''',
+    "_kronadj1": '''def _kronadj1(C, B):
+    """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
+    p, q = B.shape
+    return jnp.einsum("ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B)
+''',
+    "_kronadj2": '''def _kronadj2(A, C):
+    """Adjoint of M -> kron(A, M): sum_ij A[i, j] * C[i*p + k, j*q + l]."""
+    m, n = A.shape
+    return jnp.einsum("ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n))
+''',
+    "_commutation": '''def _commutation(m, n):
+    """The mn x mn commutation matrix K with K @ vec(A) = vec(A.T) for A of shape (m, n)."""
+    i, j = jnp.meshgrid(jnp.arange(m), jnp.arange(n), indexing="ij")
+    return jnp.zeros((m * n, m * n)).at[(i * n + j).ravel(), (j * m + i).ravel()].set(1.0)
+''',
+    "_kron_matmul": '''def _kron_matmul(A, B, M):
+    """kron(A, B) @ M without forming the Kronecker product."""
+    M3 = M.reshape(A.shape[1], B.shape[1], M.shape[1])
+    return jnp.einsum("ij,kl,jlc->ikc", A, B, M3, optimize=True).reshape(-1, M.shape[1])
+''',
+    "_commute_rows": '''def _commute_rows(m, n, M):
+    """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
+    return M.reshape(n, m, M.shape[1]).transpose(1, 0, 2).reshape(m * n, M.shape[1])
+''',
+}
+
+_DIMS = {(True, False): "(((0,), (0,)), ((), ()))",  # A.T @ B
+         (False, True): "(((1,), (1,)), ((), ()))",  # A @ B.T
+         (True, True): "(((0,), (1,)), ((), ()))"}  # A.T @ B.T
+
+
+def _matmul(p, parts, raw, n, text):
+    """``A.T @ B`` (and ``A @ B.T``, ``A.T @ B.T``) as ``lax.dot_general`` on A and B."""
+    ta, tb = (a.tag == "T" and a.op == "T" for a in n.args)
+    if not (ta or tb) or text is None:
+        return f"{parts[0]} @ {parts[1]}"
+    a = text[n.args[0].args[0]][0] if ta else raw[0][0]
+    b = text[n.args[1].args[0]][0] if tb else raw[1][0]
+    return f"{p.alias['jax']}.lax.dot_general({a}, {b}, {_DIMS[(ta, tb)]})"
+
+
+class JaxPrinter(Printer):
+    target = "jax"
+    aliases = {"jax": "jax", "jnp": "jax.numpy"}
+    xp = "jnp"
+    in_place = False
+    jit_safe = True
+    helpers = _HELPERS
+    templates = {
+        "name": "{a0}", "num": "{a0}", "int": "{a0}",
+        "f64": "{xp}.asarray({0})",
+        "eye": "{xp}.eye({a0})",
+        "ones": "{xp}.ones(({a0}, {a1}))",
+        "zeros": "{xp}.zeros(({a0}, {a1}))",
+        "full": "{xp}.full(({a0}, {a1}), {0})",
+        "commutation": "_commutation({a0}, {a1})",
+        "T": "{0}.T",
+        "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+        "matmul": _matmul, "pow": "{0} ** {1}", "neg": "-{0}",
+        "det": "{xp}.linalg.det({0})",
+        "inv": "{xp}.linalg.inv({0})",
+        "slogdet": "{xp}.linalg.slogdet({0})",
+        "matrix_power": "{xp}.linalg.matrix_power({0}, {a0})",
+        "solve": "{xp}.linalg.solve({0}, {1})",
+        "index": "{0}[{a0}]",
+        "softplus": "{xp}.logaddexp({0}, 0.0)",
+        "max_shift": "_max_shift({args})",
+        "sum": "{xp}.sum({0})",
+        "sum_axis": "{xp}.sum({0}, axis={a0}, keepdims=True)",
+        "vdot": "{xp}.vdot({0}, {1})",
+        "norm": "{xp}.linalg.norm({0})",
+        "trace": "{xp}.trace({0})",
+        "diagflat": "{xp}.diagflat({0})",
+        "diag": "{xp}.diag({0})",
+        "col": "{0}[:, None]",
+        "einsum_col": '{xp}.einsum("{a0}", {0}, {1})[:, None]',
+        "vec": "{0}.T.reshape(-1, 1)",
+        "unvec": "{0}.reshape({a1}, {a0}).T",
+        "kron": "{xp}.kron({0}, {1})",
+        "kronadj1": "_kronadj1({0}, {1})",
+        "kronadj2": "_kronadj2({0}, {1})",
+        "kron_matmul": "_kron_matmul({0}, {1}, {2})",
+        "commute_rows": "_commute_rows({a0}, {a1}, {0})",
+        "list": "[{args}]",
+        "multi_dot": "{xp}.linalg.multi_dot({0})",
+    }
+
+    def convert(self, p):
+        jnp = self.alias["jnp"]
+        return [f"{p} = {jnp}.asarray({p}, dtype={jnp}.result_type(float))"]
+
+    def scalar_lines(self, name, p):
+        return [f"if {p}.size != 1:",
+                f"    raise ValueError(f\"{name}: expected a scalar, got an array of shape {{{p}.shape}}\")",
+                f"{p} = {p}.reshape(())"]
+
+    def scalar_out(self, code, prec, literal, node):
+        jnp = self.alias["jnp"]
+        if node.op == "num":
+            return f"{jnp}.asarray({code})"
+        return f"{jnp}.reshape({code}, ())"
+
+
+PRINTER = JaxPrinter

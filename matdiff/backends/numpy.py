@@ -1,0 +1,124 @@
+"""The NumPy back-end: a printer over the lowered form (:mod:`.lower`).
+
+Capabilities: in-place updates of fresh products (``out=``, ``-=``); scalars are NumPy
+float64 (``(-8.0) ** 0.5`` is nan with NumPy's warning, not a Python complex; ``1 / 0.0``
+is inf) and returned as Python floats; vectors come back 1-D. Not meant for ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+from .emit import Printer
+
+_HELPERS = {  # written with the alias np (renamed where a user name is np)
+    "_sigmoid": '''def _sigmoid(z):
+    """Logistic function 1/(1 + exp(-z)), accurate to full relative precision in both tails."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+''',
+    "_max_shift": '''def _max_shift(z, w=None):
+    """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z, so
+    nothing overflows and the largest term is 1; 0 when that is not finite. With weights w,
+    the largest entry where w != 0 (its term must survive), unless that leaves some
+    exp(z - m) above e^700."""
+    m = np.max(z, initial=-np.inf)
+    if w is not None:
+        m = np.maximum(np.max(z, initial=-np.inf, where=w != 0), m - 700.0)
+    return m if np.isfinite(m) else 0.0
+''',
+    "_kronadj1": '''def _kronadj1(C, B):
+    """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
+    p, q = B.shape
+    return np.einsum("ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B)
+''',
+    "_kronadj2": '''def _kronadj2(A, C):
+    """Adjoint of M -> kron(A, M): sum_ij A[i, j] * C[i*p + k, j*q + l]."""
+    m, n = A.shape
+    return np.einsum("ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n))
+''',
+    "_commutation": '''def _commutation(m, n):
+    """The mn x mn commutation matrix K with K @ vec(A) = vec(A.T) for A of shape (m, n)."""
+    K = np.zeros((m * n, m * n))
+    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    K[(i * n + j).ravel(), (j * m + i).ravel()] = 1.0
+    return K
+''',
+    "_kron_matmul": '''def _kron_matmul(A, B, M):
+    """kron(A, B) @ M without forming the Kronecker product."""
+    M3 = M.reshape(A.shape[1], B.shape[1], M.shape[1])
+    return np.einsum("ij,kl,jlc->ikc", A, B, M3, optimize=True).reshape(-1, M.shape[1])
+''',
+    "_commute_rows": '''def _commute_rows(m, n, M):
+    """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
+    return M.reshape(n, m, M.shape[1]).transpose(1, 0, 2).reshape(m * n, M.shape[1])
+''',
+}
+
+
+class NumpyPrinter(Printer):
+    target = "numpy"
+    aliases = {"np": "numpy"}
+    xp = "np"
+    in_place = True
+    jit_safe = False
+    helpers = _HELPERS
+    templates = {
+        "name": "{a0}", "num": "{a0}", "int": "{a0}",
+        "f64": "{xp}.float64({0})",
+        "eye": "{xp}.eye({a0})",
+        "ones": "{xp}.ones(({a0}, {a1}))",
+        "zeros": "{xp}.zeros(({a0}, {a1}))",
+        "full": "{xp}.full(({a0}, {a1}), {0})",
+        "commutation": "_commutation({a0}, {a1})",
+        "T": "{0}.T",
+        "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+        "matmul": "{0} @ {1}", "pow": "{0} ** {1}", "neg": "-{0}",
+        "det": "{xp}.linalg.det({0})",
+        "inv": "{xp}.linalg.inv({0})",
+        "slogdet": "{xp}.linalg.slogdet({0})",
+        "matrix_power": "{xp}.linalg.matrix_power({0}, {a0})",
+        "solve": "{xp}.linalg.solve({0}, {1})",
+        "index": "{0}[{a0}]",
+        "softplus": "{xp}.logaddexp({0}, 0.0)",
+        "max_shift": "_max_shift({args})",
+        "sum": "{xp}.sum({0})",
+        "sum_axis": "{xp}.sum({0}, axis={a0}, keepdims=True)",
+        "vdot": "{xp}.vdot({0}, {1})",
+        "norm": "{xp}.linalg.norm({0})",
+        "trace": "{xp}.trace({0})",
+        "diagflat": "{xp}.diagflat({0})",
+        "diag": "{xp}.diag({0})",
+        "col": "{0}[:, None]",
+        "einsum_col": '{xp}.einsum("{a0}", {0}, {1})[:, None]',
+        "vec": "{0}.reshape(-1, 1, order='F')",
+        "unvec": "{0}.reshape({a0}, {a1}, order='F')",
+        "kron": "{xp}.kron({0}, {1})",
+        "kronadj1": "_kronadj1({0}, {1})",
+        "kronadj2": "_kronadj2({0}, {1})",
+        "kron_matmul": "_kron_matmul({0}, {1}, {2})",
+        "commute_rows": "_commute_rows({a0}, {a1}, {0})",
+        "list": "[{args}]",
+        "multi_dot": "{xp}.linalg.multi_dot({0})",
+    }
+
+    def convert(self, p):
+        return [f"{p} = {self.alias['np']}.asarray({p}, dtype=float)"]
+
+    def scalar_lines(self, name, p):
+        return [f"if {p}.size != 1:",
+                f"    raise ValueError(f\"{name}: expected a scalar, got an array of shape {{{p}.shape}}\")",
+                # a NumPy scalar, not a Python float: (-1.5) ** 0.3 is then nan with NumPy's
+                # warning (Python gives a complex), 1 / 0.0 is inf (Python raises)
+                f"{p} = {self.alias['np']}.float64({p}.item())"]
+
+    def scalar_out(self, code, prec, literal, node):
+        return code if literal else f"float({code})"  # a literal is a float already
+
+    def in_place_update(self, n, name, other, i):
+        if n.op == "add":
+            return f"{name} += {other}"
+        if i == 0:
+            return f"{name} -= {other}"
+        return f"{self.alias['np']}.subtract({other}, {name}, out={name})"
+
+
+PRINTER = NumpyPrinter

@@ -1,0 +1,145 @@
+"""The PyTorch back-end: a printer over the lowered form (:mod:`.lower`).
+
+The generated function runs on CPU or CUDA tensors and under ``torch.compile``: input
+checks use only shapes; no ``float()``, ``.item()``, in-place update or Python branch on
+values inside it; scalars come back as 0-d tensors. Tensors keep their floating dtype and
+device; other inputs (NumPy arrays, Python numbers, integer tensors) become float64
+tensors. New arrays (``eye``, ``ones``...) take the dtype and device of the first array
+input. Imports torch only in the generated module.
+"""
+
+from __future__ import annotations
+
+from .emit import Printer
+
+_HELPERS = {  # written with the alias torch (renamed where a user name is torch)
+    "_max_shift": '''def _max_shift(z, w=None):
+    """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
+    w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.
+    Any m gives the same value, so no gradient flows through it."""
+    m = torch.amax(z)
+    if w is not None:
+        m = torch.maximum(torch.amax(torch.where(w != 0, z, -torch.inf)), m - 700.0)
+    return torch.where(torch.isfinite(m), m, torch.zeros_like(m)).detach()
+''',
+    "_softplus": '''def _softplus(z):
+    """log(1 + exp(z)) without overflow, to full precision (torch's softplus has a threshold)."""
+    return torch.logaddexp(z, torch.zeros_like(z))
+''',
+    "_kronadj1": '''def _kronadj1(C, B):
+    """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
+    p, q = B.shape
+    return torch.einsum("ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B)
+''',
+    "_kronadj2": '''def _kronadj2(A, C):
+    """Adjoint of M -> kron(A, M): sum_ij A[i, j] * C[i*p + k, j*q + l]."""
+    m, n = A.shape
+    return torch.einsum("ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n))
+''',
+    "_commutation": '''def _commutation(m, n, dtype, device):
+    """The mn x mn commutation matrix K with K @ vec(A) = vec(A.T) for A of shape (m, n)."""
+    K = torch.zeros((m * n, m * n), dtype=dtype, device=device)
+    i, j = torch.meshgrid(torch.arange(m, device=device), torch.arange(n, device=device), indexing="ij")
+    K[(i * n + j).reshape(-1), (j * m + i).reshape(-1)] = 1.0
+    return K
+''',
+    "_kron": '''def _kron(A, B):
+    """The Kronecker product (torch.kron needs contiguous operands: A.T would fail)."""
+    return torch.kron(A.contiguous(), B.contiguous())
+''',
+    "_kron_matmul": '''def _kron_matmul(A, B, M):
+    """kron(A, B) @ M without forming the Kronecker product."""
+    M3 = M.reshape(A.shape[1], B.shape[1], M.shape[1])
+    return torch.einsum("ij,kl,jlc->ikc", A, B, M3).reshape(-1, M.shape[1])
+''',
+    "_commute_rows": '''def _commute_rows(m, n, M):
+    """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
+    return M.reshape(n, m, M.shape[1]).permute(1, 0, 2).reshape(m * n, M.shape[1])
+''',
+}
+
+_NEW = "dtype=_dt, device=_dev"
+
+
+def _vdot(p, parts, raw, attrs):
+    return f"{p.alias['torch']}.dot({p.atom(raw[0])}.reshape(-1), {p.atom(raw[1])}.reshape(-1))"
+
+
+def _full(p, parts, raw, attrs):
+    return f"({p.atom(raw[0])} * {p.alias['torch']}.ones(({attrs[0]}, {attrs[1]}), {_NEW}))"
+
+
+class TorchPrinter(Printer):
+    target = "torch"
+    aliases = {"torch": "torch"}
+    xp = "torch"
+    in_place = False
+    jit_safe = True
+    helpers = _HELPERS
+    templates = {
+        "name": "{a0}", "num": "{a0}", "int": "{a0}",
+        "f64": "{xp}.tensor({0}, " + _NEW + ")",
+        "eye": "{xp}.eye({a0}, " + _NEW + ")",
+        "ones": "{xp}.ones(({a0}, {a1}), " + _NEW + ")",
+        "zeros": "{xp}.zeros(({a0}, {a1}), " + _NEW + ")",
+        "full": _full,
+        "commutation": "_commutation({a0}, {a1}, _dt, _dev)",
+        "T": "{0}.T",
+        "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+        "matmul": "{0} @ {1}", "pow": "{0} ** {1}", "neg": "-{0}",
+        "det": "{xp}.linalg.det({0})",
+        "inv": "{xp}.linalg.inv({0})",
+        "slogdet": "{xp}.linalg.slogdet({0})",
+        "matrix_power": "{xp}.linalg.matrix_power({0}, {a0})",
+        "solve": "{xp}.linalg.solve({0}, {1})",
+        "index": "{0}[{a0}]",
+        "softplus": "_softplus({0})",
+        "max_shift": "_max_shift({args})",
+        "sum": "{xp}.sum({0})",
+        "sum_axis": "{xp}.sum({0}, dim={a0}, keepdim=True)",
+        "vdot": _vdot,
+        "norm": "{xp}.linalg.norm({0})",
+        "trace": "{xp}.trace({0})",
+        "diagflat": "{xp}.diagflat({0})",
+        "diag": "{xp}.diag({0})",
+        "col": "{0}[:, None]",
+        "einsum_col": '{xp}.einsum("{a0}", {0}, {1})[:, None]',
+        "vec": "{0}.T.reshape(-1, 1)",
+        "unvec": "{0}.reshape({a1}, {a0}).T",
+        "kron": "_kron({0}, {1})",
+        "kronadj1": "_kronadj1({0}, {1})",
+        "kronadj2": "_kronadj2({0}, {1})",
+        "kron_matmul": "_kron_matmul({0}, {1}, {2})",
+        "commute_rows": "_commute_rows({a0}, {a1}, {0})",
+        "list": "[{args}]",
+        "multi_dot": "{xp}.linalg.multi_dot({0})",
+    }
+
+    def convert(self, p):
+        t = self.alias["torch"]
+        return [f"if not ({t}.is_tensor({p}) and {p}.is_floating_point()):",
+                f"    {p} = {t}.as_tensor({p}, dtype={t}.float64)"]
+
+    def scalar_lines(self, name, p):
+        return [f"if {p}.numel() != 1:",
+                f"    raise ValueError(f\"{name}: expected a scalar, got an array of shape {{{p}.shape}}\")",
+                f"{p} = {p}.reshape(())"]
+
+    def prologue(self, first, body):
+        if "_dt" in body or "_dev" in body:
+            return [f"_dt, _dev = {first}.dtype, {first}.device"]
+        return []
+
+    def scalar_out(self, code, prec, literal, node):
+        if node.op == "num":
+            return f"{self.alias['torch']}.tensor({code}, {_NEW})"
+        return f"{self.atom((code, prec))}.reshape(())"
+
+    def block(self, rows, scalar):
+        t = self.alias["torch"]
+        cat = [f"{t}.cat([" + ", ".join(f"{c}.reshape(1, 1)" if s else c for c, s in zip(r, sr)) + "], dim=1)"
+               for r, sr in zip(rows, scalar)]
+        return f"{t}.cat([{', '.join(cat)}], dim=0)"
+
+
+PRINTER = TorchPrinter
