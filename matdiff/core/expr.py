@@ -92,7 +92,7 @@ NF_INV_INVOLUTION = _nf("inv.involution", "inv(inv(A)) = A", r"(A^{-1})^{-1} = A
 NF_INV_TRANSPOSE = _nf("inv.transpose", "inv(A') = inv(A)'", r"(A^T)^{-1} = (A^{-1})^T", "Matrix Cookbook (3)")
 NF_INV_SCALED = _nf("inv.scaled", "inv(s*A) = s^-1*inv(A)", r"(sA)^{-1} = s^{-1}A^{-1}")
 NF_LOGDET_INV = _nf("logdet.inv", "logdet(inv(A)) = -logdet(A)", r"\log|A^{-1}| = -\log|A|",
-                    "det(inv(A)) = 1/det(A)")
+                    "Matrix Cookbook (22): det(inv(A)) = 1/det(A)")
 NF_FN_CONST = _nf("fn.constant", "f(c) folded for a constant c where exact (exp(0) = 1, log(1) = 0, ...)",
                   r"f(c) = \text{value}", "calculus")
 NF_LOG_EXP = _nf("fn.log-exp", "log(exp(x)) = x", r"\log e^x = x", "calculus")

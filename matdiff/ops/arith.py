@@ -20,7 +20,7 @@ def _add_transpose(n, C, i):
 
 
 @rule("vec.add", "vec(A + B) = vec(A) + vec(B)",
-      r"\operatorname{vec}(A + B) = \operatorname{vec}A + \operatorname{vec}B", "definition")
+      r"\operatorname{vec}(A + B) = \operatorname{vec}A + \operatorname{vec}B", "Matrix Cookbook (522)")
 def _add_vec(n, i, J):
     return J
 
@@ -63,7 +63,7 @@ def _mul_transpose(n, C, i):
 
 @rule("vec.mul", "vec(S*L*M*R) = S*kron(R', L)*vec(M) ; vec(P*s) = vec(P)*s",
       r"\operatorname{vec}(S L M R) = S\,(R^T \otimes L)\operatorname{vec}M",
-      "Magnus & Neudecker, Ch. 2, Thm 2")
+      "Matrix Cookbook (520)")
 def _mul_vec(n, i, J):
     target = n.args[i]
     rest = n.args[:i] + n.args[i + 1:]
@@ -95,7 +95,7 @@ def _transpose_transpose(n, C, i):
 
 @rule("vec.transpose", "vec(M') = K(m, n)*vec(M) (M m x n)",
       r"\operatorname{vec}(M^T) = K_{m,n}\operatorname{vec}M",
-      "Magnus & Neudecker, Ch. 3, Sec. 7")
+      "definition of K; Magnus & Neudecker (1979), Ann. Statist. 7(2)")
 def _transpose_vec(n, i, J):
     M = n.args[0]
     return E.mul(E.commutation(M.rows, M.cols), J)
@@ -135,7 +135,7 @@ def _had_transpose(n, C, i):
 
 @rule("vec.had", "vec(A .* M) = diag(vec(A))*vec(M)",
       r"\operatorname{vec}(A \circ M) = \operatorname{diag}(\operatorname{vec}A)\operatorname{vec}M",
-      "Magnus & Neudecker, Ch. 3 (Hadamard products)")
+      "definition: (A .* M)_ij = A_ij*M_ij")
 def _had_vec(n, i, J):
     others = [a for j, a in enumerate(n.args) if j != i]
     return E.mul(E.diagm(E.vec(E.had(*others))), J)

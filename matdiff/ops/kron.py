@@ -53,7 +53,7 @@ def _kron_transpose(n, C, i):
 
 @rule("vec.kron", "vec(kron(A, B)) = (I_n (x) K(q,m) (x) I_p)*(vec(A) (x) vec(B)) (A m x n, B p x q)",
       r"\operatorname{vec}(A \otimes B) = (I_n \otimes K_{q,m} \otimes I_p)"
-      r"(\operatorname{vec}A \otimes \operatorname{vec}B)", "Magnus & Neudecker, Ch. 3, Thm 10")
+      r"(\operatorname{vec}A \otimes \operatorname{vec}B)", "definitions of kron and K (Magnus & Neudecker (1979), Ann. Statist. 7(2))")
 def _kron_vec(n, i, J):
     A, B = n.args
     if i == 0:
@@ -92,7 +92,7 @@ def _kronadj2_transpose(n, C, i):
 @rule("vec.kronadj1", "vec(kronadj1(M, B)) = J_kron(., B)'*vec(M) ; "
       "vec(kronadj1(C, M)) = unvec(P'*vec(C), pq)'*vec(M)",
       r"\operatorname{vec}\operatorname{kronadj}_1(M, B) = J_{\cdot \otimes B}^T\operatorname{vec}M",
-      "Magnus & Neudecker, Ch. 3, Thm 10 (the adjoint of vec.kron)")
+      "the adjoint of vec.kron")
 def _kronadj1_vec(n, i, J):
     C, B = n.args
     if i == 0:
@@ -107,7 +107,7 @@ def _kronadj1_vec(n, i, J):
 @rule("vec.kronadj2", "vec(kronadj2(A, M)) = J_kron(A, .)'*vec(M) ; "
       "vec(kronadj2(M, C)) = unvec(P'*vec(C), pq)*vec(M)",
       r"\operatorname{vec}\operatorname{kronadj}_2(A, M) = J_{A \otimes \cdot}^T\operatorname{vec}M",
-      "Magnus & Neudecker, Ch. 3, Thm 10 (the adjoint of vec.kron)")
+      "the adjoint of vec.kron")
 def _kronadj2_vec(n, i, J):
     A, C = n.args
     if i == 1:

@@ -21,26 +21,26 @@ def _trace_transpose(n, C, i):
 
 
 @rule("vec.trace", "tr(M) = vec(I)'*vec(M)",
-      r"\operatorname{tr}M = \operatorname{vec}(I)^T\operatorname{vec}M", "Magnus & Neudecker, Ch. 2")
+      r"\operatorname{tr}M = \operatorname{vec}(I)^T\operatorname{vec}M", "Matrix Cookbook (521) with A = I")
 def _trace_vec(n, i, J):
     M = n.args[0]
     return E.mul(E.transpose(E.vec(E.eye(M.rows))), J)
 
 
 @rule("d.det", "d det(A) = det(A)*tr(inv(A)*dA)",
-      r"\mathrm{d}\det A = \det A\,\operatorname{tr}(A^{-1}\mathrm{d}A)", "Matrix Cookbook (46)")
+      r"\mathrm{d}\det A = \det A\,\operatorname{tr}(A^{-1}\mathrm{d}A)", "Matrix Cookbook (42), (46)")
 def _det_jvp(n, d):
     return None if d(0) is None else E.mul(n, E.trace(E.mul(E.inv(n.args[0]), d(0))))
 
 
 @rule("d.logdet", "d logdet(A) = tr(inv(A)*dA)",
-      r"\mathrm{d}\log|\det A| = \operatorname{tr}(A^{-1}\mathrm{d}A)", "Matrix Cookbook (50)")
+      r"\mathrm{d}\log|\det A| = \operatorname{tr}(A^{-1}\mathrm{d}A)", "Matrix Cookbook (43); (57) for log|det|")
 def _logdet_jvp(n, d):
     return None if d(0) is None else E.trace(E.mul(E.inv(n.args[0]), d(0)))
 
 
 @rule("d.inv", "d inv(A) = -inv(A)*dA*inv(A)", r"\mathrm{d}A^{-1} = -A^{-1}\,\mathrm{d}A\,A^{-1}",
-      "Matrix Cookbook (59)")
+      "Matrix Cookbook (40), (59)")
 def _inv_jvp(n, d):
     return None if d(0) is None else E.neg(E.mul(n, d(0), n))
 

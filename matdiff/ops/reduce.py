@@ -27,7 +27,7 @@ def _sum_vec(n, i, J):
 
 
 @rule("d.norm2", "d norm2(A) = <A, dA>/norm2(A)",
-      r"\mathrm{d}\|A\| = \frac{\langle A, \mathrm{d}A\rangle}{\|A\|}", "Matrix Cookbook (131)")
+      r"\mathrm{d}\|A\| = \frac{\langle A, \mathrm{d}A\rangle}{\|A\|}", "Matrix Cookbook (129) with a = 0, applied to vec(A)")
 def _norm2_jvp(n, d):
     return None if d(0) is None else E.div(E.inner(n.args[0], d(0)), n)
 

@@ -65,7 +65,7 @@ def _t_mul(n):
 
 
 @rule('simplify.transpose-kron', "kron(A, B)' = kron(A', B')",
-      '(A \\otimes B)^T = A^T \\otimes B^T', 'Magnus & Neudecker, Ch. 2 (Kronecker product)')
+      '(A \\otimes B)^T = A^T \\otimes B^T', 'Matrix Cookbook (510)')
 def _t_kron(n):
     # kron(A, B)' -> kron(A', B')
     a = n.args[0]
@@ -91,7 +91,7 @@ def _tr_rotate(n):
 
 
 @rule('simplify.trace-transposes', "tr(A'*B') = tr(B*A)",
-      '\\operatorname{tr}(A^T B^T) = \\operatorname{tr}(B A)', 'Matrix Cookbook (13), (16)')
+      '\\operatorname{tr}(A^T B^T) = \\operatorname{tr}(B A)', 'Matrix Cookbook (5), (13)')
 def _tr_sym_transposes(n):
     # tr(A'*B') -> tr(B*A)   (tr(M') = tr(M)) when every factor is transposed
     a = n.args[0]
@@ -104,7 +104,7 @@ def _tr_sym_transposes(n):
 
 
 @rule('simplify.trace-kron', "tr(kron(A, B)) = tr(A)*tr(B) (A, B square); tr(kron(u, w')) = w'*u; tr(kron(u', w)) = u'*w",
-      '\\operatorname{tr}(A \\otimes B) = \\operatorname{tr}A \\operatorname{tr}B', 'Magnus & Neudecker, Ch. 2 (Kronecker product); index sums for the vector cases')
+      '\\operatorname{tr}(A \\otimes B) = \\operatorname{tr}A \\operatorname{tr}B', 'Matrix Cookbook (515); index sums for the vector cases')
 def _tr_kron(n):
     # tr(kron(A, B)) -> tr(A)*tr(B) for square A, B;  tr(kron(u, w')) -> w'*u;
     # tr(kron(u', w)) -> u'*w;  no rewrite for other shapes (tr(A)*tr(B) would be wrong there)
@@ -176,7 +176,7 @@ def _mul_inv_transpose(n):
 
 
 @rule('simplify.kron-mixed-product', 'kron(A, B)*kron(C, D) = kron(A*C, B*D) (A*C, B*D defined)',
-      '(A \\otimes B)(C \\otimes D) = AC \\otimes BD', 'Magnus & Neudecker, Ch. 2: mixed-product rule')
+      '(A \\otimes B)(C \\otimes D) = AC \\otimes BD', 'Matrix Cookbook (511): mixed-product rule')
 def _mul_kron_kron(n):
     # kron(A, B)*kron(C, D) -> kron(A*C, B*D)   (mixed-product property; A*C and B*D defined)
     c, s, ch = E.factors(n)
@@ -191,7 +191,7 @@ def _mul_kron_kron(n):
 
 
 @rule('simplify.commutation-kron', 'K(p,m)*kron(A, B) = kron(B, A)*K(q,n) (A m x n, B p x q); K(a,b)*K(b,a) = I',
-      'K_{p,m}(A \\otimes B) = (B \\otimes A)K_{q,n}', 'Magnus & Neudecker, Ch. 3, Thm 9')
+      'K_{p,m}(A \\otimes B) = (B \\otimes A)K_{q,n}', 'Magnus & Neudecker (1979), Ann. Statist. 7(2)')
 def _mul_commute_kron(n):
     # K(p,m)*kron(A, B) -> kron(B, A)*K(q,n)   (A m x n, B p x q; Magnus & Neudecker Thm 3.9);
     # K(a,b)*K(b,a) -> I.  Commutation matrices move right, through Kronecker products,
@@ -214,7 +214,7 @@ def _mul_commute_kron(n):
 
 
 @rule('simplify.vec-eye-kron', "vec(I)'*kron(B', A) = vec(A'*B')'",
-      '\\operatorname{vec}(I)^T (B^T \\otimes A) = \\operatorname{vec}(A^T B^T)^T', 'Magnus & Neudecker, Ch. 2, Thm 2; Matrix Cookbook (16)')
+      '\\operatorname{vec}(I)^T (B^T \\otimes A) = \\operatorname{vec}(A^T B^T)^T', 'Matrix Cookbook (520), (521), (16)')
 def _mul_vec_eye_kron(n):
     # vec(I)'*kron(B', A) -> vec(A'*B')'   (both are M -> tr(A*M*B) = <A'*B', M>)
     c, s, ch = E.factors(n)
