@@ -93,7 +93,6 @@ class Derivation:
         self.symmetric = set(_names(symmetric, "symmetric"))
         with _deep_stack():
             parsed = parse_full(text, shapes, self.symmetric)
-            self._parsed = parsed
             self.expr: Expr = parsed.expr
             self._shapes = parsed.shapes
             self.variables = list(parsed.order)

@@ -87,10 +87,6 @@ class Node:
         self.ns = False  # a scalar because an undeclared name was read as one (see _Reading)
 
 
-def _tok_pos(t):
-    return t.start_pos, t.end_pos
-
-
 class _Builder:
     """Inline LALR callbacks (lark calls them as it reduces; no tree, no recursion)."""
 
@@ -429,8 +425,7 @@ def _infer(ctx: _Context, node: Node):
             else:
                 node.shape = (U.fresh_dim(), U.fresh_dim())
         else:
-            if name in FUNCTION_NAMES and name not in ctx.declared and name not in ctx.env:
-                pass  # a variable may share a function's name; only calls are functions
+            # a variable may share a function's name; only calls are functions
             node.how = "var"
             node.shape = ctx.var_shape(name, node.pos)
             node.ns = ctx.kinds.get(name) == "scalar"

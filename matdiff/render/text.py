@@ -233,15 +233,6 @@ class TextPrinter:
     def p_unvec(self, e):
         return f"unvec({self.p(e.args[0])[0]}, {dim_str(e.rows)})", P_ATOM
 
-    def p_kron(self, e):
-        return f"kron({self(e.args[0])}, {self(e.args[1])})", P_ATOM
-
-    def p_kronadj1(self, e):
-        return f"kronadj1({self(e.args[0])}, {self(e.args[1])})", P_ATOM
-
-    def p_kronadj2(self, e):
-        return f"kronadj2({self(e.args[0])}, {self(e.args[1])})", P_ATOM
-
 
 _text = TextPrinter()
 _text_explicit = TextPrinter()
@@ -424,23 +415,8 @@ class LatexPrinter(TextPrinter):
             return f"\\left|{arg}\\right|", P_ATOM
         return f"{_LATEX_FN[name]}\\left({arg}\\right)", P_ATOM
 
-    def p_trace(self, e):
-        return f"\\operatorname{{tr}}\\left({self.p(e.args[0])[0]}\\right)", P_ATOM
-
-    def p_norm2(self, e):
-        return f"\\left\\|{self.p(e.args[0])[0]}\\right\\|", P_ATOM
-
     def p_kron(self, e):
         return f"{self.wrap(e.args[0], P_POST)} \\otimes {self.wrap(e.args[1], P_POST)}", P_MUL
-
-    def p_unvec(self, e):
-        return f"\\operatorname{{unvec}}_{{{dim_str(e.rows)}}}\\left({self.p(e.args[0])[0]}\\right)", P_ATOM
-
-    def p_kronadj1(self, e):
-        return f"\\operatorname{{kronadj}}_1\\left({self(e.args[0])}, {self(e.args[1])}\\right)", P_ATOM
-
-    def p_kronadj2(self, e):
-        return f"\\operatorname{{kronadj}}_2\\left({self(e.args[0])}, {self(e.args[1])}\\right)", P_ATOM
 
 
 def _is_row(shape) -> bool:
