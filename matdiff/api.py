@@ -298,7 +298,7 @@ class Derivation:
                 *self._latex_derivatives()]
 
     def _latex_derivatives(self) -> list:
-        from .render.text import latex_name
+        from .render.latex import latex_name
 
         if self._gradients is None:
             return [f"\\frac{{\\partial \\operatorname{{vec}} F}}"

@@ -148,7 +148,7 @@ def render_second_order(d, fmt: str) -> str:
     dirs = ", ".join(vn[a] for a in d.wrt)
     single = len(d.wrt) == 1
     if fmt == "latex":
-        from .render.text import latex_name as tex
+        from .render.latex import latex_name as tex
 
         tdirs = ", ".join(tex(vn[a]) for a in d.wrt)
         lines = [render(d, fmt), f"\\mathrm{{d}}^2 f = {d2.latex()}"]
