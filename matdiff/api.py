@@ -253,59 +253,22 @@ class Derivation:
 
     def latex(self) -> str:
         """LaTeX of the result: the gradients (or the differential for non-scalar expressions)."""
-        lines = self._latex_derivatives()
-        if self._gradients is None:
-            lines.insert(0, "d\\left(" + self.expr.latex() + "\\right) = " + self.differential.latex())
-        return " ,\\quad ".join(lines)
+        from .render.latex import derivation_latex
+
+        return derivation_latex(self)
 
     def latex_lines(self) -> list:
         """The derivation in LaTeX, one equation a line: ``f = ...``, ``df = ...``, then the
         gradients (``F``, its differential and Jacobians for a non-scalar expression)."""
-        f = "f" if self._gradients is not None else "F"
-        return [f"{f} = {self.expr.latex()}", f"\\mathrm{{d}}{f} = {self.differential.latex()}",
-                *self._latex_derivatives()]
+        from .render.latex import latex_lines
 
-    def _latex_derivatives(self) -> list:
-        from .render.latex import latex_name
-
-        if self._gradients is None:
-            return [f"\\frac{{\\partial \\operatorname{{vec}} F}}"
-                    f"{{\\partial \\operatorname{{vec}} {latex_name(name)}}} = {J.latex()}"
-                    for name, J in self.jacobians.items()]
-        return [f"\\frac{{\\partial f}}{{\\partial {latex_name(name)}}} = {g.latex()}"
-                for name, g in self._gradients.items()]
+        return latex_lines(self)
 
     def to_dict(self, second_order: bool = False) -> dict:
         """A JSON-ready description: input, shapes, differential, gradients (text and LaTeX)."""
-        out = {
-            "input": self.text,
-            "expression": {"text": str(self.expr), "latex": self.expr.latex()},
-            "shapes": {n: list(d) for n, d in self.shapes.items()},
-            "inferred": dict(self.inferred),
-            "notes": list(self.notes),
-            "symmetric": sorted(self.symmetric),
-            "wrt": list(self.wrt),
-            "differential": {"text": str(self.differential), "latex": self.differential.latex()},
-        }
-        if self._gradients is not None:
-            out["gradient"] = {n: {"text": str(g), "latex": g.latex(), "zero": E.is_zero(g)}
-                               for n, g in self._gradients.items()}
-        else:
-            out["jacobian"] = {n: {"text": str(J), "latex": J.latex(), "zero": E.is_zero(J)}
-                               for n, J in self.jacobians.items()}
-        if second_order:
-            d2 = self.second_differential
-            out["second_differential"] = {"text": str(d2), "latex": d2.latex()}
-            if len(self.wrt) == 1:
-                hv, H = self.hvp, self.hessian
-                out["hvp"] = {"variable": self.hvp_variable, "text": str(hv), "latex": hv.latex()}
-                out["hessian"] = {"text": str(H), "latex": H.latex()}
-            else:
-                out["hvp"] = {b: {"variables": self.hvp_variables, "text": str(e), "latex": e.latex()}
-                              for b, e in self.hvps.items()}
-                out["hessian"] = {f"{a},{b}": {"text": str(e), "latex": e.latex()}
-                                  for (a, b), e in self.hessians.items()}
-        return out
+        from .render.json import derivation_dict
+
+        return derivation_dict(self, second_order)
 
     # ------------------------------------------------------------------ NumPy
     def _input_list(self):

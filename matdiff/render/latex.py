@@ -174,3 +174,52 @@ def to_latex(e: Expr) -> str:
     """LaTeX of ``e`` (constants without their size, showing their orientation)."""
     return LatexPrinter()(e)
 
+
+
+# ---------------------------------------------------------------------------- a derivation
+
+
+def derivation_latex(d) -> str:
+    """One LaTeX line: the gradients (the differential and Jacobians for a non-scalar
+    expression), as :meth:`~matdiff.api.Derivation.latex`."""
+    lines = derivative_lines(d)
+    if not d.expr.is_scalar:
+        lines.insert(0, "d\\left(" + to_latex(d.expr) + "\\right) = " + to_latex(d.differential))
+    return " ,\\quad ".join(lines)
+
+
+def latex_lines(d) -> list:
+    """The derivation in LaTeX, one equation a line: ``f = ...``, ``df = ...``, then the
+    gradients (``F``, its differential and Jacobians for a non-scalar expression)."""
+    f = "f" if d.expr.is_scalar else "F"
+    return [f"{f} = {to_latex(d.expr)}", f"\\mathrm{{d}}{f} = {to_latex(d.differential)}",
+            *derivative_lines(d)]
+
+
+def derivative_lines(d) -> list:
+    """``\\frac{\\partial f}{\\partial X} = ...`` per variable (vec-Jacobians for a non-scalar f)."""
+    if not d.expr.is_scalar:
+        return [f"\\frac{{\\partial \\operatorname{{vec}} F}}"
+                f"{{\\partial \\operatorname{{vec}} {latex_name(name)}}} = {to_latex(J)}"
+                for name, J in d.jacobians.items()]
+    return [f"\\frac{{\\partial f}}{{\\partial {latex_name(name)}}} = {to_latex(g)}"
+            for name, g in d.gradients.items()]
+
+
+def second_order_lines(d) -> list:
+    """d2f, H[V] (one per variable) and the Hessian (by blocks) in LaTeX, one a line."""
+    d2, hv, H, vn = d.second_differential, d.hvps, d.hessians, d.hvp_variables
+    single = len(d.wrt) == 1
+    tex = latex_name
+    tdirs = ", ".join(tex(vn[a]) for a in d.wrt)
+    lines = [f"\\mathrm{{d}}^2 f = {to_latex(d2)}"]
+    lines += [f"H[{tdirs}]" + ("" if single else f"_{{{tex(b)}}}") + f" = {to_latex(hv[b])}" for b in d.wrt]
+    lines += [("H" if single else f"H_{{{tex(a)},{tex(b)}}}") + f" = {to_latex(H[(a, b)])}"
+              for a in d.wrt for b in d.wrt]
+    return lines
+
+
+def render_derivation(d, second_order: bool = False) -> str:
+    """The command line's ``--format latex``: :func:`latex_lines`, then with
+    ``second_order`` :func:`second_order_lines`, one equation a line."""
+    return "\n".join(latex_lines(d) + (second_order_lines(d) if second_order else []))

@@ -485,3 +485,53 @@ def postorder_new(root: Expr, seen: dict) -> list:
         stack.append((n, True))
         stack.extend((a, False) for a in reversed(n.args) if a not in seen and a not in marked)
     return out
+
+
+# ---------------------------------------------------------------------------- a derivation
+
+
+def render_derivation(d, second_order: bool = False) -> str:
+    """The command line's text report of a :class:`~matdiff.api.Derivation`: expression,
+    shapes, differential, gradients (Jacobians for a non-scalar expression); with
+    ``second_order`` also d2f, the Hessian-vector products and the Hessian (by blocks)."""
+    lines = [f"expression    {to_text(d.expr)}",
+             f"shapes        {d.shape_text()}",
+             f"differential  d({to_text(d.expr)}) = {to_text(d.differential)}"]
+    if d.expr.is_scalar:
+        for n, g in d.gradients.items():
+            note = ""
+            if E.is_zero(g):
+                note = f"   (the expression does not depend on {n}: the gradient is zero)"
+            label = "gradient" if n == d.wrt[0] else ""
+            lines.append(f"{label:<13} df/d{n} = {to_text(g)}{note}")
+    else:
+        # vec(dF) = J vec(dX): column-major vec, numerator layout (size(F) rows, size(X) columns)
+        for n, J in d.jacobians.items():
+            label = "jacobian" if n == d.wrt[0] else ""
+            note = f"   (the expression does not depend on {n})" if E.is_zero(J) else ""
+            lines.append(f"{label:<13} dvec(F)/dvec({n}) = {to_text(J)}{note}")
+        lines.append(f"{'':<13} (vec(dF) = J*vec(dX), vec column-major; J is size(F) x size(X))")
+    if second_order:
+        lines += _second_order_lines(d)
+    return "\n".join(lines)
+
+
+def _second_order_lines(d) -> list:
+    d2, hv, H, vn = d.second_differential, d.hvps, d.hessians, d.hvp_variables
+    dirs = ", ".join(vn[a] for a in d.wrt)
+    single = len(d.wrt) == 1
+    lines = [f"{'second diff':<13} d2f = {to_text(d2)}"]
+    for i, b in enumerate(d.wrt):
+        label = "hvp" if i == 0 else ""
+        lines.append(f"{label:<13} H[{dirs}]" + ("" if single else f" for {b}") + f" = {to_text(hv[b])}")
+    for i, (a, b) in enumerate((a, b) for a in d.wrt for b in d.wrt):
+        label = "hessian" if i == 0 else ""
+        lines.append(f"{label:<13} " + ("H" if single else f"H({a},{b})") + f" = {to_text(H[(a, b)])}")
+    if single:
+        x, v = d.wrt[0], vn[d.wrt[0]]
+        lines.append(f"{'':<13} (H[{v}] = d(df/d{x})[{v}], {v} shaped like {x}; "
+                     f"H on column-major vec({x}): vec(H[{v}]) = H*vec({v}))")
+    else:
+        lines.append(f"{'':<13} (directions {', '.join(f'{vn[a]} shaped like {a}' for a in d.wrt)}; "
+                     f"H(X,Y) = d vec(df/dX) / d vec(Y), column-major vec)")
+    return lines
