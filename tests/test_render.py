@@ -90,3 +90,32 @@ def test_bare_constants_only_where_the_text_sizes_them():
         if want is not None:
             assert s == want, (src, s)
         assert matdiff.parse(s, shapes=shapes) is e, (src, s)
+
+
+@pytest.mark.parametrize("text, shapes, kind, pos, end, suggestion", [
+    ("tr(X*", None, "parse", 4, 5, None),
+    ("x + (A", {"x": "n"}, "parse", 5, 6, None),
+    ("traec(X)", None, "parse", 0, 5, "did you mean 'trace' or 'tr'?"),
+    ("A*x + y'", {"A": "n,n", "x": "n", "y": "n"}, "shape", 4, 5, None),
+    ("x*y", {"x": "n", "y": "n"}, "shape", 1, 2, "did you mean x'*y (a scalar) or x*y' (a matrix)?"),
+])
+def test_errors_carry_structured_fields(text, shapes, kind, pos, end, suggestion):
+    with pytest.raises(matdiff.MatdiffError) as info:
+        matdiff.derive(text, wrt="X" if "X" in text else "x", shapes=shapes)
+    e = info.value
+    assert e.kind == kind and (e.pos, e.end) == (pos, end), e.fields()
+    assert e.suggestion == suggestion, e.suggestion
+    # the caret text is derived from the same span and str(e) is the message plus it
+    from matdiff.core.errors import caret
+
+    assert str(e) == e.message + "\n" + caret(text, e.pos, e.end - e.pos)
+    from matdiff.render.json import error_dict
+
+    assert error_dict(e)["error"]["pos"] == pos and error_dict(e)["error"]["text"] == str(e)
+
+
+def test_errors_without_a_place_have_none_fields():
+    with pytest.raises(matdiff.MatdiffError) as info:
+        matdiff.derive("tr(X)", wrt="Y")
+    e = info.value
+    assert e.kind == "derivation" and e.pos is None and e.end is None and e.message == str(e)

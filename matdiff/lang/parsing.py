@@ -330,7 +330,8 @@ class _Context:
         return any(not _is_scalar(self.U, n.shape) for n in self.nodes)
 
     def fail(self, msg, pos, hint=""):
-        raise ShapeError(f"{msg} at {where(self.text, pos)}{hint}\n{caret(self.text, pos)}")
+        raise ShapeError(f"{msg} at {where(self.text, pos)}{hint}\n{caret(self.text, pos)}",
+                         suggestion=hint.lstrip(";").strip() or None)
 
     def sstr(self, shape) -> str:
         r, c = (self.U.resolve(d) for d in shape)
