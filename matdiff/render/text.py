@@ -85,6 +85,9 @@ def _dvar_position(e: Expr) -> float:
     return pos
 
 
+_METHODS: dict = {}  # (printer class, op) -> the method printing that op
+
+
 class TextPrinter:
     """Text in the input language with minimal but safe parentheses.
 
@@ -130,10 +133,11 @@ class TextPrinter:
 
     def node(self, e: Expr) -> tuple[str, int]:
         """(text, precedence) of ``e``, its children already printed."""
-        meth = getattr(self, "p_" + e.op, None)
-        if meth is not None:
-            return meth(e)
-        return self.template(e)
+        cls = type(self)
+        meth = _METHODS.get((cls, e.op))
+        if meth is None:
+            meth = _METHODS[(cls, e.op)] = getattr(cls, "p_" + e.op, cls.template)
+        return meth(self, e)
 
     def template(self, e: Expr) -> tuple[str, int]:
         """Function-style printing from the op registry's text template."""
