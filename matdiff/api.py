@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import contextmanager
 
 from .core import expr as E
 from .core.errors import DerivationError, ShapeError, option, suggest
@@ -34,30 +31,6 @@ def py_name(name: str) -> str:
     from .backends.emit import py_name as _py_name
 
     return _py_name(name)
-
-
-@contextmanager
-def _deep_stack():
-    """Expression depth is bounded by the parser; give the recursive passes room for it.
-
-    The limit is process-wide: the first thread in raises it, the last one out restores it."""
-    with _STACK_LOCK:
-        if _STACK_USERS[0] == 0:
-            _STACK_USERS[1] = sys.getrecursionlimit()
-            if _STACK_USERS[1] < 20000:
-                sys.setrecursionlimit(20000)
-        _STACK_USERS[0] += 1
-    try:
-        yield
-    finally:
-        with _STACK_LOCK:
-            _STACK_USERS[0] -= 1
-            if _STACK_USERS[0] == 0:
-                sys.setrecursionlimit(_STACK_USERS[1])
-
-
-_STACK_LOCK = threading.Lock()
-_STACK_USERS = [0, 0]  # threads inside _deep_stack, and the limit to restore
 
 
 class Derivation:
@@ -91,40 +64,38 @@ class Derivation:
             raise DerivationError(f"a variable is repeated in wrt: {wrt}")
         self.text = text
         self.symmetric = set(_names(symmetric, "symmetric"))
-        with _deep_stack():
-            parsed = parse_full(text, shapes, self.symmetric)
-            self._parsed = parsed
-            self.expr: Expr = parsed.expr
-            self._shapes = parsed.shapes
-            self.variables = list(parsed.order)
-            #: what each undeclared lowercase name was read as: {'b': 'vector', ...}
-            self.inferred: dict = dict(parsed.inferred)
-            #: one line per choice the naming convention made between readings that differ
-            self.notes: list = list(parsed.notes)
-            for name in parsed.absent:
-                if name not in wrt:  # a declaration of a name that is not there is a slip
-                    raise ShapeError(
-                        f"shape declared for {name!r}, which does not occur in the expression"
-                        f"{suggest(name, self._shapes)} (variables: {', '.join(self.variables) or 'none'})")
-            for name in wrt:
-                if name not in self._shapes and name in parsed.absent:
-                    # declared but absent: f does not depend on it; its gradient is zero
-                    self._shapes[name] = parsed.absent[name]
-                    self.variables.append(name)
-                if name not in self._shapes:
-                    raise DerivationError(
-                        f"cannot differentiate by {name!r}: it is not a variable of the expression"
-                        f"{suggest(name, self._shapes)} (variables: {', '.join(self.variables) or 'none'})")
-            self.wrt = wrt
-            self._dvars = dvars_for(self._shapes, wrt, self.symmetric)
-            raw = differential(self.expr, self._dvars)
-            self._raw_differential = raw
-            self.differential: Expr = simplify(raw, factor=False)  # the course form: unfactored
-            self._gradients = None
-            self._jacobians = None
-            self._d2 = self._hvp = self._hess = None  # second order, on first use
-            if self.expr.is_scalar:
-                self._gradients = self._compute_gradients(raw)
+        parsed = parse_full(text, shapes, self.symmetric)
+        self.expr: Expr = parsed.expr
+        self._shapes = parsed.shapes
+        self.variables = list(parsed.order)
+        #: what each undeclared lowercase name was read as: {'b': 'vector', ...}
+        self.inferred: dict = dict(parsed.inferred)
+        #: one line per choice the naming convention made between readings that differ
+        self.notes: list = list(parsed.notes)
+        for name in parsed.absent:
+            if name not in wrt:  # a declaration of a name that is not there is a slip
+                raise ShapeError(
+                    f"shape declared for {name!r}, which does not occur in the expression"
+                    f"{suggest(name, self._shapes)} (variables: {', '.join(self.variables) or 'none'})")
+        for name in wrt:
+            if name not in self._shapes and name in parsed.absent:
+                # declared but absent: f does not depend on it; its gradient is zero
+                self._shapes[name] = parsed.absent[name]
+                self.variables.append(name)
+            if name not in self._shapes:
+                raise DerivationError(
+                    f"cannot differentiate by {name!r}: it is not a variable of the expression"
+                    f"{suggest(name, self._shapes)} (variables: {', '.join(self.variables) or 'none'})")
+        self.wrt = wrt
+        self._dvars = dvars_for(self._shapes, wrt, self.symmetric)
+        raw = differential(self.expr, self._dvars)
+        self._raw_differential = raw
+        self.differential: Expr = simplify(raw, factor=False)  # the course form: unfactored
+        self._gradients = None
+        self._jacobians = None
+        self._d2 = self._hvp = self._hess = None  # second order, on first use
+        if self.expr.is_scalar:
+            self._gradients = self._compute_gradients(raw)
 
     def _compute_gradients(self, raw_differential: Expr) -> dict:
         grads, _ = transpose_linear(raw_differential, self.wrt)
@@ -166,11 +137,10 @@ class Derivation:
         if self._jacobians is None:
             from .passes.vecpass import jacobian_of_gradient, jacobians
 
-            with _deep_stack():
-                if self._gradients is not None:
-                    self._jacobians = {n: jacobian_of_gradient(g) for n, g in self._gradients.items()}
-                else:
-                    self._jacobians = jacobians(self.differential, self.wrt, self._shapes)
+            if self._gradients is not None:
+                self._jacobians = {n: jacobian_of_gradient(g) for n, g in self._gradients.items()}
+            else:
+                self._jacobians = jacobians(self.differential, self.wrt, self._shapes)
         return dict(self._jacobians)
 
     @property
@@ -201,8 +171,7 @@ class Derivation:
             self._second_order_check()
             from .passes.hessian import second_differential
 
-            with _deep_stack():
-                self._d2 = second_differential(self._raw_differential, self._dvars)
+            self._d2 = second_differential(self._raw_differential, self._dvars)
         return self._d2
 
     @property
@@ -225,8 +194,7 @@ class Derivation:
             self._second_order_check()
             from .passes.hessian import hvps
 
-            with _deep_stack():
-                self._hvp = hvps(self.gradients, self.wrt, self._shapes, self.symmetric, self.hvp_variables)
+            self._hvp = hvps(self.gradients, self.wrt, self._shapes, self.symmetric, self.hvp_variables)
         return dict(self._hvp)
 
     @property
@@ -242,8 +210,7 @@ class Derivation:
             self._second_order_check()
             from .passes.hessian import hessian_blocks
 
-            with _deep_stack():
-                self._hess = hessian_blocks(self.gradients, self.wrt, self._shapes, self.symmetric)
+            self._hess = hessian_blocks(self.gradients, self.wrt, self._shapes, self.symmetric)
         return dict(self._hess)
 
     @property
@@ -286,59 +253,22 @@ class Derivation:
 
     def latex(self) -> str:
         """LaTeX of the result: the gradients (or the differential for non-scalar expressions)."""
-        lines = self._latex_derivatives()
-        if self._gradients is None:
-            lines.insert(0, "d\\left(" + self.expr.latex() + "\\right) = " + self.differential.latex())
-        return " ,\\quad ".join(lines)
+        from .render.latex import derivation_latex
+
+        return derivation_latex(self)
 
     def latex_lines(self) -> list:
         """The derivation in LaTeX, one equation a line: ``f = ...``, ``df = ...``, then the
         gradients (``F``, its differential and Jacobians for a non-scalar expression)."""
-        f = "f" if self._gradients is not None else "F"
-        return [f"{f} = {self.expr.latex()}", f"\\mathrm{{d}}{f} = {self.differential.latex()}",
-                *self._latex_derivatives()]
+        from .render.latex import latex_lines
 
-    def _latex_derivatives(self) -> list:
-        from .render.text import latex_name
-
-        if self._gradients is None:
-            return [f"\\frac{{\\partial \\operatorname{{vec}} F}}"
-                    f"{{\\partial \\operatorname{{vec}} {latex_name(name)}}} = {J.latex()}"
-                    for name, J in self.jacobians.items()]
-        return [f"\\frac{{\\partial f}}{{\\partial {latex_name(name)}}} = {g.latex()}"
-                for name, g in self._gradients.items()]
+        return latex_lines(self)
 
     def to_dict(self, second_order: bool = False) -> dict:
         """A JSON-ready description: input, shapes, differential, gradients (text and LaTeX)."""
-        out = {
-            "input": self.text,
-            "expression": {"text": str(self.expr), "latex": self.expr.latex()},
-            "shapes": {n: list(d) for n, d in self.shapes.items()},
-            "inferred": dict(self.inferred),
-            "notes": list(self.notes),
-            "symmetric": sorted(self.symmetric),
-            "wrt": list(self.wrt),
-            "differential": {"text": str(self.differential), "latex": self.differential.latex()},
-        }
-        if self._gradients is not None:
-            out["gradient"] = {n: {"text": str(g), "latex": g.latex(), "zero": E.is_zero(g)}
-                               for n, g in self._gradients.items()}
-        else:
-            out["jacobian"] = {n: {"text": str(J), "latex": J.latex(), "zero": E.is_zero(J)}
-                               for n, J in self.jacobians.items()}
-        if second_order:
-            d2 = self.second_differential
-            out["second_differential"] = {"text": str(d2), "latex": d2.latex()}
-            if len(self.wrt) == 1:
-                hv, H = self.hvp, self.hessian
-                out["hvp"] = {"variable": self.hvp_variable, "text": str(hv), "latex": hv.latex()}
-                out["hessian"] = {"text": str(H), "latex": H.latex()}
-            else:
-                out["hvp"] = {b: {"variables": self.hvp_variables, "text": str(e), "latex": e.latex()}
-                              for b, e in self.hvps.items()}
-                out["hessian"] = {f"{a},{b}": {"text": str(e), "latex": e.latex()}
-                                  for (a, b), e in self.hessians.items()}
-        return out
+        from .render.json import derivation_dict
+
+        return derivation_dict(self, second_order)
 
     # ------------------------------------------------------------------ NumPy
     def _input_list(self):
@@ -436,9 +366,8 @@ class Derivation:
         """
         from .check.checker import check
 
-        with _deep_stack():
-            return check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps,
-                         hessian=hessian)
+        return check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps,
+                     hessian=hessian)
 
     def _docstring(self) -> str:
         what = "gradient" if self._gradients is not None else "Jacobian (vec(dF) = J vec(dX))"
@@ -546,15 +475,14 @@ class Derivation:
         """``(C, **inputs) -> (value, G)``: the transpose pass applied to C (never J)."""
         cname = "cotangent C"
         C = E.var(cname, self.expr.shape)
-        with _deep_stack():
-            adj, _ = transpose_linear(self.differential, self.wrt, cotangent=C)
-            outs = []
-            for n in self.wrt:
-                g = adj[n]
-                g = E.zero(self._shapes[n]) if g is None else simplify(g)
-                if n in self.symmetric:
-                    g = sym(g)
-                outs.append((n, g, "value"))
+        adj, _ = transpose_linear(self.differential, self.wrt, cotangent=C)
+        outs = []
+        for n in self.wrt:
+            g = adj[n]
+            g = E.zero(self._shapes[n]) if g is None else simplify(g)
+            if n in self.symmetric:
+                g = sym(g)
+            outs.append((n, g, "value"))
         fname = "_matdiff_vjp"
         extra = [(cname, "_cot", self.expr.shape)]
         result = None if len(self.wrt) == 1 else _dict_result(self.wrt)

@@ -8,7 +8,6 @@ Errors in the input give one message on stderr and exit code 2.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -142,63 +141,22 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
 def render_second_order(d, fmt: str) -> str:
     """``render(d, fmt)`` followed by d2f, H[V] and the Hessian matrix (``--hessian``);
     with several variables, one H[V] per variable and the Hessian by blocks."""
-    d2, hv, H, vn = d.second_differential, d.hvps, d.hessians, d.hvp_variables
-    if fmt == "json":
-        return json.dumps(d.to_dict(second_order=True), indent=2)
-    dirs = ", ".join(vn[a] for a in d.wrt)
-    single = len(d.wrt) == 1
-    if fmt == "latex":
-        from .render.text import latex_name as tex
-
-        tdirs = ", ".join(tex(vn[a]) for a in d.wrt)
-        lines = [render(d, fmt), f"\\mathrm{{d}}^2 f = {d2.latex()}"]
-        lines += [f"H[{tdirs}]" + ("" if single else f"_{{{tex(b)}}}") + f" = {hv[b].latex()}" for b in d.wrt]
-        lines += [("H" if single else f"H_{{{tex(a)},{tex(b)}}}") + f" = {H[(a, b)].latex()}"
-                  for a in d.wrt for b in d.wrt]
-        return "\n".join(lines)
-    lines = [render(d, fmt), f"{'second diff':<13} d2f = {d2}"]
-    for i, b in enumerate(d.wrt):
-        label = "hvp" if i == 0 else ""
-        lines.append(f"{label:<13} H[{dirs}]" + ("" if single else f" for {b}") + f" = {hv[b]}")
-    for i, (a, b) in enumerate((a, b) for a in d.wrt for b in d.wrt):
-        label = "hessian" if i == 0 else ""
-        lines.append(f"{label:<13} " + ("H" if single else f"H({a},{b})") + f" = {H[(a, b)]}")
-    if single:
-        x, v = d.wrt[0], vn[d.wrt[0]]
-        lines.append(f"{'':<13} (H[{v}] = d(df/d{x})[{v}], {v} shaped like {x}; "
-                     f"H on column-major vec({x}): vec(H[{v}]) = H*vec({v}))")
-    else:
-        lines.append(f"{'':<13} (directions {', '.join(f'{vn[a]} shaped like {a}' for a in d.wrt)}; "
-                     f"H(X,Y) = d vec(df/dX) / d vec(Y), column-major vec)")
-    return "\n".join(lines)
+    return _renderer(fmt)(d, second_order=True)
 
 
 def render(d, fmt: str) -> str:
-    """The CLI's rendering of a derivation."""
-    from .core import expr as E
+    """The CLI's rendering of a derivation (the renderers of :mod:`matdiff.render`)."""
+    return _renderer(fmt)(d)
 
+
+def _renderer(fmt: str):
     if fmt == "json":
-        return json.dumps(d.to_dict(), indent=2)
-    if fmt == "latex":  # the API's LaTeX (variable names as in Derivation.latex())
-        return "\n".join(d.latex_lines())
-    lines = [f"expression    {d.expr}",
-             f"shapes        {d.shape_text()}",
-             f"differential  d({d.expr}) = {d.differential}"]
-    if d.expr.is_scalar:
-        for n, g in d.gradients.items():
-            note = ""
-            if d.zero_gradient(n):
-                note = f"   (the expression does not depend on {n}: the gradient is zero)"
-            label = "gradient" if n == d.wrt[0] else ""
-            lines.append(f"{label:<13} df/d{n} = {g}{note}")
+        from .render.json import render_derivation
+    elif fmt == "latex":  # the API's LaTeX (variable names as in Derivation.latex())
+        from .render.latex import render_derivation
     else:
-        # vec(dF) = J vec(dX): column-major vec, numerator layout (size(F) rows, size(X) columns)
-        for n, J in d.jacobians.items():
-            label = "jacobian" if n == d.wrt[0] else ""
-            note = f"   (the expression does not depend on {n})" if E.is_zero(J) else ""
-            lines.append(f"{label:<13} dvec(F)/dvec({n}) = {J}{note}")
-        lines.append(f"{'':<13} (vec(dF) = J*vec(dX), vec column-major; J is size(F) x size(X))")
-    return "\n".join(lines)
+        from .render.text import render_derivation
+    return render_derivation
 
 
 def _sizes_option(items, option: str) -> dict:

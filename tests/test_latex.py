@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import matdiff
 from matdiff.cli import main
-from matdiff.render.text import latex_name
+from matdiff.render.latex import latex_name
 
 
 def tex(text, shapes):

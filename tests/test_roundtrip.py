@@ -156,3 +156,18 @@ def test_degenerate_simplifications_round_trip(text):
     back = matdiff.parse(printed, shapes=shapes)
     assert str(back) == printed, f"{text!r} prints as {printed!r}, which re-prints as {str(back)!r}"
     assert back == e
+
+
+@pytest.mark.parametrize("expr,wrt,shapes,sym", _params())
+def test_round_trip_jacobians_and_hessians(expr, wrt, shapes, sym):
+    """Second-order results and Jacobians hold I/ones/zeros, Kronecker products and K: the
+    printer decides bare vs sized constants from the shapes alone, and the text parses back."""
+    d, _ = _derive(expr, wrt, shapes, sym)
+    sh = shapes_as_strings(d.shapes)
+    results = list(d.jacobians.items())
+    if len(d.wrt) <= 2:
+        results += [(f"H{k}", H) for k, H in d.hessians.items()] + [(f"hvp {k}", h) for k, h in d.hvps.items()]
+        sh = {**sh, **{v: sh[x] for x, v in d.hvp_variables.items()}}
+    for name, e in results:
+        symmetric = [n.attr[0] for n in e.walk() if n.op == "var" and n.attr[1]]  # S and its V
+        _check_round_trip(e, sh, symmetric, f"{name} of {expr!r}")

@@ -52,7 +52,7 @@ from ..backends.emit import compile_source, generate, py_names, tuple_of
 from ..core import expr as E
 from ..core import facts as _facts
 from ..core.errors import DerivationError, MatdiffError, ShapeError, spelled
-from ..core.shapes import dim_parts, shape_size, shape_str, shape_to_dims
+from ..core.shapes import dim_mul, dim_parts, shape_str, shape_to_dims
 
 TOL = 1e-6  # relative error within which a derivative agrees with finite differences
 SAFETY = 100.0  # a disagreement must also exceed the FD error estimate this many times
@@ -641,12 +641,12 @@ def _parse_claim(d, sp: _Spec):
     if sp.kind == "gradient":
         expected, what = shapes[sp.var], f"a gradient by {sp.var} has the shape of {sp.var}"
     elif sp.kind == "jacobian":
-        expected = (shape_size(fshape), shape_size(shapes[sp.var]))
+        expected = (dim_mul(*fshape), dim_mul(*shapes[sp.var]))
         what = f"the Jacobian by {sp.var} is size(F) x size({sp.var})"
     elif sp.kind == "differential":
         expected, what = fshape, "the differential has the shape of the expression"
     elif sp.kind == "hessian":
-        s = shape_size(shapes[sp.var])
+        s = dim_mul(*shapes[sp.var])
         expected, what = (s, s), f"the Hessian on vec({sp.var}) is size({sp.var}) x size({sp.var})"
     else:
         expected, what = shapes[sp.var], f"a Hessian-vector product has the shape of {sp.var}"
@@ -1281,11 +1281,9 @@ def _diagnose(label, what, C, G, termvals, terms, transpose_ok=True, variants=()
         return notes
     hint = next((h for M, h in variants if close(C, M)), None)
     square = C.ndim == 2 and C.shape == C.T.shape
-    if hint is not None:
-        pass
-    elif transpose_ok and square and close(C.T, G) and not close(C, G):
+    if hint is None and transpose_ok and square and close(C.T, G) and not close(C, G):
         hint = f"it is the transpose of the correct {what} (a missing or extra transpose)"
-    else:
+    elif hint is None:
         denom = _inner(G, G)
         c = _inner(C, G) / denom if denom else 0.0
         if denom and close(C, c * G):

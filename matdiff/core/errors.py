@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import difflib
+import threading
 
 # Which interface the user is typing into: advice in messages is spelt for it
 # ("--shape x=n" on the command line, "shapes={'x': 'n'}" in Python). The CLI sets "cli".
@@ -31,19 +32,68 @@ def option(flag: str, value: str) -> str:
 
 
 class MatdiffError(Exception):
-    """Base class for every error caused by user input."""
+    """Base class for every error caused by user input.
+
+    Besides the message (``str(err)``, unchanged: where, what, expected, and the input with
+    a caret under the place), each error carries structured fields for renderers:
+
+    * ``kind``: ``"parse"``, ``"shape"``, ``"derivation"`` (``"error"`` for the base class)
+    * ``message``: the message without the caret lines
+    * ``pos``, ``end``: the 0-based span in the input (``None`` where no place applies)
+    * ``suggestion``: the advice the message gives (``"did you mean 'x'?"``), or ``None``
+
+    Raise sites that show a caret need not pass ``pos``/``end``: :func:`caret` records the
+    span it marks and the error picks it up when its message ends with that caret; likewise
+    the hint of :func:`suggest`/:func:`suggest_function` when the message contains it.
+    """
+
+    kind = "error"
+
+    def __init__(self, message: str = "", *, pos: int | None = None, end: int | None = None,
+                 suggestion: str | None = None):
+        super().__init__(message)
+        text = str(message)
+        last = getattr(_LAST, "caret", None)
+        if last is not None and text.endswith("\n" + last[0]):
+            text = text[: -len(last[0]) - 1]
+            if pos is None:
+                pos, end = last[1], last[2]
+        _LAST.caret = None
+        hint = getattr(_LAST, "hint", None)
+        if suggestion is None and hint and hint in text:
+            suggestion = hint.strip().strip("();").strip()
+        _LAST.hint = None
+        self.message = text
+        self.pos = pos
+        self.end = end if end is not None or pos is None else pos + 1
+        self.suggestion = suggestion or None
+
+    def fields(self) -> dict:
+        """``{kind, message, pos, end, suggestion}``."""
+        return {"kind": self.kind, "message": self.message, "pos": self.pos, "end": self.end,
+                "suggestion": self.suggestion}
 
 
 class ParseError(MatdiffError):
     """The input is not a well-formed expression (or names an unknown function)."""
 
+    kind = "parse"
+
 
 class ShapeError(MatdiffError):
     """Shapes do not agree, or a shape declaration is malformed."""
 
+    kind = "shape"
+
 
 class DerivationError(MatdiffError):
     """The derivation cannot be done as asked (e.g. ``wrt`` names no variable)."""
+
+    kind = "derivation"
+
+
+# the span the latest caret() marked and the latest hint suggest*() gave, per thread
+_LAST = threading.local()
 
 
 def caret(text: str, pos: int | None, width: int = 1) -> str:
@@ -64,7 +114,9 @@ def caret(text: str, pos: int | None, width: int = 1) -> str:
         suffix = "..." if hi < len(line) else ""
         line = prefix + line[lo:hi] + suffix
         col = col - lo + len(prefix)
-    return f"  {line}\n  {' ' * col}{'^' * max(1, width)}"
+    out = f"  {line}\n  {' ' * col}{'^' * max(1, width)}"
+    _LAST.caret = (out, pos, pos + max(1, width))  # the error raised with it takes the span
+    return out
 
 
 def where(text: str, pos: int | None) -> str:
@@ -81,7 +133,13 @@ def suggest(name: str, candidates) -> str:
     close = difflib.get_close_matches(name, sorted(candidates), n=2, cutoff=0.6)
     if not close:
         return ""
-    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+    return _hint(" (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)")
+
+
+def _hint(h: str) -> str:
+    """Record ``h`` as the latest suggestion (an error whose message contains it takes it)."""
+    _LAST.hint = h
+    return h
 
 
 # ---------------------------------------------------------------------------- unknown functions
@@ -236,13 +294,13 @@ def suggest_function(name: str, available) -> str:
     available = set(available)
     low = name.lower()
     if low in available:
-        return f" (did you mean '{low}'?)"
+        return _hint(f" (did you mean '{low}'?)")
     if low in FUNCTION_ALIASES and FUNCTION_ALIASES[low] in available:
         target = FUNCTION_ALIASES[low]
         note = f": {_ALIAS_NOTES[target]}" if target in _ALIAS_NOTES else ""
-        return f" (did you mean '{target}'{note}?)"
+        return _hint(f" (did you mean '{target}'{note}?)")
     if low in FUNCTION_HINTS:
-        return f" ({FUNCTION_HINTS[low][1]})"
+        return _hint(f" ({FUNCTION_HINTS[low][1]})")
     kind = _guess_kind(name)
     ranked = []
     for cand in available:
@@ -266,4 +324,4 @@ def suggest_function(name: str, available) -> str:
         syn = _SYNONYMS.get(c)
         if syn in available and syn not in close:
             close.append(syn)
-    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+    return _hint(" (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)")

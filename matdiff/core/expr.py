@@ -177,7 +177,7 @@ class Expr:
         return f"Expr<{self}: {shape_str(self.shape)}>"
 
     def latex(self) -> str:
-        from ..render.text import to_latex
+        from ..render.latex import to_latex
 
         return to_latex(self)
 

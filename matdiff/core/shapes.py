@@ -93,10 +93,6 @@ def is_scalar_shape(shape) -> bool:
     return shape[0] == 1 and shape[1] == 1
 
 
-def shape_size(shape) -> DimT:
-    return dim_mul(shape[0], shape[1])
-
-
 _BY = re.compile(r"([A-Za-z]|\d+)\s*[x×]\s*([A-Za-z]|\d+)")
 
 
@@ -321,7 +317,3 @@ class Unifier:
         ok = self._search(eqs)
         self.pending = []
         return None if ok else eqs[0]
-
-    def free_atoms(self, d) -> list:
-        _, names = dim_parts(self.resolve(d))
-        return [a for a in names if isinstance(a, Free)]

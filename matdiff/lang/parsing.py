@@ -88,10 +88,6 @@ class Node:
         self.ns = False  # a scalar because an undeclared name was read as one (see _Reading)
 
 
-def _tok_pos(t):
-    return t.start_pos, t.end_pos
-
-
 class _Builder:
     """Inline LALR callbacks (lark calls them as it reduces; no tree, no recursion)."""
 
@@ -335,7 +331,8 @@ class _Context:
         return any(not _is_scalar(self.U, n.shape) for n in self.nodes)
 
     def fail(self, msg, pos, hint=""):
-        raise ShapeError(f"{msg} at {where(self.text, pos)}{hint}\n{caret(self.text, pos)}")
+        raise ShapeError(f"{msg} at {where(self.text, pos)}{hint}\n{caret(self.text, pos)}",
+                         suggestion=hint.lstrip(";").strip() or None)
 
     def sstr(self, shape) -> str:
         r, c = (self.U.resolve(d) for d in shape)
@@ -430,8 +427,7 @@ def _infer(ctx: _Context, node: Node):
             else:
                 node.shape = (U.fresh_dim(), U.fresh_dim())
         else:
-            if name in FUNCTION_NAMES and name not in ctx.declared and name not in ctx.env:
-                pass  # a variable may share a function's name; only calls are functions
+            # a variable may share a function's name; only calls are functions
             node.how = "var"
             node.shape = ctx.var_shape(name, node.pos)
             node.ns = ctx.kinds.get(name) == "scalar"

@@ -1,5 +1,7 @@
-"""Printing: text in matdiff's own input language (it parses back to an equal
-expression) and LaTeX. Function-style ops take their templates from the registry.
+"""Text in matdiff's own input language: it parses back to an equal expression (a test
+property; printing never runs the parser). Function-style ops take their templates from the
+op registry. Printing is iterative (children first, one (text, precedence) per node), so
+the depth of an expression is no concern.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from fractions import Fraction
 from ..core import expr as E
 from ..core.expr import Expr
 from ..core.shapes import dim_str
-from ..ops.registry import _LATEX_FN, OPS
+from ..ops.registry import OPS
 
 # precedence levels: higher binds tighter
 P_ADD, P_MUL, P_NEG, P_POW, P_POST, P_ATOM = 1, 2, 3, 4, 5, 6
@@ -83,21 +85,63 @@ def _dvar_position(e: Expr) -> float:
     return pos
 
 
+_METHODS: dict = {}  # (printer class, op) -> the method printing that op
+
+
 class TextPrinter:
-    """Text in the input language with minimal but safe parentheses."""
+    """Text in the input language with minimal but safe parentheses.
+
+    One printer prints one expression: ``p(e)`` is ``(text, precedence)`` of a node, memoized,
+    computed children first with an explicit stack. The ``p_<op>`` methods print one node
+    from its children's entries (nodes they build on the fly, such as ``-t`` for a term,
+    are shallow: their children are already printed).
+    """
+
+    explicit = False  # print sizes: eye(n), ones(n, m), zeros(n, m)
+
+    def __init__(self, explicit: bool = False):
+        self.explicit = explicit
+        self.memo: dict = {}
 
     def __call__(self, e: Expr) -> str:
         return self.p(e)[0]
 
     def wrap(self, e: Expr, min_prec: int) -> str:
         s, prec = self.p(e)
-        return s if prec >= min_prec else f"({s})"
+        return s if prec >= min_prec else self.paren(s)
+
+    def paren(self, s: str) -> str:
+        return f"({s})"
 
     def p(self, e: Expr) -> tuple[str, int]:
+        r = self.memo.get(e)
+        return r if r is not None else self._print_iteratively(e)
+
+    def _print_iteratively(self, root: Expr) -> tuple[str, int]:
+        memo = self.memo
+        stack = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in memo:
+                continue
+            if ready:
+                memo[node] = self.node(node)
+                continue
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args) if a not in memo)
+        return memo[root]
+
+    def node(self, e: Expr) -> tuple[str, int]:
+        """(text, precedence) of ``e``, its children already printed."""
+        cls = type(self)
+        meth = _METHODS.get((cls, e.op))
+        if meth is None:
+            meth = _METHODS[(cls, e.op)] = getattr(cls, "p_" + e.op, cls.template)
+        return meth(self, e)
+
+    def template(self, e: Expr) -> tuple[str, int]:
+        """Function-style printing from the op registry's text template."""
         op = e.op
-        meth = getattr(self, "p_" + op, None)
-        if meth is not None:
-            return meth(e)
         o = OPS[op]
         args = [self.p(a)[0] for a in e.args]
         if o.text:
@@ -113,8 +157,6 @@ class TextPrinter:
 
     def p_const(self, e):
         return _num_text(e.attr)
-
-    explicit = False  # print sizes: eye(n), ones(n, m), zeros(n, m)
 
     def p_eye(self, e):
         return (f"eye({dim_str(e.rows)})" if self.explicit else "I"), P_ATOM
@@ -233,33 +275,17 @@ class TextPrinter:
     def p_unvec(self, e):
         return f"unvec({self.p(e.args[0])[0]}, {dim_str(e.rows)})", P_ATOM
 
-    def p_kron(self, e):
-        return f"kron({self(e.args[0])}, {self(e.args[1])})", P_ATOM
-
-    def p_kronadj1(self, e):
-        return f"kronadj1({self(e.args[0])}, {self(e.args[1])})", P_ATOM
-
-    def p_kronadj2(self, e):
-        return f"kronadj2({self(e.args[0])}, {self(e.args[1])})", P_ATOM
-
-
-_text = TextPrinter()
-_text_explicit = TextPrinter()
-_text_explicit.explicit = True
-
 
 def to_text(e: Expr) -> str:
     """Text in the matdiff input language; it parses back to ``e`` given the variables' shapes.
 
-    ``I``, ``ones`` and ``zeros`` are printed bare when their size follows from the rest
-    of the expression, and as ``eye(n)``, ``ones(n, m)``, ``zeros(n, m)`` otherwise.
+    ``I``, ``ones`` and ``zeros`` are printed bare when the shapes around them determine
+    their size (see :func:`sizes_determined`), and as ``eye(n)``, ``ones(n, m)``,
+    ``zeros(n, m)`` otherwise.
     """
     s = _TEXT_CACHE.get(e)
     if s is None:
-        s = _text(e)
-        # deciding bare vs explicit sizes re-parses the text: do it once per node
-        if any(n.op in ("eye", "ones", "zero", "bcast") for n in e.walk()) and not _round_trips(s, e):
-            s = _text_explicit(e)
+        s = TextPrinter(explicit=not sizes_determined(e))(e)
         _TEXT_CACHE[e] = s
     return s
 
@@ -267,202 +293,249 @@ def to_text(e: Expr) -> str:
 _TEXT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _round_trips(s: str, e: Expr) -> bool:
-    from ..core.errors import MatdiffError
-    from ..core.shapes import shape_to_dims
-    from ..lang.parsing import parse_full
+# ---------------------------------------------------------------------------- bare I, ones, zeros
 
-    shapes, sym = {}, []
-    for n in e.walk():
-        if n.op in ("var", "dvar"):
-            name = n.attr[0] if n.op == "var" else "d" + n.attr[0]
-            shapes[name] = tuple(str(d) for d in shape_to_dims(n.shape))
-            if n.attr[1]:
-                sym.append(name)
-    try:
-        p = parse_full(s, shapes, sym)
-        return p.expr is e and not p.fresh and not p.guessed  # every size determined, none guessed
-    except (MatdiffError, RecursionError):
+_CONSTANTS = ("eye", "ones", "zero", "bcast")  # bcast prints as s*ones
+_SQUARE = ("trace", "det", "logdet")  # scalar of a square argument
+_REDUCE = ("sum", "norm2")  # scalar of any argument
+_SAME = ("fn", "inv", "mpow")  # the argument's shape (inv, mpow: square)
+# ops whose sizes are products of their arguments' sizes: (rows, cols, *argument slots) ->
+# [(x, y, z): x = y*z]; the parser solves such an equation when two of the three are known
+_SIZED_BY_PRODUCTS = {
+    "kron": lambda r, c, a, b: [(r, a[0], b[0]), (c, a[1], b[1])],
+    "vec": lambda r, c, a: [(r, a[0], a[1])],
+    "unvec": lambda r, c, v: [(v[0], r, c)],
+    "kronadj1": lambda r, c, C, B: [(C[0], r, B[0]), (C[1], c, B[1])],
+    "kronadj2": lambda r, c, A, C: [(C[0], A[0], r), (C[1], A[1], c)],
+}
+
+
+def sizes_determined(e: Expr) -> bool:
+    """Would the text of ``e`` with bare ``I``/``ones``/``zeros`` determine every size?
+
+    Mirrors the parser's shape inference on the printed form without running it: one
+    union-find over the (rows, cols) slots of every occurrence (a DAG node shared by
+    several parents is an occurrence per parent, as in the text). Sizes flow through
+    sums, elementwise operations and transposes (same shape), products (inner sizes) and
+    square-argument functions; a size that is a product of two others (kron, vec, unvec,
+    kronadj) is known once the other two are; sizes do not flow into the argument of a
+    reduction, nor into an operand whose scalar-ness (or, for diag, column-ness) the parser
+    decides on the spot (scalar factors, divisors, exponents, broadcast scalars). An occurrence of a constant is sized when its slots meet a
+    known size; anything not covered here counts as not determined (printed explicitly).
+    """
+    has: dict = {}
+
+    def contains(root) -> bool:  # does the subtree hold a bare-printable constant?
+        if root in has:
+            return has[root]
+        for n in postorder_new(root, has):
+            has[n] = n.op in _CONSTANTS or any(has[a] for a in n.args)
+        return has[root]
+
+    if not contains(e):
+        return True
+    if e.has_op("dvar"):  # a differential: dX reads back as a plain name, so say every size
         return False
+    parent: list = []
+    known: list = []
+
+    def slot(k: bool = False) -> int:
+        parent.append(len(parent))
+        known.append(k)
+        return len(parent) - 1
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+            known[rb] = known[rb] or known[ra]
+
+    def know(*slots) -> None:
+        for i in slots:
+            known[find(i)] = True
+
+    required: list = []  # slots that must end up known
+    products: list = []  # (x, y, z): size x = y*z
+    stack: list = [(e, slot(), slot())]
+
+    def alone(a) -> None:  # an operand sized by itself (nothing flows in from its context)
+        ra, ca = slot(), slot()
+        required.extend((ra, ca))
+        stack.append((a, ra, ca))
+
+    while stack:
+        n, r, c = stack.pop()
+        op = n.op
+        if not contains(n):
+            know(r, c)
+        elif op == "eye":
+            union(r, c)
+            required.append(r)
+        elif op in ("ones", "zero"):
+            required.extend((r, c))
+        elif op == "bcast":  # s*ones: the ones takes this occurrence's slots
+            alone(n.args[0])
+            required.extend((r, c))
+        elif op == "transpose":
+            stack.append((n.args[0], c, r))
+        elif op in ("add", "had") and n.is_scalar:  # the parser sees each term is a scalar
+            for t in n.args:
+                alone(t)
+            know(r, c)
+        elif op == "add":
+            arrays = 0
+            for t in n.args:
+                if t.op == "bcast":  # printed as the scalar, broadcast by the sum
+                    alone(t.args[0])
+                elif t.op != "ones":  # printed as 1
+                    arrays += 1
+                    stack.append((t, r, c))
+            if not arrays:
+                return False
+        elif op == "mul":
+            _, scal, chain = E.factors(n)
+            for f in scal:
+                alone(f)
+            if not chain:
+                know(r, c)
+                continue
+            prev = r
+            for f in chain:
+                rf, cf = slot(), slot()
+                union(prev, rf)
+                stack.append((f, rf, cf))
+                prev = cf
+            union(prev, c)
+        elif op == "had":
+            for f in n.args:
+                if f.is_scalar and not n.is_scalar:
+                    alone(f)
+                else:
+                    stack.append((f, r, c))
+        elif op == "hpow":
+            alone(n.args[1])
+            stack.append((n.args[0], r, c))
+        elif op == "pow":
+            alone(n.args[0])
+            alone(n.args[1])
+            know(r, c)
+        elif op in _SAME:
+            if op != "fn":
+                union(r, c)
+            stack.append((n.args[0], r, c))
+        elif op in _SQUARE:
+            know(r, c)
+            ra = slot()
+            stack.append((n.args[0], ra, ra))
+        elif op in _REDUCE:
+            know(r, c)
+            stack.append((n.args[0], slot(), slot()))
+        elif op in _SIZED_BY_PRODUCTS:
+            args = [(slot(), slot()) for _ in n.args]
+            for (x, y, z) in _SIZED_BY_PRODUCTS[op](r, c, *args):
+                products.append((x, y, z))
+            if op == "vec":
+                know(c)
+            elif op == "unvec":  # printed unvec(v, rows); v must be seen to be a column
+                know(r)
+                required.append(args[0][1])
+            stack.extend((a, ra, ca) for a, (ra, ca) in zip(n.args, args))
+        elif op == "diagm":  # diag(v): the parser must see a column
+            rv, cv = slot(), slot()
+            union(r, c)
+            union(r, rv)
+            required.append(cv)
+            stack.append((n.args[0], rv, cv))
+        elif op == "diagv":
+            know(c)
+            stack.append((n.args[0], r, r))
+        else:  # an op not covered here: its arguments must size themselves
+            for a in n.args:
+                alone(a)
+    # a size that is a product of two others is known once two of the three are
+    changed = True
+    while changed:
+        changed = False
+        for x, y, z in products:
+            k = [known[find(i)] for i in (x, y, z)]
+            if sum(k) == 2:
+                know((x, y, z)[k.index(False)])
+                changed = True
+            elif k[0] and not k[1] and find(y) == find(z):  # x = y*y
+                know(y)
+                changed = True
+    return all(known[find(i)] for i in required)
 
 
-# ---------------------------------------------------------------------------- LaTeX
+def postorder_new(root: Expr, seen: dict) -> list:
+    """The nodes under ``root`` not in ``seen``, children first (iterative)."""
+    out: list = []
+    marked: set = set()
+    stack = [(root, False)]
+    while stack:
+        n, ready = stack.pop()
+        if ready:
+            out.append(n)
+            continue
+        if n in seen or n in marked:
+            continue
+        marked.add(n)
+        stack.append((n, True))
+        stack.extend((a, False) for a in reversed(n.args) if a not in seen and a not in marked)
+    return out
 
 
-def _num_latex(v: Fraction) -> str:
-    if v.denominator == 1:
-        return str(v.numerator)
-    s, p = _num_text(v)
-    if p == P_MUL:
-        sign = "-" if v < 0 else ""
-        return f"{sign}\\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
-    return s
+# ---------------------------------------------------------------------------- a derivation
 
 
-def latex_name(name: str) -> str:
-    """A variable name in LaTeX: W1 -> W_{1}, Sigma -> \\Sigma, x_i -> x_{i}, abc -> \\mathrm{abc}."""
-    greek = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
-             "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
-             "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi",
-             "Psi", "Omega"}
-    base, _, sub = name.partition("_")
-    if not sub:
-        i = len(base)
-        while i > 0 and base[i - 1].isdigit():
-            i -= 1
-        if 0 < i < len(base):
-            base, sub = base[:i], base[i:]
-    b = "\\" + base if base in greek else (base if len(base) == 1 else f"\\mathrm{{{base}}}")
-    if sub in greek or "_" in sub or (sub[-1:].isdigit() and sub[:1].isalpha()):
-        sub = latex_name(sub)  # a name as subscript: V_Sigma -> V_{\Sigma}, V_W1 -> V_{W_{1}}
-    return f"{b}_{{{sub}}}" if sub else b
+def render_derivation(d, second_order: bool = False) -> str:
+    """The command line's text report of a :class:`~matdiff.api.Derivation`: expression,
+    shapes, differential, gradients (Jacobians for a non-scalar expression); with
+    ``second_order`` also d2f, the Hessian-vector products and the Hessian (by blocks)."""
+    lines = [f"expression    {to_text(d.expr)}",
+             f"shapes        {d.shape_text()}",
+             f"differential  d({to_text(d.expr)}) = {to_text(d.differential)}"]
+    if d.expr.is_scalar:
+        for n, g in d.gradients.items():
+            note = ""
+            if E.is_zero(g):
+                note = f"   (the expression does not depend on {n}: the gradient is zero)"
+            label = "gradient" if n == d.wrt[0] else ""
+            lines.append(f"{label:<13} df/d{n} = {to_text(g)}{note}")
+    else:
+        # vec(dF) = J vec(dX): column-major vec, numerator layout (size(F) rows, size(X) columns)
+        for n, J in d.jacobians.items():
+            label = "jacobian" if n == d.wrt[0] else ""
+            note = f"   (the expression does not depend on {n})" if E.is_zero(J) else ""
+            lines.append(f"{label:<13} dvec(F)/dvec({n}) = {to_text(J)}{note}")
+        lines.append(f"{'':<13} (vec(dF) = J*vec(dX), vec column-major; J is size(F) x size(X))")
+    if second_order:
+        lines += _second_order_lines(d)
+    return "\n".join(lines)
 
 
-class LatexPrinter(TextPrinter):
-    def p_var(self, e):
-        return latex_name(e.attr[0]), P_ATOM
-
-    def p_dvar(self, e):
-        return "\\mathrm{d}" + latex_name(e.attr[0]), P_ATOM
-
-    def p_const(self, e):
-        return _num_latex(e.attr), (P_NEG if e.attr < 0 else P_ATOM)
-
-    def p_ones(self, e):
-        return _latex_ones(e.shape)
-
-    def p_zero(self, e):
-        # a row of zeros is a transposed (column) zero vector: 0^T
-        return ("\\mathbf{0}^{T}", P_POST) if _is_row(e.shape) else ("\\mathbf{0}", P_ATOM)
-
-    def p_K(self, e):
-        m, n = e.attr
-        return f"K_{{{dim_str(m)},{dim_str(n)}}}", P_ATOM
-
-    def wrap(self, e, min_prec):
-        s, prec = self.p(e)
-        return s if prec >= min_prec else f"\\left({s}\\right)"
-
-    def p(self, e):
-        op = e.op
-        meth = getattr(self, "p_" + op, None)
-        if meth is not None:
-            return meth(e)
-        o = OPS[op]
-        args = [self.p(a)[0] for a in e.args]
-        if o.latex:
-            return o.latex.format(*args, r=dim_str(e.rows)), P_ATOM
-        return f"\\operatorname{{{op}}}\\left({', '.join(args)}\\right)", P_ATOM
-
-    def p_mul(self, e):
-        coeff, num, den = _split_mul(e)
-        body = ""
-        for i, f in enumerate(num):
-            # a thin space after a differential: \mathrm{d}X \, X^{-1}, not dX X^{-1}
-            sep = "" if i == 0 else (" \\, " if _is_differential(num[i - 1]) else " ")
-            body += sep + self.wrap(f, P_NEG + 0.5)
-        if den:
-            d = den[0] if len(den) == 1 else E.mul(*den)
-            c = abs(coeff)
-            top = body if c == 1 else (_num_latex(c) + " " + body if body else _num_latex(c))
-            s = f"\\frac{{{top or '1'}}}{{{self.p(d)[0]}}}"
-            return ("-" + s, P_NEG) if coeff < 0 else (s, P_MUL)
-        if coeff == 1:
-            return body, P_MUL
-        if coeff == -1:
-            return "-" + body, P_NEG
-        if not body:
-            return self.p_const(E.const(coeff))
-        cs = _num_latex(coeff)
-        return cs + " " + body, (P_NEG if coeff < 0 else P_MUL)
-
-    def p_bcast(self, e):
-        return self.wrap(e.args[0], P_NEG + 0.5) + " " + _latex_ones(e.shape)[0], P_MUL
-
-    def p_transpose(self, e):
-        a = e.args[0]
-        if a.op == "inv":
-            return self.wrap(a.args[0], P_ATOM) + "^{-T}", P_POST
-        return self.wrap(a, P_ATOM) + "^{T}", P_POST
-
-    def p_inv(self, e):
-        return self.wrap(e.args[0], P_ATOM) + "^{-1}", P_POST
-
-    def p_pow(self, e):
-        b, x = e.args
-        if x.op == "const" and x.attr == Fraction(1, 2):
-            return f"\\sqrt{{{self.p(b)[0]}}}", P_ATOM
-        return self.wrap(b, P_ATOM) + "^{" + self.p(x)[0] + "}", P_POW
-
-    def p_mpow(self, e):
-        return self.wrap(e.args[0], P_ATOM) + "^{" + str(e.attr) + "}", P_POW
-
-    def p_had(self, e):
-        num, den = [], []
-        for f in e.args:
-            if f.op == "hpow" and f.args[1].op == "const" and f.args[1].attr < 0:
-                den.append(E.hpow(f.args[0], E.const(-f.args[1].attr)))
-            else:
-                num.append(f)
-        s = " \\odot ".join(self.wrap(f, P_NEG + 0.5) for f in num) if num else "\\mathbf{1}"
-        for f in den:
-            s += " \\oslash " + self.wrap(f, P_NEG + 0.5)
-        return s, P_MUL
-
-    def p_hpow(self, e):
-        b, x = e.args
-        if x.op == "const" and x.attr < 0:
-            return "\\mathbf{1} \\oslash " + self.wrap(E.hpow(b, E.const(-x.attr)), P_NEG + 0.5), P_MUL
-        return self.wrap(b, P_ATOM) + "^{\\circ " + self.p(x)[0] + "}", P_POW
-
-    def p_fn(self, e):
-        name = e.attr
-        arg = self.p(e.args[0])[0]
-        if name == "sqrt":
-            return f"\\sqrt{{{arg}}}", P_ATOM
-        if name == "abs" and e.is_scalar:
-            return f"\\left|{arg}\\right|", P_ATOM
-        return f"{_LATEX_FN[name]}\\left({arg}\\right)", P_ATOM
-
-    def p_trace(self, e):
-        return f"\\operatorname{{tr}}\\left({self.p(e.args[0])[0]}\\right)", P_ATOM
-
-    def p_norm2(self, e):
-        return f"\\left\\|{self.p(e.args[0])[0]}\\right\\|", P_ATOM
-
-    def p_kron(self, e):
-        return f"{self.wrap(e.args[0], P_POST)} \\otimes {self.wrap(e.args[1], P_POST)}", P_MUL
-
-    def p_unvec(self, e):
-        return f"\\operatorname{{unvec}}_{{{dim_str(e.rows)}}}\\left({self.p(e.args[0])[0]}\\right)", P_ATOM
-
-    def p_kronadj1(self, e):
-        return f"\\operatorname{{kronadj}}_1\\left({self(e.args[0])}, {self(e.args[1])}\\right)", P_ATOM
-
-    def p_kronadj2(self, e):
-        return f"\\operatorname{{kronadj}}_2\\left({self(e.args[0])}, {self(e.args[1])}\\right)", P_ATOM
-
-
-def _is_row(shape) -> bool:
-    return shape[0] == 1 and shape[1] != 1
-
-
-def _latex_ones(shape):
-    """All-ones arrays, which print without their size, show their orientation: a column
-    1, a row 1^T (a transposed column), a matrix 1 1^T (so ones(n)'*X*ones(m) is 1^T X 1)."""
-    if _is_row(shape):
-        return "\\mathbf{1}^{T}", P_POST
-    if shape[1] == 1:
-        return "\\mathbf{1}", P_ATOM
-    return "\\mathbf{1} \\mathbf{1}^{T}", P_MUL
-
-
-def _is_differential(e: Expr) -> bool:
-    return e.op == "dvar" or (e.op == "transpose" and e.args[0].op == "dvar")
-
-
-_latex = LatexPrinter()
-
-
-def to_latex(e: Expr) -> str:
-    return _latex(e)
+def _second_order_lines(d) -> list:
+    d2, hv, H, vn = d.second_differential, d.hvps, d.hessians, d.hvp_variables
+    dirs = ", ".join(vn[a] for a in d.wrt)
+    single = len(d.wrt) == 1
+    lines = [f"{'second diff':<13} d2f = {to_text(d2)}"]
+    for i, b in enumerate(d.wrt):
+        label = "hvp" if i == 0 else ""
+        lines.append(f"{label:<13} H[{dirs}]" + ("" if single else f" for {b}") + f" = {to_text(hv[b])}")
+    for i, (a, b) in enumerate((a, b) for a in d.wrt for b in d.wrt):
+        label = "hessian" if i == 0 else ""
+        lines.append(f"{label:<13} " + ("H" if single else f"H({a},{b})") + f" = {to_text(H[(a, b)])}")
+    if single:
+        x, v = d.wrt[0], vn[d.wrt[0]]
+        lines.append(f"{'':<13} (H[{v}] = d(df/d{x})[{v}], {v} shaped like {x}; "
+                     f"H on column-major vec({x}): vec(H[{v}]) = H*vec({v}))")
+    else:
+        lines.append(f"{'':<13} (directions {', '.join(f'{vn[a]} shaped like {a}' for a in d.wrt)}; "
+                     f"H(X,Y) = d vec(df/dX) / d vec(Y), column-major vec)")
+    return lines
