@@ -27,7 +27,8 @@ from matdiff.ops.base import BACKENDS, Example, OpDef, Rule, Unsupported
 from matdiff.ops.registry import OPS
 from matdiff.passes.differentiate import differential
 from matdiff.passes.vecpass import jacobians
-from matdiff.render.text import to_latex, to_text
+from matdiff.render.latex import to_latex
+from matdiff.render.text import to_text
 
 SIZES = ({"n": 3, "m": 2, "k": 4}, {"n": 4, "m": 3, "k": 2})  # n > m: X'*X nonsingular
 SQUARE_SIZES = ({"n": 2, "m": 2, "k": 2}, {"n": 3, "m": 3, "k": 3})

@@ -15,7 +15,6 @@ traces), which needs the context of neighbouring nodes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..core import expr as E
@@ -48,20 +47,6 @@ for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON):
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks
 
 
-class _LatexNames(Mapping):
-    """LaTeX names of the elementwise functions, read live from their declarations."""
-
-    def __getitem__(self, name):
-        return _ew.ELEMENTWISE[name].latex
-
-    def __iter__(self):
-        return iter(_ew.ELEMENTWISE)
-
-    def __len__(self):
-        return len(_ew.ELEMENTWISE)
-
-
-_LATEX_FN = _LatexNames()  # (the LaTeX printer reads them here)
 
 
 @dataclass(frozen=True)
