@@ -46,6 +46,10 @@ class DerivationError(MatdiffError):
     """The derivation cannot be done as asked (e.g. ``wrt`` names no variable)."""
 
 
+class RequirementError(MatdiffError):
+    """An operation needs a property of an argument that cannot be shown (e.g. symmetry)."""
+
+
 def caret(text: str, pos: int | None, width: int = 1) -> str:
     """The line of ``text`` containing ``pos`` with a caret line under it."""
     if pos is None or not text:

@@ -100,6 +100,8 @@ class TextPrinter:
             return meth(e)
         o = OPS[op]
         args = [self.p(a)[0] for a in e.args]
+        if callable(o.text):  # a template that needs the node (proj: its output's index)
+            return o.text(e, *args), P_ATOM
         if o.text:
             return o.text.format(*args), (P_POST if o.text.startswith("{0}") else P_ATOM)
         return f"{op}({', '.join(args)})", P_ATOM
@@ -350,6 +352,8 @@ class LatexPrinter(TextPrinter):
             return meth(e)
         o = OPS[op]
         args = [self.p(a)[0] for a in e.args]
+        if callable(o.latex):
+            return o.latex(e, *args), P_ATOM
         if o.latex:
             return o.latex.format(*args, r=dim_str(e.rows)), P_ATOM
         return f"\\operatorname{{{op}}}\\left({', '.join(args)}\\right)", P_ATOM
