@@ -23,9 +23,12 @@ import matdiff
 from matdiff.core import errors as ER
 from matdiff.core import expr as E
 from matdiff.core import facts as F
-from matdiff.core.facts import Facts, RequirementError, facts
+from matdiff.core.errors import RequirementError
+from matdiff.core.facts import Facts, facts
 from matdiff.core.multi import is_multi, multi, outputs, proj
 from matdiff.lang import parsing as P
+from matdiff.ops import registry as R
+from matdiff.ops.base import OpDef, Rule
 
 SYM = {"S"}
 
@@ -193,16 +196,52 @@ def test_checker_samples_negative_where_the_facts_allow():
 # ---------------------------------------------------------------------------- requirements
 
 
+_NO_JVP = Rule("d.test", "a test-only op: not differentiated", "-", "test", lambda n, d: None)
+
+
 @pytest.fixture
-def chol_op(monkeypatch):
-    """A test-only chol-like op that requires a symmetric argument (how: given by the test)."""
+def declared(monkeypatch):
+    """``declared(od)``: register a test-only OpDef for the test, its language names (if any)
+    in the parser's function table too; all removed afterwards."""
+    stack = []
+
+    def install(od: OpDef):
+        cm = R.registered(od)
+        cm.__enter__()
+        stack.append(cm)
+        lang = R.language_functions()
+        for name in od.language:
+            f = lang[name]
+            monkeypatch.setitem(P._LANGUAGE, name, f)
+            monkeypatch.setitem(P.FUNCTIONS, name, (f.arity, P.SHAPE_RULES[f.shape], f.build))
+        monkeypatch.setattr(P, "FUNCTION_NAMES", P.FUNCTION_NAMES | set(od.language))
+        return od
+
+    yield install
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)
+
+
+@pytest.fixture
+def chol_op(declared):
+    """A test-only chol-like op that requires a symmetric argument (how: given by the test),
+    declared like any other op: the requirement is part of its OpDef."""
     def install(how="error"):
-        monkeypatch.setitem(P.FUNCTIONS, "tchol", (1, P._f_square_same,
-                                                   lambda n, a: E.Expr("tchol", (a,), a.shape)))
-        monkeypatch.setattr(P, "FUNCTION_NAMES", P.FUNCTION_NAMES | {"tchol"})
-        monkeypatch.setitem(F.REQUIREMENTS, "tchol", [])
-        F.require("tchol", 0, Facts(symmetric=True), how=how)
+        declared(OpDef("tchol", rank=21, jvp=_NO_JVP, build=lambda a: E.Expr("tchol", (a,), a.shape),
+                       language=("tchol",), arity=1, shape="square_same", facts=F.no_facts,
+                       requires=(F.require(0, Facts(symmetric=True), how=how),)))
     return install
+
+
+def test_registered_test_op_is_removed_afterwards(declared):
+    declared(OpDef("tgone", rank=21, jvp=_NO_JVP, facts=F.no_facts))
+    assert "tgone" in R.OPS
+    with R.registered(OpDef("tgone2", rank=21, jvp=_NO_JVP)):
+        assert "tgone2" in R.OPS and E._RANK["tgone2"] == 21
+    assert "tgone2" not in R.OPS and "tgone2" not in E._RANK
+    with pytest.raises(ValueError):  # a requirement is a Requirement, made by require()
+        R.register(OpDef("tbad", rank=21, jvp=_NO_JVP, requires=("symmetric",)))
+    assert "tbad" not in R.OPS
 
 
 def test_requirement_met(chol_op):
@@ -254,21 +293,22 @@ def test_requirement_symmetrize(chol_op):
 
 def test_require_rejects_bad_declarations():
     with pytest.raises(ValueError):
-        F.require("x", 0, Facts(symmetric=True), how="guess")
+        F.require(0, Facts(symmetric=True), how="guess")
     with pytest.raises(ValueError):
-        F.require("x", 0, Facts(pd=True), how="symmetrize")
+        F.require(0, Facts(pd=True), how="symmetrize")
 
 
 # ---------------------------------------------------------------------------- several outputs
 
 
 @pytest.fixture
-def eigh_op(monkeypatch):
-    """A test-only eigendecomposition: one tuple-valued node, two outputs."""
+def eigh_op(declared):
+    """A test-only eigendecomposition: one tuple-valued node, two outputs, declared with its
+    transfer rule (a tuple of Facts)."""
     def t_eigh(node, fs):
         (s,) = fs
         return (Facts(lo=0.0) if s.psd else Facts(), Facts(orthogonal=True))
-    monkeypatch.setitem(F.TRANSFER, "teigh", t_eigh)
+    declared(OpDef("teigh", rank=21, jvp=_NO_JVP, facts=t_eigh))
 
     def build(S):
         return multi("teigh", (S,), [(S.rows, 1), S.shape])

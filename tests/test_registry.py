@@ -6,6 +6,8 @@ its JVP agrees with finite differences of the value at two size sets (non-square
 example allows), values computed by the independent evaluator in ``tests/reference.py``;
 an op with a transpose rule satisfies <C, L(M)> = <transpose(C), M>; an op with a vec rule
 satisfies vec(L(M)) = B vec(M) and the vec pass's Jacobian agrees with finite differences.
+Every op has a facts transfer rule (``facts.no_facts`` states that it yields none) and a
+sampling domain the checker's sampler can meet; the examples are drawn from that domain.
 Every elementwise function has a derivative that is right inside its domain, a lowering or
 an explicit UNSUPPORTED for every back-end, and a LaTeX name.
 """
@@ -19,11 +21,15 @@ import pytest
 from gradcheck import concrete_shape, random_value
 from reference import reference_value
 
+from matdiff.check import checker
 from matdiff.core import expr as E
+from matdiff.core import facts as F
+from matdiff.core.multi import multi, outputs
 from matdiff.core.shapes import dim_mul
 from matdiff.lang import parsing as P
 from matdiff.ops import elementwise as EW
-from matdiff.ops.base import BACKENDS, Example, OpDef, Rule, Unsupported
+from matdiff.ops import registry as R
+from matdiff.ops.base import BACKENDS, SAMPLE_KINDS, Example, OpDef, Rule, Unsupported, sample_kinds
 from matdiff.ops.registry import OPS
 from matdiff.passes.differentiate import differential
 from matdiff.passes.vecpass import jacobians
@@ -33,6 +39,22 @@ from matdiff.render.text import to_text
 SIZES = ({"n": 3, "m": 2, "k": 4}, {"n": 4, "m": 3, "k": 2})  # n > m: X'*X nonsingular
 SQUARE_SIZES = ({"n": 2, "m": 2, "k": 2}, {"n": 3, "m": 3, "k": 3})
 LEAVES_WITHOUT_LANGUAGE = {"var", "dvar", "const"}  # built by the parser from names and numbers
+# ops no language name reads yet, so no text example can exercise them: each names the test
+# here that exercises it instead (checked: the op really has no language name, the test exists)
+NO_LANGUAGE_YET = {"proj": "test_proj_through_a_test_only_tuple_valued_op"}
+# the kind of tests/gradcheck.random_value that draws each sampling domain
+GRADCHECK_KIND = {"any": "any", "positive": "pos", "nonsingular": "wc", "positive-definite": "spd"}
+
+
+def _example_kind(od: OpDef, ex: Example) -> str:
+    """The gradcheck kind drawing the example's values inside the sampling domain its op
+    declares (the strictest over the op's nodes in the example)."""
+    e = P.parse_full(ex.text, ex.shapes or None).expr
+    kinds = {k for n in e.walk() if n.op == od.op for k in sample_kinds(od, n)}
+    for k in ("positive-definite", "positive", "nonsingular"):
+        if k in kinds:
+            return GRADCHECK_KIND[k]
+    return "any"
 
 
 def _elementwise_examples(name: str, d) -> tuple:
@@ -45,7 +67,7 @@ def _examples():
     out = []
     for name, od in OPS.items():
         for j, ex in enumerate(od.examples):
-            out.append(pytest.param(od, ex, od.sample, id=f"{name}-{j}"))
+            out.append(pytest.param(od, ex, _example_kind(od, ex), id=f"{name}-{j}"))
     for name, d in EW.ELEMENTWISE.items():
         for j, ex in enumerate(_elementwise_examples(name, d)):
             out.append(pytest.param(OPS["fn"], ex, ("fn", name), id=f"fn.{name}-{j}"))
@@ -71,8 +93,14 @@ def op_gaps(ops=None) -> list[str]:
                 gaps.append(f"{name}: its {kind} rule states no identity/LaTeX/cite")
         if (od.transpose is None) != (od.vec is None):
             gaps.append(f"{name}: a linear op needs both a transpose and a vec rule")
-        if name not in LEAVES_WITHOUT_LANGUAGE and name != "fn" and not od.examples:
+        if name not in LEAVES_WITHOUT_LANGUAGE and name != "fn" and not od.examples \
+                and name not in NO_LANGUAGE_YET:
             gaps.append(f"{name}: no examples")
+        if not callable(od.facts):
+            gaps.append(f"{name}: no facts transfer rule (facts.no_facts states that it yields none)")
+        if not callable(od.sample) and not (od.sample in SAMPLE_KINDS or (
+                isinstance(od.sample, tuple) and all(k in SAMPLE_KINDS for k in od.sample))):
+            gaps.append(f"{name}: sample {od.sample!r} is not a sampling domain of {SAMPLE_KINDS}")
         for lang in od.language:
             if od.shape not in P.SHAPE_RULES:
                 gaps.append(f"{name}: language name {lang} has no parser shape rule {od.shape!r}")
@@ -129,6 +157,49 @@ def test_deleting_a_capability_is_caught(monkeypatch):
     assert any(linear in g for g in op_gaps(broken))
     no_id = dataclasses.replace(OPS[linear], jvp=dataclasses.replace(OPS[linear].jvp, identity=""))
     assert any(linear in g for g in op_gaps({linear: no_id}))
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_deleting_a_facts_rule_or_sampling_domain_is_caught(monkeypatch, name):
+    monkeypatch.setitem(OPS, name, dataclasses.replace(OPS[name], facts=None))
+    assert any(g.startswith(f"{name}: no facts") for g in op_gaps())
+    monkeypatch.setitem(OPS, name, dataclasses.replace(OPS[name], sample="wc"))
+    assert any(g.startswith(f"{name}: sample") for g in op_gaps())
+
+
+def test_facts_are_read_from_the_declaration(monkeypatch):
+    """The property layer has no table of its own: replacing a declaration's rule changes it."""
+    X = E.var("Xf", ("n", "n"))
+    e = E.inv(E.add(X, E.transpose(X)))
+    assert F.facts(e).symmetric
+    monkeypatch.setitem(OPS, "inv", dataclasses.replace(OPS["inv"], facts=F.no_facts))
+    assert not F.facts(E.inv(E.add(X, E.transpose(E.var("Yf", ("n", "n")))))).nonsingular
+    assert F.sampling_needs(e) == [(0, F.DOMAIN_NEEDS["nonsingular"])]
+    monkeypatch.setitem(OPS, "inv", dataclasses.replace(OPS["inv"], sample="any"))
+    assert F.sampling_needs(e) == []
+
+
+def test_exemptions_from_examples_are_checked():
+    for name, test in NO_LANGUAGE_YET.items():
+        assert name in OPS and not OPS[name].language, f"{name} has a language name now: give it examples"
+        assert callable(globals().get(test)), f"{name}: its exemption names no test here ({test})"
+
+
+@pytest.mark.parametrize("kind", SAMPLE_KINDS)
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_the_checker_sampler_covers_every_sampling_domain(kind, symmetric):
+    """What the checker draws for an argument that needs something (positive) meets every
+    domain an op may declare: positive entries, det > 0, and positive definite when symmetric."""
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5):
+        M = checker._draw((n, n), symmetric, True, rng)
+        if kind == "positive":
+            assert np.all(M > 0)
+        elif kind == "nonsingular":
+            assert np.linalg.det(M) > 0
+        elif kind == "positive-definite" and symmetric:
+            assert np.all(np.linalg.eigvalsh(M) > 0)
+    assert kind in F.DOMAIN_NEEDS
 
 
 def test_rank_and_rebuild_come_from_the_declarations():
@@ -316,3 +387,83 @@ def test_elementwise_derivative_is_right_inside_its_domain(name):
 def test_elementwise_latex_prints_its_name(name):
     X = E.var("X", ("n", "m"))
     assert EW.ELEMENTWISE[name].latex in to_latex(E.fn(name, E.had(X, X))) or name in ("sqrt", "abs")
+
+
+# ---------------------------------------------------------------------------- several outputs (proj)
+
+_TEST_RULE = "a test-only tuple-valued op"
+
+
+def _tpair_jvp(n, d):
+    dA = d(0)
+    if dA is None:
+        return None
+    A = n.args[0]
+    return multi("tpack", (E.transpose(dA), E.mul(E.const(2), E.had(A, dA))), n.shape)
+
+
+def _eval(e, vals):
+    """NumPy value of every node of e (the few ops the test-only tuple-valued op needs)."""
+    v = {}
+    for n in e.walk():
+        a = [v[x] for x in n.args]
+        if n.op in ("var", "dvar"):
+            v[n] = vals[("d" if n.op == "dvar" else "") + n.attr[0]]
+        elif n.op == "const":
+            v[n] = float(n.attr)
+        elif n.op == "transpose":
+            v[n] = a[0].T
+        elif n.op == "had":
+            v[n] = a[0] * a[1]
+        elif n.op == "add":
+            v[n] = sum(a)
+        elif n.op == "mul":
+            out = 1.0
+            for x in a:
+                out = out * x if np.ndim(x) == 0 or np.ndim(out) == 0 else out @ x
+            v[n] = out
+        elif n.op == "sum":
+            v[n] = float(np.sum(a[0]))
+        elif n.op == "tpair":
+            v[n] = (a[0].T, a[0] * a[0])
+        elif n.op == "tpack":
+            v[n] = tuple(a)
+        elif n.op == "proj":
+            v[n] = a[0][n.attr]
+        else:
+            raise AssertionError(n.op)
+    return v[e]
+
+
+def test_proj_through_a_test_only_tuple_valued_op():
+    """proj (no language name yet): its text and LaTeX name the output, its facts are those
+    of the output, it rebuilds through substitution, and its JVP agrees with finite
+    differences, through tpair(A) = (A', A .* A), a test-only op with two outputs."""
+    od = OpDef("tpair", rank=21, build=lambda A: multi("tpair", (A,), [(A.cols, A.rows), A.shape]),
+               jvp=Rule("d.tpair", "d(A', A.*A) = (dA', 2*A.*dA)", "-", _TEST_RULE, _tpair_jvp),
+               facts=lambda n, fs: (F.Facts(lower=fs[0].upper, upper=fs[0].lower),
+                                    F.Facts(lo=0.0, symmetric=fs[0].symmetric)))
+    pack = OpDef("tpack", rank=21, jvp=Rule("d.tpack", "-", "-", _TEST_RULE, lambda n, d: None),
+                 facts=lambda n, fs: tuple(fs))
+    with R.registered(od, pack):
+        X = E.var("X", ("n", "m"))
+        B = E.var("B", ("m", "n"))
+        t = od.build(X)
+        T, Q = outputs(t)
+        assert to_text(Q) == f"proj({to_text(t)}, 1)" and "_{2}" in to_latex(Q)
+        assert F.facts(Q).lo == 0.0 and F.facts(T).lo == -np.inf
+        assert F.facts(outputs(od.build(E.var("S", ("n", "n"), True)))[1]).symmetric
+        Y = E.var("Y", ("n", "m"))
+        assert E.substitute(Q, {X: Y}) is outputs(od.build(Y))[1]
+        f = E.add(E.sum_(E.had(T, B)), E.sum_(Q))
+        dX = E.dvar("X", X.shape)
+        df = differential(f, {"X": dX})
+        assert any(n.op == "proj" for n in df.walk())
+        rng = np.random.default_rng(0)
+        vals = {"X": rng.standard_normal((3, 2)), "B": rng.standard_normal((2, 3))}
+        V = rng.standard_normal((3, 2))
+        an = _eval(df, {**vals, "dX": V})
+        h = 1e-4
+        fd = (_eval(f, {**vals, "X": vals["X"] + h * V}) - _eval(f, {**vals, "X": vals["X"] - h * V})) / (2 * h)
+        assert np.isclose(an, fd, rtol=1e-7), (an, fd)
+    assert "tpair" not in OPS

@@ -96,6 +96,10 @@ class DerivationError(MatdiffError):
 _LAST = threading.local()
 
 
+class RequirementError(MatdiffError):
+    """An operation needs a property of an argument that cannot be shown (e.g. symmetry)."""
+
+
 def caret(text: str, pos: int | None, width: int = 1) -> str:
     """The line of ``text`` containing ``pos`` with a caret line under it."""
     if pos is None or not text:

@@ -3,8 +3,8 @@
 :class:`Facts` records structure (symmetric, positive semidefinite / definite, lower /
 upper triangular, diagonal, orthogonal, nonsingular) and a closed interval ``[lo, hi]``
 holding every entry (the value itself for a scalar). :func:`facts` computes them per
-node from per-op *transfer rules* (``@transfer("mul")``: a function of the node and the
-facts of its arguments), iteratively over the DAG (children first, no recursion) and
+node from per-op *transfer rules* (``OpDef.facts``, declared with each op in
+:mod:`matdiff.ops`: a function of the node and the facts of its arguments), iteratively over the DAG (children first, no recursion) and
 memoized per node for as long as the node lives. One analysis serves the simplifier
 (``S' -> S``), the code generator (a weighted Gram product as a symmetric rank-k
 product when the weights are nonnegative) and the checker's sampling.
@@ -19,15 +19,16 @@ An unbounded side of an interval is ``-inf`` / ``inf``; ``exp(x)`` is in ``[0, i
 Elementwise functions take their range from ``ELEMENTWISE[name].range``
 (:mod:`matdiff.ops.elementwise`): a new function needs no edit here.
 
-*Requirements*: :func:`require` declares that an op needs a fact of an argument
-(``require("chol", 0, Facts(symmetric=True), how="symmetrize")``). :func:`check_call` is
-run where an expression is built from user input (:mod:`matdiff.lang.parsing`): a
-requirement the facts cannot show is a :class:`RequirementError` naming the position, or,
-for ``how="symmetrize"``, the documented replacement ``S -> (S + S')/2``.
+*Requirements*: an op's declaration lists what it needs of its arguments
+(``OpDef(..., requires=(require(0, Facts(symmetric=True), how="symmetrize"),))``).
+:func:`check_call` is run where an expression is built from user input
+(:mod:`matdiff.lang.parsing`): a requirement the facts cannot show is a
+:class:`~matdiff.core.errors.RequirementError` naming the position, or, for
+``how="symmetrize"``, the documented replacement ``S -> (S + S')/2``.
 
 *Domains* (what the checker's sampler must meet): :func:`sampling_needs` says which
-arguments of a node need positive entries and, for a square matrix, a positive
-determinant, derived from ``ELEMENTWISE[name].domain`` and :data:`DOMAINS`.
+arguments of a node need positive entries, a nonsingular or positive definite matrix, from
+the sampling domain its op declares (``OpDef.sample``; :data:`DOMAIN_NEEDS`).
 
 *Several outputs*: a tuple-valued node (:func:`matdiff.core.multi.multi`) has a tuple of
 facts, one per output; ``proj`` picks one (see :mod:`matdiff.core.multi`).
@@ -38,18 +39,14 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from . import expr as E
-from .errors import MatdiffError, caret, spelled, where
-from .expr import Expr
-from .multi import is_multi
+from .errors import RequirementError, caret, spelled, where
 
 INF = math.inf
 
-_STRUCTURE = ("symmetric", "psd", "pd", "lower", "upper", "diagonal", "orthogonal", "nonsingular")
+STRUCTURE = ("symmetric", "psd", "pd", "lower", "upper", "diagonal", "orthogonal", "nonsingular")
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ class Facts:
     def meets(self, need: Facts) -> bool:
         """Every claim of ``need`` is shown by these facts."""
         have = self.closed()
-        for name in _STRUCTURE:
+        for name in STRUCTURE:
             if getattr(need, name) and not getattr(have, name):
                 return False
         return have.lo >= need.lo and have.hi <= need.hi
@@ -181,314 +178,29 @@ def ipow(a: tuple, p: Fraction) -> tuple:
     return 0.0, max(_pw(lo, k), _pw(hi, k))
 
 
-def _rng(f: Facts) -> tuple:
+def interval(f: Facts) -> tuple:
+    """The interval ``(lo, hi)`` of the entries."""
     return f.lo, f.hi
 
 
-def _sign_of_sums(r: tuple) -> tuple:
+def sign_of_sums(r: tuple) -> tuple:
     """The interval of a sum of an unknown number of entries each in r: its sign only."""
     return (0.0 if r[0] >= 0 else -INF), (0.0 if r[1] <= 0 else INF)
 
 
-def _hull0(r: tuple) -> tuple:
+def hull0(r: tuple) -> tuple:
     """r together with 0 (the off-diagonal zeros of a diagonal matrix, say)."""
     return min(r[0], 0.0), max(r[1], 0.0)
 
 
 # ---------------------------------------------------------------------------- transfer rules
-
-TRANSFER: dict[str, Callable] = {}
-
-
-def transfer(op: str):
-    """Register ``fn(node, arg_facts) -> Facts`` as the transfer rule of ``op``."""
-    def deco(fn):
-        TRANSFER[op] = fn
-        return fn
-    return deco
+# Each op's transfer rule ``fn(node, arg_facts) -> Facts`` is part of its declaration
+# (``OpDef.facts``, in the family modules of :mod:`matdiff.ops`); these are the shared pieces.
 
 
-@transfer("var")
-@transfer("dvar")
-def _t_var(n, fs):
-    # a variable declared symmetric is symmetric (so is its differential dS)
-    return Facts(symmetric=n.attr[1])
-
-
-@transfer("const")
-def _t_const(n, fs):
-    v = float(n.attr)
-    return Facts(lo=v, hi=v)
-
-
-@transfer("eye")
-def _t_eye(n, fs):
-    return Facts(pd=True, diagonal=True, orthogonal=True, lo=0.0, hi=1.0)
-
-
-@transfer("ones")
-def _t_ones(n, fs):
-    # 1 1' is positive semidefinite (when square)
-    return Facts(psd=True, lo=1.0, hi=1.0)
-
-
-@transfer("zero")
-def _t_zero(n, fs):
-    return Facts(psd=True, diagonal=True, lo=0.0, hi=0.0)
-
-
-@transfer("K")
-def _t_commutation(n, fs):
-    # a permutation matrix; K(n, n) is its own transpose (K(m, n)' = K(n, m))
-    m, k = n.attr
-    return Facts(orthogonal=True, symmetric=m == k, lo=0.0, hi=1.0)
-
-
-@transfer("transpose")
-def _t_transpose(n, fs):
-    (a,) = fs
-    return replace(a, lower=a.upper, upper=a.lower)
-
-
-def _transposed(t: Expr) -> Expr:
-    """t' with the transpose pushed through a product (s*A*B)' = s*B'*A'."""
-    if t.op == "mul":
-        c, s, ch = E.factors(t)
-        return E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
-    return E.transpose(t)
-
-
-@transfer("add")
-def _t_add(n, fs):
-    r = _rng(fs[0])
-    for f in fs[1:]:
-        r = iadd(r, _rng(f))
-    sym = all(f.symmetric for f in fs)
-    if not sym:  # terms closed under transposition: A + A', X*Y + Y'*X'
-        terms = set(n.args)
-        sym = all(_transposed(t) in terms for t in n.args)
-    psd = all(f.psd for f in fs)
-    return Facts(symmetric=sym, psd=psd, pd=psd and any(f.pd for f in fs),
-                 lower=all(f.lower for f in fs), upper=all(f.upper for f in fs),
-                 diagonal=all(f.diagonal for f in fs), lo=r[0], hi=r[1])
-
-
-def _chain_facts(chain, cf) -> Facts:
-    """Facts of a matrix chain F1*...*Fk (k >= 1) from the facts of its factors."""
-    k = len(chain)
-    if k == 1:
-        return cf[0]
-    # a palindrome F1..Fj M Fj'..F1' (pairs transposed, or one symmetric factor twice) is
-    # symmetric when its middle is; it is G*M*G' with G = F1..Fj: psd when M is (or absent)
-    pal = True
-    for i in range(k // 2):
-        a, b = chain[i], chain[k - 1 - i]
-        if E.transpose(a) is not b and not (a is b and cf[i].symmetric):
-            pal = False
-            break
-    mid = cf[k // 2] if k % 2 else None
-    sym = pal and (mid is None or mid.symmetric)
-    psd = pal and (mid is None or mid.psd)
-    square = all(f.rows == f.cols for f in chain)
-    nonsing = square and all(f.nonsingular for f in cf)
-    pd = psd and nonsing and (mid is None or mid.pd)
-    # entries: a sum of products, so only the sign is known, where every factor has one
-    lo, hi = -INF, INF
-    if all(f.lo >= 0 or f.hi <= 0 for f in cf):
-        neg = sum(1 for f in cf if not f.lo >= 0) % 2
-        lo, hi = (-INF, 0.0) if neg else (0.0, INF)
-    return Facts(symmetric=sym or all(f.diagonal for f in cf), psd=psd, pd=pd,
-                 lower=all(f.lower for f in cf), upper=all(f.upper for f in cf),
-                 diagonal=all(f.diagonal for f in cf), orthogonal=all(f.orthogonal for f in cf),
-                 nonsingular=nonsing, lo=lo, hi=hi)
-
-
-@transfer("mul")
-def _t_mul(n, fs):
-    # scalar factors scale (an interval product); the matrix chain keeps its structure,
-    # and a nonnegative scale keeps (semi)definiteness: c*X'*X, x'*S*x with S psd
-    scal, chain, cf = (1.0, 1.0), [], []
-    for a, f in zip(n.args, fs):
-        if a.is_scalar:
-            scal = imul(scal, _rng(f))
-        else:
-            chain.append(a)
-            cf.append(f.closed())
-    if not chain:
-        return Facts(lo=scal[0], hi=scal[1])
-    c = _chain_facts(chain, cf)
-    r = imul(scal, _rng(c))
-    pos, nonzero = scal[0] >= 0, scal[0] > 0 or scal[1] < 0
-    return Facts(symmetric=c.symmetric, psd=c.psd and pos, pd=c.pd and scal[0] > 0,
-                 lower=c.lower, upper=c.upper, diagonal=c.diagonal,
-                 orthogonal=c.orthogonal and scal == (1.0, 1.0), nonsingular=c.nonsingular and nonzero,
-                 lo=r[0], hi=r[1])
-
-
-@transfer("had")
-def _t_had(n, fs):
-    # Schur product theorem: A .* B is psd (pd) when A and B are; a diagonal factor zeroes
-    # everything off the diagonal
-    r = _rng(fs[0])
-    for f in fs[1:]:
-        r = imul(r, _rng(f))
-    diag = any(f.diagonal for f in fs)
-    psd = all(f.psd for f in fs)
-    return Facts(symmetric=all(f.symmetric for f in fs) or diag, psd=psd, pd=all(f.pd for f in fs),
-                 lower=any(f.lower for f in fs), upper=any(f.upper for f in fs), diagonal=diag,
-                 lo=r[0], hi=r[1])
-
-
-def _power_facts(fb: Facts, p: Expr, elementwise: bool) -> Facts:
-    """Facts of b^p (scalar) or b.^p (entrywise), p a scalar."""
-    if p.op == "const":
-        r = ipow(_rng(fb), p.attr)
-        keeps_zero = p.attr > 0
-    else:  # x^y >= 0 for x >= 0; otherwise nothing (an integer y may make it negative)
-        r = (0.0, INF) if fb.lo >= 0 else (-INF, INF)
-        keeps_zero = False
-    if not elementwise:
-        return Facts(lo=r[0], hi=r[1])
-    # A .^ k = A .* ... .* A (k a positive integer): psd (pd) for A psd (pd), by Schur
-    k = p.attr if p.op == "const" else None
-    schur = k is not None and k.denominator == 1 and k > 0
-    return Facts(psd=schur and fb.psd, pd=schur and fb.pd, symmetric=fb.symmetric, diagonal=fb.diagonal and keeps_zero,
-                 lower=fb.lower and keeps_zero, upper=fb.upper and keeps_zero, lo=r[0], hi=r[1])
-
-
-@transfer("hpow")
-def _t_hpow(n, fs):
-    return _power_facts(fs[0], n.args[1], True)
-
-
-@transfer("pow")
-def _t_pow(n, fs):
-    return _power_facts(fs[0], n.args[1], False)
-
-
-@transfer("inv")
-def _t_inv(n, fs):
-    # inv(S)' = inv(S'); where inv(A) exists a psd A is pd, and so is inv(A)
-    (a,) = fs
-    return Facts(symmetric=a.symmetric, pd=a.psd, lower=a.lower, upper=a.upper, diagonal=a.diagonal,
-                 orthogonal=a.orthogonal, nonsingular=True)
-
-
-@transfer("mpow")
-def _t_mpow(n, fs):
-    # A^k (k >= 2; a negative power is mpow(inv(A))): S^(2j) = S^j (S^j)' is psd
-    (a,) = fs
-    even = n.attr % 2 == 0
-    psd = a.psd or (a.symmetric and even)
-    r = (0.0, INF) if a.lo >= 0 else (-INF, INF)
-    return Facts(symmetric=a.symmetric, psd=psd, pd=a.pd or (psd and a.nonsingular),
-                 lower=a.lower, upper=a.upper, diagonal=a.diagonal, orthogonal=a.orthogonal,
-                 nonsingular=a.nonsingular, lo=r[0], hi=r[1])
-
-
-@transfer("fn")
-def _t_fn(n, fs):
-    # entrywise: the range is the function's; f(S) is symmetric for symmetric S, and f keeps
-    # the zeros of a diagonal/triangular matrix when f(0) = 0
-    from ..ops.elementwise import ELEMENTWISE
-
-    d = ELEMENTWISE.get(n.attr)
-    (a,) = fs
-    lo, hi = d.range if d is not None else (None, None)
-    zero = d is not None and d.at_zero == 0
-    return Facts(symmetric=a.symmetric, diagonal=a.diagonal and zero, lower=a.lower and zero,
-                 upper=a.upper and zero, lo=-INF if lo is None else float(lo),
-                 hi=INF if hi is None else float(hi))
-
-
-@transfer("trace")
-def _t_trace(n, fs):
-    # tr(A) >= 0 for A psd (a sum of nonnegative eigenvalues), or a sum of signed entries
-    (a,) = fs
-    r = _sign_of_sums(_rng(a))
-    if a.psd:
-        r = (0.0, r[1])
-    return Facts(lo=r[0], hi=r[1])
-
-
-@transfer("sum")
-def _t_sum(n, fs):
-    r = _sign_of_sums(_rng(fs[0]))
-    return Facts(lo=r[0], hi=r[1])
-
-
-@transfer("norm2")
-def _t_norm2(n, fs):
-    return Facts(lo=0.0)
-
-
-@transfer("det")
-def _t_det(n, fs):
-    # det(A) >= 0 for A psd (a product of nonnegative eigenvalues), +-1 for A orthogonal
-    (a,) = fs
-    if a.psd:
-        return Facts(lo=0.0)
-    if a.orthogonal:
-        return Facts(lo=-1.0, hi=1.0)
+def no_facts(node, arg_facts) -> Facts:
+    """The transfer rule of an op that yields no facts (stated, rather than left out)."""
     return NOTHING
-
-
-@transfer("logdet")
-def _t_logdet(n, fs):
-    # log|det(Q)| = 0 for Q orthogonal
-    return Facts(lo=0.0, hi=0.0) if fs[0].orthogonal else NOTHING
-
-
-@transfer("diagm")
-def _t_diagm(n, fs):
-    (v,) = fs
-    r = _hull0(_rng(v))
-    return Facts(diagonal=True, psd=v.lo >= 0, pd=v.lo > 0, nonsingular=v.lo > 0 or v.hi < 0,
-                 lo=r[0], hi=r[1])
-
-
-@transfer("diagv")
-def _t_diagv(n, fs):
-    # the diagonal of a psd (pd) matrix is nonnegative
-    (a,) = fs
-    lo = max(a.lo, 0.0) if a.psd else a.lo
-    return Facts(lo=lo, hi=a.hi)
-
-
-@transfer("vec")
-@transfer("unvec")
-def _t_reshape(n, fs):
-    return Facts(lo=fs[0].lo, hi=fs[0].hi)
-
-
-@transfer("kron")
-def _t_kron(n, fs):
-    # kron keeps what both factors have (its eigenvalues are products: psd, pd), and its
-    # entries are products of entries
-    a, b = fs
-    r = imul(_rng(a), _rng(b))
-    both = {k: getattr(a, k) and getattr(b, k) for k in _STRUCTURE}
-    return Facts(**both, lo=r[0], hi=r[1])
-
-
-@transfer("kronadj1")
-@transfer("kronadj2")
-def _t_kronadj(n, fs):
-    r = _sign_of_sums(imul(_rng(fs[0]), _rng(fs[1])))
-    return Facts(lo=r[0], hi=r[1])
-
-
-@transfer("bcast")
-def _t_bcast(n, fs):
-    # s * ones: psd (square) for s >= 0
-    (s,) = fs
-    return Facts(symmetric=True, psd=s.lo >= 0, lo=s.lo, hi=s.hi)
-
-
-@transfer("proj")
-def _t_proj(n, fs):
-    # the facts of one output of a tuple-valued node
-    return fs[0][n.attr]
 
 
 # ---------------------------------------------------------------------------- computing facts
@@ -505,7 +217,7 @@ def _finish(node: Expr, f: Facts) -> Facts:
         return replace(f, symmetric=True, lower=True, upper=True, diagonal=True, psd=lo >= 0,
                        pd=lo > 0, nonsingular=f.nonsingular or lo > 0 or f.hi < 0, lo=lo)
     if node.rows != node.cols:  # the structural claims are about square matrices
-        return replace(f, **{k: False for k in _STRUCTURE})
+        return replace(f, **{k: False for k in STRUCTURE})
     return f
 
 
@@ -521,13 +233,16 @@ def facts(e: Expr):
         f = _MEMO.get(e)
         if f is not None:
             return f
+        from ..ops.registry import OPS
+
         for node in _unknown(e):
-            rule = TRANSFER.get(node.op)
-            if rule is None:  # an op without a rule: nothing known
-                out = tuple(NOTHING for _ in node.shape) if is_multi(node) else NOTHING
+            od = OPS.get(node.op)
+            rule = od.facts if od is not None else None
+            if rule is None:  # not a declared op (a test's node): nothing known
+                out = tuple(NOTHING for _ in node.shape) if _multi.is_multi(node) else NOTHING
             else:
                 out = rule(node, [_MEMO[a] for a in node.args])
-            if is_multi(node):
+            if _multi.is_multi(node):
                 out = tuple(_finish(_Shaped(s), f) for s, f in zip(node.shape, out))
             else:
                 out = _finish(node, out)
@@ -583,29 +298,22 @@ def in_unit_interval(e: Expr) -> bool:
 # ---------------------------------------------------------------------------- requirements
 
 
-class RequirementError(MatdiffError):
-    """An operation needs a property of an argument that cannot be shown (e.g. symmetry)."""
-
-
 @dataclass(frozen=True)
 class Requirement:
-    """``op`` needs ``needs`` of argument ``arg``; ``how``: "error" (a clear error when the
-    facts cannot show it) or "symmetrize" (replace the argument S by (S + S')/2: only for a
-    requirement of symmetry, the way ``jax.lax.linalg.cholesky(symmetrize_input=True)``
-    reads its input)."""
+    """An op needs ``needs`` of its argument number ``arg``; ``how``: "error" (a clear error
+    when the facts cannot show it) or "symmetrize" (replace the argument S by (S + S')/2: only
+    for a requirement of symmetry, the way ``jax.lax.linalg.cholesky(symmetrize_input=True)``
+    reads its input). Declared in ``OpDef.requires`` (see :func:`require`)."""
 
-    op: str
     arg: int
     needs: Facts
     how: str = "error"
     message: str = ""
 
 
-REQUIREMENTS: dict[str, list[Requirement]] = {}
-
-
-def require(op: str, arg: int, needs: Facts, how: str = "error", message: str = "") -> Requirement:
-    """Declare that ``op`` needs the facts ``needs`` of its argument number ``arg``.
+def require(arg: int, needs: Facts, how: str = "error", message: str = "") -> Requirement:
+    """A :class:`Requirement` for an op's declaration (``OpDef(..., requires=(require(0,
+    Facts(symmetric=True), how="symmetrize"),))``), checked for sense.
 
     ``message`` says why, in words ("chol needs a symmetric matrix").
     """
@@ -614,9 +322,7 @@ def require(op: str, arg: int, needs: Facts, how: str = "error", message: str = 
     if how == "symmetrize" and replace(needs, symmetric=False) != NOTHING:
         raise ValueError("require(): how='symmetrize' only makes an argument symmetric; "
                          "declare other needs as separate requirements")
-    r = Requirement(op, arg, needs, how, message)
-    REQUIREMENTS.setdefault(op, []).append(r)
-    return r
+    return Requirement(arg, needs, how, message)
 
 
 def symmetrize(a: Expr) -> Expr:
@@ -624,13 +330,15 @@ def symmetrize(a: Expr) -> Expr:
     return E.mul(E.const(Fraction(1, 2)), E.add(a, E.transpose(a)))
 
 
-def check_call(op: str, args, text: str = "", pos=None, arg_pos=None) -> list:
-    """The arguments of a call of ``op`` with its requirements met: unchanged, or
-    symmetrized where the op declares that; a :class:`RequirementError` (with the position
-    ``arg_pos[i]`` or ``pos`` in ``text``) where a requirement cannot be shown."""
-    reqs = REQUIREMENTS.get(op)
+def check_call(od, args, text: str = "", pos=None, arg_pos=None, name: str = "") -> list:
+    """The arguments of a call of the op declared by ``od`` (called ``name`` in the input)
+    with the requirements of its declaration (``od.requires``) met: unchanged, or symmetrized
+    where it declares that; a :class:`~matdiff.core.errors.RequirementError` (with the
+    position ``arg_pos[i]`` or ``pos`` in ``text``) where a requirement cannot be shown."""
+    reqs = od.requires
     if not reqs:
         return list(args)
+    op = name or od.op
     args = list(args)
     for r in reqs:
         a = args[r.arg]
@@ -672,34 +380,25 @@ def _short(e: Expr) -> str:
 
 # ---------------------------------------------------------------------------- sampling domains
 
-# ops whose argument must be nonsingular (and is then drawn with det > 0 by the checker):
-# op -> argument indices. Elementwise functions declare theirs as ELEMENTWISE[name].domain.
-DOMAINS: dict[str, tuple] = {"logdet": (0,), "det": (0,), "inv": (0,), "mpow": (0,)}
-_NONSINGULAR = Facts(nonsingular=True)
-_POSITIVE = Facts(lo=math.nextafter(0.0, 1.0))
+# what each sampling domain of a declaration (``OpDef.sample``, see matdiff.ops.base.SAMPLE_KINDS)
+# needs of an argument; the checker draws an argument that needs anything positive (entries
+# > 0, det > 0 when square, positive definite when also symmetric)
+DOMAIN_NEEDS: dict = {"any": None, "positive": Facts(lo=math.nextafter(0.0, 1.0)),
+                      "nonsingular": Facts(nonsingular=True), "positive-definite": Facts(pd=True)}
 
 
 def sampling_needs(node: Expr) -> list:
     """``[(arg index, Facts needed)]``: what the checker's sampler must make true of the
-    arguments of ``node`` so that its value (and derivative) is real and defined there.
+    arguments of ``node`` so that its value (and derivative) is real and defined there, from
+    the sampling domain its op declares (``OpDef.sample``; an elementwise function's from its
+    ``ElementwiseDef.domain``, a power's from its exponent)."""
+    from ..ops.base import sample_kinds
+    from ..ops.registry import OPS
 
-    From the op's domain: an elementwise function whose domain starts at 0 or above (log,
-    sqrt) needs positive entries; a fractional, negative or non-constant power needs a
-    positive base (a^b is exp(b*log(a))); :data:`DOMAINS` ops need a nonsingular argument.
-    """
-    op = node.op
-    if op == "fn":
-        from ..ops.elementwise import ELEMENTWISE
-
-        d = ELEMENTWISE.get(node.attr)
-        lo = d.domain[0] if d is not None else None
-        return [(0, _POSITIVE)] if lo is not None and lo >= 0 else []
-    if op in ("pow", "hpow"):
-        p = node.args[1]
-        if p.op != "const" or p.attr.denominator != 1 or p.attr < 0:
-            return [(0, _POSITIVE)]
+    od = OPS.get(node.op)
+    if od is None:
         return []
-    return [(i, _NONSINGULAR) for i in DOMAINS.get(op, ())]
+    return [(i, DOMAIN_NEEDS[k]) for i, k in enumerate(sample_kinds(od, node)) if DOMAIN_NEEDS[k] is not None]
 
 
 def positive_variables(e: Expr) -> set:
@@ -714,3 +413,9 @@ def positive_variables(e: Expr) -> set:
                 out |= a.free_vars()
     return out
 
+
+
+# the nodes' module loads last: loading it loads the op declarations, which import Facts from here
+from . import expr as E  # noqa: E402
+from . import multi as _multi  # noqa: E402 (its names are read at call time: no import cycle)
+from .expr import Expr  # noqa: E402, F401

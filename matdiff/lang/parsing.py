@@ -854,8 +854,8 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
             shape = R.shape(node.shape)
             return {"unvec": lambda: E.unvec(args[0], shape[0], shape[1]), "eye": lambda: E.eye(shape[0]),
                     "ones": lambda: E.ones(shape), "zeros": lambda: E.zero(shape)}[name]()
-        args = check_call(name, args, ctx.text, node.pos, [c.pos for i, c in enumerate(node.children)
-                                                            if i not in skip])  # required facts
+        args = check_call(_LANGUAGE[name].op, args, ctx.text, node.pos,  # the facts it requires
+                          [c.pos for i, c in enumerate(node.children) if i not in skip], name)
         return FUNCTIONS[name][2](node, *args)
     raise AssertionError(k)  # pragma: no cover
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..core import expr as E
+from ..core.facts import INF, Facts, iadd, imul, interval, ipow
 from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .base import Example, OpDef, rule, zero_sum
 
@@ -168,24 +171,164 @@ def _fn_jvp(n, d):
     return E.had(fp, dA)
 
 
+# ---------------------------------------------------------------------------- facts (transfer rules)
+def _transpose_facts(n, fs):
+    (a,) = fs
+    return replace(a, lower=a.upper, upper=a.lower)
+
+
+def _transposed(t):
+    """t' with the transpose pushed through a product (s*A*B)' = s*B'*A'."""
+    if t.op == "mul":
+        c, s, ch = E.factors(t)
+        return E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
+    return E.transpose(t)
+
+
+def _add_facts(n, fs):
+    r = interval(fs[0])
+    for f in fs[1:]:
+        r = iadd(r, interval(f))
+    sym = all(f.symmetric for f in fs)
+    if not sym:  # terms closed under transposition: A + A', X*Y + Y'*X'
+        terms = set(n.args)
+        sym = all(_transposed(t) in terms for t in n.args)
+    psd = all(f.psd for f in fs)
+    return Facts(symmetric=sym, psd=psd, pd=psd and any(f.pd for f in fs),
+                 lower=all(f.lower for f in fs), upper=all(f.upper for f in fs),
+                 diagonal=all(f.diagonal for f in fs), lo=r[0], hi=r[1])
+
+
+def _chain_facts(chain, cf) -> Facts:
+    """Facts of a matrix chain F1*...*Fk (k >= 1) from the facts of its factors."""
+    k = len(chain)
+    if k == 1:
+        return cf[0]
+    # a palindrome F1..Fj M Fj'..F1' (pairs transposed, or one symmetric factor twice) is
+    # symmetric when its middle is; it is G*M*G' with G = F1..Fj: psd when M is (or absent)
+    pal = True
+    for i in range(k // 2):
+        a, b = chain[i], chain[k - 1 - i]
+        if E.transpose(a) is not b and not (a is b and cf[i].symmetric):
+            pal = False
+            break
+    mid = cf[k // 2] if k % 2 else None
+    sym = pal and (mid is None or mid.symmetric)
+    psd = pal and (mid is None or mid.psd)
+    square = all(f.rows == f.cols for f in chain)
+    nonsing = square and all(f.nonsingular for f in cf)
+    pd = psd and nonsing and (mid is None or mid.pd)
+    # entries: a sum of products, so only the sign is known, where every factor has one
+    lo, hi = -INF, INF
+    if all(f.lo >= 0 or f.hi <= 0 for f in cf):
+        neg = sum(1 for f in cf if not f.lo >= 0) % 2
+        lo, hi = (-INF, 0.0) if neg else (0.0, INF)
+    return Facts(symmetric=sym or all(f.diagonal for f in cf), psd=psd, pd=pd,
+                 lower=all(f.lower for f in cf), upper=all(f.upper for f in cf),
+                 diagonal=all(f.diagonal for f in cf), orthogonal=all(f.orthogonal for f in cf),
+                 nonsingular=nonsing, lo=lo, hi=hi)
+
+
+def _mul_facts(n, fs):
+    # scalar factors scale (an interval product); the matrix chain keeps its structure,
+    # and a nonnegative scale keeps (semi)definiteness: c*X'*X, x'*S*x with S psd
+    scal, chain, cf = (1.0, 1.0), [], []
+    for a, f in zip(n.args, fs):
+        if a.is_scalar:
+            scal = imul(scal, interval(f))
+        else:
+            chain.append(a)
+            cf.append(f.closed())
+    if not chain:
+        return Facts(lo=scal[0], hi=scal[1])
+    c = _chain_facts(chain, cf)
+    r = imul(scal, interval(c))
+    pos, nonzero = scal[0] >= 0, scal[0] > 0 or scal[1] < 0
+    return Facts(symmetric=c.symmetric, psd=c.psd and pos, pd=c.pd and scal[0] > 0,
+                 lower=c.lower, upper=c.upper, diagonal=c.diagonal,
+                 orthogonal=c.orthogonal and scal == (1.0, 1.0), nonsingular=c.nonsingular and nonzero,
+                 lo=r[0], hi=r[1])
+
+
+def _had_facts(n, fs):
+    # Schur product theorem: A .* B is psd (pd) when A and B are; a diagonal factor zeroes
+    # everything off the diagonal
+    r = interval(fs[0])
+    for f in fs[1:]:
+        r = imul(r, interval(f))
+    diag = any(f.diagonal for f in fs)
+    psd = all(f.psd for f in fs)
+    return Facts(symmetric=all(f.symmetric for f in fs) or diag, psd=psd, pd=all(f.pd for f in fs),
+                 lower=any(f.lower for f in fs), upper=any(f.upper for f in fs), diagonal=diag,
+                 lo=r[0], hi=r[1])
+
+
+def _power_facts(fb: Facts, p, elementwise: bool) -> Facts:
+    """Facts of b^p (scalar) or b.^p (entrywise), p a scalar."""
+    if p.op == "const":
+        r = ipow(interval(fb), p.attr)
+        keeps_zero = p.attr > 0
+    else:  # x^y >= 0 for x >= 0; otherwise nothing (an integer y may make it negative)
+        r = (0.0, INF) if fb.lo >= 0 else (-INF, INF)
+        keeps_zero = False
+    if not elementwise:
+        return Facts(lo=r[0], hi=r[1])
+    # A .^ k = A .* ... .* A (k a positive integer): psd (pd) for A psd (pd), by Schur
+    k = p.attr if p.op == "const" else None
+    schur = k is not None and k.denominator == 1 and k > 0
+    return Facts(psd=schur and fb.psd, pd=schur and fb.pd, symmetric=fb.symmetric,
+                 diagonal=fb.diagonal and keeps_zero, lower=fb.lower and keeps_zero,
+                 upper=fb.upper and keeps_zero, lo=r[0], hi=r[1])
+
+
+def _power_sample(n):
+    # a fractional, negative or non-constant power needs a positive base (a^b = exp(b*log(a)))
+    p = n.args[1]
+    if p.op != "const" or p.attr.denominator != 1 or p.attr < 0:
+        return ("positive", "any")
+    return "any"
+
+
+def _fn_facts(n, fs):
+    # entrywise: the range is the function's; f(S) is symmetric for symmetric S, and f keeps
+    # the zeros of a diagonal/triangular matrix when f(0) = 0
+    d = _ew.ELEMENTWISE.get(n.attr)
+    (a,) = fs
+    lo, hi = d.range if d is not None else (None, None)
+    zero = d is not None and d.at_zero == 0
+    return Facts(symmetric=a.symmetric, diagonal=a.diagonal and zero, lower=a.lower and zero,
+                 upper=a.upper and zero, lo=-INF if lo is None else float(lo),
+                 hi=INF if hi is None else float(hi))
+
+
+def _fn_sample(n):
+    # inside the function's domain: one starting at 0 or above (log, sqrt) needs positive entries
+    d = _ew.ELEMENTWISE.get(n.attr)
+    lo = d.domain[0] if d is not None else None
+    return "positive" if lo is not None and lo >= 0 else "any"
+
+
 ARITH = [
-    OpDef("add", rank=12, jvp=_add_jvp, build=E.add, transpose=_add_transpose, vec=_add_vec,
+    OpDef("add", rank=12, jvp=_add_jvp, facts=_add_facts, build=E.add, transpose=_add_transpose, vec=_add_vec,
           examples=(Example("sum((X + A).*(X + A))"),)),
-    OpDef("mul", rank=4, jvp=_mul_jvp, build=E.mul, transpose=_mul_transpose, vec=_mul_vec,
+    OpDef("mul", rank=4, jvp=_mul_jvp, facts=_mul_facts, build=E.mul, transpose=_mul_transpose, vec=_mul_vec,
           examples=(Example("tr(A*X*B*X)", shapes={"A": "n,m", "X": "m,n", "B": "n,m"}),
                     Example("sum(X*A*X'*x)*(x'*x)", shapes={"X": "n,m", "x": "n"}),
                     Example("x'*A*x*(x'*x)", wrt="x", shapes={"x": "n"}))),
     OpDef("transpose", rank=3, jvp=_transpose_jvp, build=E.transpose, transpose=_transpose_transpose,
           vec=_transpose_vec, language=("transpose",), arity=1, shape="transpose", keeps_name=True,
-          text="{0}'", latex="{0}^{{T}}",
+          text="{0}'", latex="{0}^{{T}}", facts=_transpose_facts,
           examples=(Example("sum(transpose(X)*A)", shapes={"X": "n,m", "A": "n,k"}),)),
-    OpDef("pow", rank=8, jvp=_pow_jvp, build=E.power, sample="pos",
+    OpDef("pow", rank=8, jvp=_pow_jvp, build=E.power, sample=_power_sample,
+          facts=lambda n, fs: _power_facts(fs[0], n.args[1], False),
           examples=(Example("(x'*x)^3 + (x'*x)^(1/2)", wrt="x", shapes={"x": "n"}),
                     Example("a^(x'*x)", wrt="x", shapes={"x": "n", "a": ""}))),
-    OpDef("had", rank=10, jvp=_had_jvp, build=E.had, transpose=_had_transpose, vec=_had_vec,
+    OpDef("had", rank=10, jvp=_had_jvp, facts=_had_facts, build=E.had, transpose=_had_transpose, vec=_had_vec,
           examples=(Example("sum(X .* A .* X)"),)),
-    OpDef("hpow", rank=10, jvp=_hpow_jvp, build=E.hpow, sample="pos",
+    OpDef("hpow", rank=10, jvp=_hpow_jvp, build=E.hpow, sample=_power_sample,
+          facts=lambda n, fs: _power_facts(fs[0], n.args[1], True),
           examples=(Example("sum(X .^ 3 + X .^ 0.5)"),
                     Example("sum(A .^ (x'*x))", wrt="x", shapes={"x": "n", "A": "n,m"}))),
-    OpDef("fn", rank=9, jvp=_fn_jvp, build=E.fn, rebuild=lambda n, a: E.fn(n.attr, a[0])),
+    OpDef("fn", rank=9, jvp=_fn_jvp, build=E.fn, rebuild=lambda n, a: E.fn(n.attr, a[0]),
+          facts=_fn_facts, sample=_fn_sample),
 ]

@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 
 BACKENDS = ("numpy", "jax", "torch")
 
+# sampling domains an op may declare for its arguments (``OpDef.sample``): what the checker's
+# sampler (and the registry tests) must make true of an argument for the value to be defined
+SAMPLE_KINDS = ("any", "positive", "nonsingular", "positive-definite")
+
 
 class Unsupported:
     """An explicit "this back-end cannot lower this op" (with the reason users will read)."""
@@ -99,9 +103,17 @@ class OpDef:
       result is still "a name").
     * ``text``/``latex``: function-style templates (``{0}`` the argument) or None where the
       printers have a method of their own.
-    * ``sample``: the input domain for numerical checks (a kind of ``tests/gradcheck``:
-      "any", "pos", "small", "wc" (well conditioned, nonsingular), "spd").
-    * ``requires``/``facts``: hooks for the facts layer (required properties; transfer rule).
+    * ``sample``: the sampling domain of its arguments, one of :data:`SAMPLE_KINDS` ("any",
+      "positive" entries, "nonsingular", "positive-definite"): one kind for every argument, a
+      tuple of kinds (one per argument), or ``fn(node)`` returning either where it depends on
+      the node (a power's exponent). The checker's sampler (through
+      :func:`matdiff.core.facts.sampling_needs`) and the registry tests both read it.
+    * ``requires``: what the op needs of its arguments, a tuple of
+      :class:`matdiff.core.facts.Requirement` (:func:`matdiff.core.facts.require`), checked
+      where a call is built from user input.
+    * ``facts``: the transfer rule ``fn(node, arg_facts) -> Facts`` (a tuple of Facts for a
+      tuple-valued op) of the property layer; :func:`matdiff.core.facts.no_facts` states
+      that the op yields none.
     * ``examples``: language texts exercising the op (see :class:`Example`).
     """
 
@@ -120,8 +132,8 @@ class OpDef:
     keeps_name: bool = False
     text: str | Callable | None = None
     latex: str | Callable | None = None
-    sample: str = "any"
-    requires: object = None
+    sample: str | tuple | Callable = "any"
+    requires: tuple = ()
     facts: Callable | None = None
     examples: tuple = ()
 
@@ -139,6 +151,17 @@ class OpDef:
         if self.rebuild is not None:
             return self.rebuild(node, args)
         return self.build(*args)
+
+
+def sample_kinds(od: OpDef, node) -> tuple:
+    """The sampling domain (a kind of :data:`SAMPLE_KINDS`) of each argument of ``node``, an
+    instance of the op declared by ``od``."""
+    s = od.sample(node) if callable(od.sample) else od.sample
+    if isinstance(s, str):
+        s = (s,) * len(node.args)
+    if len(s) != len(node.args) or any(k not in SAMPLE_KINDS for k in s):
+        raise ValueError(f"{od.op}: sample must give one of {SAMPLE_KINDS} per argument, got {s!r}")
+    return tuple(s)
 
 
 def rule(name: str, identity: str, latex: str, cite: str = "calculus"):

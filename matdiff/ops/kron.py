@@ -7,6 +7,7 @@ adjoint of ``M -> kron(A, M)``; both are bilinear, so their own rules close the 
 from __future__ import annotations
 
 from ..core import expr as E
+from ..core.facts import STRUCTURE, Facts, imul, interval, sign_of_sums
 from ..core.shapes import dim_mul
 from .base import Example, OpDef, rule, zero_sum
 
@@ -119,22 +120,36 @@ def _kronadj2_vec(n, i, J):
     return E.mul(Y, J)
 
 
+def _kron_facts(n, fs):
+    # kron keeps what both factors have (its eigenvalues are products: psd, pd), and its
+    # entries are products of entries
+    a, b = fs
+    r = imul(interval(a), interval(b))
+    both = {k: getattr(a, k) and getattr(b, k) for k in STRUCTURE}
+    return Facts(**both, lo=r[0], hi=r[1])
+
+
+def _kronadj_facts(n, fs):
+    r = sign_of_sums(imul(interval(fs[0]), interval(fs[1])))
+    return Facts(lo=r[0], hi=r[1])
+
+
 KRON = [
     OpDef("kron", rank=17, jvp=_kron_jvp, build=E.kron, transpose=_kron_transpose, vec=_kron_vec,
           language=("kron",), arity=2, shape="kron", keeps_name=True, text="kron({0}, {1})",
-          latex="{0} \\otimes {1}",
+          latex="{0} \\otimes {1}", facts=_kron_facts,
           examples=(Example("sum(kron(X, A) .* kron(A, X))", shapes={"X": "n,n", "A": "n,n"},
                             square_only=True),
                     Example("sum(kron(X, B) .* C)", shapes={"X": "n,m", "B": "k,m"}))),
     OpDef("kronadj1", rank=18, jvp=_kronadj1_jvp, build=E.kronadj1, transpose=_kronadj1_transpose,
           vec=_kronadj1_vec, language=("kronadj1",), arity=2, shape="kronadj1",
-          text="kronadj1({0}, {1})", latex="\\operatorname{{kronadj}}_1\\left({0}, {1}\\right)",
+          facts=_kronadj_facts, text="kronadj1({0}, {1})", latex="\\operatorname{{kronadj}}_1\\left({0}, {1}\\right)",
           examples=(Example("sum(kronadj1(kron(X, A) + kron(A, X), A) .* X)",
                             shapes={"X": "n,n", "A": "n,n"}, square_only=True),
                     Example("sum(kronadj1(C, X) .* D)", shapes={"C": "n*k,m*m", "X": "k,m", "D": "n,m"}))),
     OpDef("kronadj2", rank=18, jvp=_kronadj2_jvp, build=E.kronadj2, transpose=_kronadj2_transpose,
           vec=_kronadj2_vec, language=("kronadj2",), arity=2, shape="kronadj2",
-          text="kronadj2({0}, {1})", latex="\\operatorname{{kronadj}}_2\\left({0}, {1}\\right)",
+          facts=_kronadj_facts, text="kronadj2({0}, {1})", latex="\\operatorname{{kronadj}}_2\\left({0}, {1}\\right)",
           examples=(Example("sum(kronadj2(A, kron(X, A) + kron(A, X)) .* X)",
                             shapes={"X": "n,n", "A": "n,n"}, square_only=True),
                     Example("sum(kronadj2(X, C) .* D)", shapes={"C": "k*n,m*m", "X": "k,m", "D": "n,m"}))),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core import expr as E
+from ..core.facts import INF, NOTHING, Facts, interval, sign_of_sums
 from .base import Example, OpDef, rule
 
 SQUARE = {"X": "n,n"}
@@ -55,25 +56,71 @@ def _mpow_jvp(n, d):
     return E.add(*[E.mul(E.mpow(A, i), dA, E.mpow(A, k - 1 - i)) for i in range(k)])
 
 
+# ---------------------------------------------------------------------------- facts (transfer rules)
+def _trace_facts(n, fs):
+    # tr(A) >= 0 for A psd (a sum of nonnegative eigenvalues), or a sum of signed entries
+    (a,) = fs
+    r = sign_of_sums(interval(a))
+    if a.psd:
+        r = (0.0, r[1])
+    return Facts(lo=r[0], hi=r[1])
+
+
+def _det_facts(n, fs):
+    # det(A) >= 0 for A psd (a product of nonnegative eigenvalues), +-1 for A orthogonal
+    (a,) = fs
+    if a.psd:
+        return Facts(lo=0.0)
+    if a.orthogonal:
+        return Facts(lo=-1.0, hi=1.0)
+    return NOTHING
+
+
+def _logdet_facts(n, fs):
+    # log|det(Q)| = 0 for Q orthogonal
+    return Facts(lo=0.0, hi=0.0) if fs[0].orthogonal else NOTHING
+
+
+def _inv_facts(n, fs):
+    # inv(S)' = inv(S'); where inv(A) exists a psd A is pd, and so is inv(A)
+    (a,) = fs
+    return Facts(symmetric=a.symmetric, pd=a.psd, lower=a.lower, upper=a.upper, diagonal=a.diagonal,
+                 orthogonal=a.orthogonal, nonsingular=True)
+
+
+def _mpow_facts(n, fs):
+    # A^k (k >= 2; a negative power is mpow(inv(A))): S^(2j) = S^j (S^j)' is psd
+    (a,) = fs
+    even = n.attr % 2 == 0
+    psd = a.psd or (a.symmetric and even)
+    r = (0.0, INF) if a.lo >= 0 else (-INF, INF)
+    return Facts(symmetric=a.symmetric, psd=psd, pd=a.pd or (psd and a.nonsingular),
+                 lower=a.lower, upper=a.upper, diagonal=a.diagonal, orthogonal=a.orthogonal,
+                 nonsingular=a.nonsingular, lo=r[0], hi=r[1])
+
+
 LINALG = [
     OpDef("trace", rank=7, jvp=_trace_jvp, build=E.trace, transpose=_trace_transpose, vec=_trace_vec,
           language=("tr", "trace"), arity=1, shape="scalar_of_square", text="tr({0})",
-          latex="\\operatorname{{tr}}\\left({0}\\right)",
+          latex="\\operatorname{{tr}}\\left({0}\\right)", facts=_trace_facts,
           examples=(Example("tr(X*A)", shapes={"X": "n,m", "A": "m,n"}),
                     Example("trace(X'*A*X)", shapes={"X": "n,m", "A": "n,n"}))),
     OpDef("det", rank=6, jvp=_det_jvp, build=E.det, language=("det",), arity=1,
-          shape="scalar_of_square", text="det({0})", latex="\\det\\left({0}\\right)", sample="wc",
+          shape="scalar_of_square", text="det({0})", latex="\\det\\left({0}\\right)",
+          sample="nonsingular", facts=_det_facts,
           examples=(Example("det(X)", shapes=SQUARE, square_only=True),
                     Example("det(X'*X)", shapes={"X": "n,m"}))),
     OpDef("logdet", rank=6, jvp=_logdet_jvp, build=E.logdet, language=("logdet",), arity=1,
-          shape="scalar_of_square", text="logdet({0})", latex="\\log\\left|{0}\\right|", sample="wc",
+          shape="scalar_of_square", text="logdet({0})", latex="\\log\\left|{0}\\right|",
+          sample="nonsingular", facts=_logdet_facts,
           examples=(Example("logdet(X)", shapes=SQUARE, square_only=True),
                     Example("logdet(X'*X)", shapes={"X": "n,m"}))),
     OpDef("inv", rank=5, jvp=_inv_jvp, build=E.inv, language=("inv",), arity=1, shape="square_same",
-          text="inv({0})", latex="{0}^{{-1}}", sample="wc",
+          text="inv({0})", latex="{0}^{{-1}}", sample="nonsingular", facts=_inv_facts,
           examples=(Example("sum(inv(X))", shapes=SQUARE, square_only=True),
                     Example("tr(A*inv(X'*X))", shapes={"X": "n,m"}))),
-    OpDef("mpow", rank=5, jvp=_mpow_jvp, build=E.mpow, rebuild=lambda n, a: E.mpow(a[0], n.attr), sample="wc",
+    OpDef("mpow", rank=5, jvp=_mpow_jvp, build=E.mpow, rebuild=lambda n, a: E.mpow(a[0], n.attr),
+          sample="nonsingular", facts=_mpow_facts,
           examples=(Example("sum(X^3)", shapes=SQUARE, square_only=True),
                     Example("tr(A*(X'*X)^-2)", shapes={"X": "n,m"}))),
 ]

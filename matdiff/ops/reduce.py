@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core import expr as E
+from ..core.facts import Facts, interval, sign_of_sums
 from ..core.shapes import dim_mul
 from .base import Example, OpDef, rule
 
@@ -32,13 +33,22 @@ def _norm2_jvp(n, d):
     return None if d(0) is None else E.div(E.inner(n.args[0], d(0)), n)
 
 
+def _sum_facts(n, fs):
+    r = sign_of_sums(interval(fs[0]))
+    return Facts(lo=r[0], hi=r[1])
+
+
+def _norm2_facts(n, fs):
+    return Facts(lo=0.0)
+
+
 REDUCE = [
     OpDef("sum", rank=11, jvp=_sum_jvp, build=E.sum_, transpose=_sum_transpose, vec=_sum_vec,
           language=("sum",), arity=1, shape="scalar", text="sum({0})",
-          latex="\\operatorname{{sum}}\\left({0}\\right)",
+          latex="\\operatorname{{sum}}\\left({0}\\right)", facts=_sum_facts,
           examples=(Example("sum(X .* X)", shapes={"X": "n,m"}),)),
     OpDef("norm2", rank=11, jvp=_norm2_jvp, build=E.norm2, language=("norm2",), arity=1,
-          shape="scalar", text="norm2({0})", latex="\\left\\|{0}\\right\\|",
+          shape="scalar", text="norm2({0})", latex="\\left\\|{0}\\right\\|", facts=_norm2_facts,
           examples=(Example("norm2(X*A)", shapes={"X": "n,m", "A": "m,k"}),
                     Example("norm2(x)", wrt="x", shapes={"x": "n"}))),
 ]

@@ -15,15 +15,18 @@ traces), which needs the context of neighbouring nodes.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..core import expr as E
+from ..core.facts import Requirement
 from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .arith import ARITH
 from .base import OpDef
 from .kron import KRON
 from .leaves import LEAVES
 from .linalg import LINALG
+from .multi import MULTI
 from .reduce import REDUCE
 from .reshape import RESHAPE
 
@@ -34,6 +37,8 @@ def register(od: OpDef) -> OpDef:
     """Add a declaration; the constructors learn its rank and how to rebuild its nodes."""
     if od.op in OPS:
         raise ValueError(f"op {od.op!r} is declared twice")
+    if not all(isinstance(r, Requirement) for r in od.requires):
+        raise ValueError(f"op {od.op!r}: requires must be a tuple of Requirement (facts.require)")
     OPS[od.op] = od
     E._RANK[od.op] = od.rank
     if od.build is not None or od.rebuild is not None:
@@ -41,7 +46,23 @@ def register(od: OpDef) -> OpDef:
     return od
 
 
-for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON):
+@contextmanager
+def registered(*defs: OpDef):
+    """The declarations ``defs`` registered for the duration of a ``with`` block, then removed
+    (a test-only op). The parser's function table is built once, at import: a test adds its
+    language names there itself (from :func:`language_functions`)."""
+    for od in defs:
+        register(od)
+    try:
+        yield defs
+    finally:
+        for od in defs:
+            OPS.pop(od.op, None)
+            E._RANK.pop(od.op, None)
+            E._REBUILD.pop(od.op, None)
+
+
+for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, MULTI):
     for _od in _family:
         register(_od)
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks

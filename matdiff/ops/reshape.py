@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..core import expr as E
+from ..core.facts import Facts, hull0, interval
 from ..core.shapes import dim_mul
 from .base import Example, OpDef, rule
 
@@ -66,8 +67,34 @@ def _t(name, identity, latex, fn):
     return rule(name, identity, latex, "definition")(fn)
 
 
+# ---------------------------------------------------------------------------- facts (transfer rules)
+def _diagm_facts(n, fs):
+    (v,) = fs
+    r = hull0(interval(v))
+    return Facts(diagonal=True, psd=v.lo >= 0, pd=v.lo > 0, nonsingular=v.lo > 0 or v.hi < 0,
+                 lo=r[0], hi=r[1])
+
+
+def _diagv_facts(n, fs):
+    # the diagonal of a psd (pd) matrix is nonnegative
+    (a,) = fs
+    lo = max(a.lo, 0.0) if a.psd else a.lo
+    return Facts(lo=lo, hi=a.hi)
+
+
+def _same_entries(n, fs):
+    # a reshape: the same entries
+    return Facts(lo=fs[0].lo, hi=fs[0].hi)
+
+
+def _bcast_facts(n, fs):
+    # s * ones: psd (square) for s >= 0
+    (s,) = fs
+    return Facts(symmetric=True, psd=s.lo >= 0, lo=s.lo, hi=s.hi)
+
+
 RESHAPE = [
-    OpDef("diagm", rank=15, build=E.diagm,
+    OpDef("diagm", rank=15, build=E.diagm, facts=_diagm_facts,
           jvp=_d("d.diagm", "d diag(v) = diag(dv)",
                  r"\mathrm{d}\operatorname{diag}v = \operatorname{diag}\mathrm{d}v", _diagm_jvp),
           transpose=_t("T.diagm", "<C, diag(v)> = <diag(C), v>",
@@ -77,7 +104,7 @@ RESHAPE = [
           keeps_name=True, text="diag({0})", latex="\\operatorname{{diag}}\\left({0}\\right)",
           examples=(Example("sum(diag(x)*A)", wrt="x", shapes={"x": "n"}),
                     Example("sum(diag(diag(X)) * X)", shapes={"X": "n,n"}, square_only=True))),
-    OpDef("diagv", rank=15, build=E.diagv,
+    OpDef("diagv", rank=15, build=E.diagv, facts=_diagv_facts,
           jvp=_d("d.diagv", "d diag(A) = diag(dA)",
                  r"\mathrm{d}\operatorname{diag}A = \operatorname{diag}\mathrm{d}A", _diagv_jvp),
           transpose=_t("T.diagv", "<c, diag(M)> = <diag(c), M>",
@@ -85,7 +112,7 @@ RESHAPE = [
                        lambda n, C, i: E.diagm(C)),
           vec=_diagv_vec, text="diag({0})", latex="\\operatorname{{diag}}\\left({0}\\right)",
           examples=(Example("x'*diag(X'*X)", shapes={"X": "n,m"}),)),
-    OpDef("vec", rank=16, build=E.vec,
+    OpDef("vec", rank=16, build=E.vec, facts=_same_entries,
           jvp=_d("d.vec", "d vec(A) = vec(dA)",
                  r"\mathrm{d}\operatorname{vec}A = \operatorname{vec}\mathrm{d}A",
                  _linear1(lambda n, dA: E.vec(dA))),
@@ -96,6 +123,7 @@ RESHAPE = [
           latex="\\operatorname{{vec}}\\left({0}\\right)",
           examples=(Example("vec(X)'*vec(A*X)", shapes={"X": "n,m"}),)),
     OpDef("unvec", rank=16, build=E.unvec, rebuild=lambda n, a: E.unvec(a[0], n.rows, n.cols),
+          facts=_same_entries,
           jvp=_d("d.unvec", "d unvec(v) = unvec(dv)",
                  r"\mathrm{d}\operatorname{unvec}v = \operatorname{unvec}\mathrm{d}v",
                  _linear1(lambda n, dv: E.unvec(dv, n.rows, n.cols))),
@@ -106,6 +134,7 @@ RESHAPE = [
           latex="\\operatorname{{unvec}}_{{{r}}}\\left({0}\\right)",
           examples=(Example("sum(unvec(x, n) .* X)", wrt="x", shapes={"x": "n*m", "X": "n,m"}),)),
     OpDef("bcast", rank=0, build=E.bcast, rebuild=lambda n, a: E.bcast(a[0], n.shape),
+          facts=_bcast_facts,
           jvp=_d("d.bcast", "d(s*ones) = ds*ones", r"\mathrm{d}(s\mathbf{1}) = \mathrm{d}s\,\mathbf{1}",
                  _linear1(lambda n, ds: E.bcast(ds, n.shape))),
           transpose=_t("T.bcast", "<C, s*ones> = s*sum(C)",

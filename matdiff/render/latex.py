@@ -74,6 +74,8 @@ class LatexPrinter(TextPrinter):
         op = e.op
         o = OPS[op]
         args = [self.p(a)[0] for a in e.args]
+        if callable(o.latex):  # a template that needs the node (proj: its output's index)
+            return o.latex(e, *args), P_ATOM
         if o.latex:
             return o.latex.format(*args, r=dim_str(e.rows)), P_ATOM
         return f"\\operatorname{{{op}}}\\left({', '.join(args)}\\right)", P_ATOM

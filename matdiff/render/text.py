@@ -144,6 +144,8 @@ class TextPrinter:
         op = e.op
         o = OPS[op]
         args = [self.p(a)[0] for a in e.args]
+        if callable(o.text):  # a template that needs the node (proj: its output's index)
+            return o.text(e, *args), P_ATOM
         if o.text:
             return o.text.format(*args), (P_POST if o.text.startswith("{0}") else P_ATOM)
         return f"{op}({', '.join(args)})", P_ATOM
