@@ -85,6 +85,10 @@ class LNode:
         return f"LNode({self.op}, {self.attrs}, {len(self.args)} args)"
 
 
+_DEEP = 48  # lower() nesting beyond which subexpressions are lowered bottom-up first
+_STRIDE = 16  # height between those checkpoints
+
+
 class Lowerer:
     def __init__(self, dims: dict, inputs: dict, roots, size_hints=None):
         self.dims = dims  # symbolic dim name -> python expression
@@ -93,6 +97,7 @@ class Lowerer:
         self.table: dict = {}
         self.memo: dict = {}
         self.seg_memo: dict = {}
+        self._depth = 0  # nesting of lower() calls in progress (see lower())
         self._analyse(roots)
 
     # ------------------------------------------------------------ node construction
@@ -311,10 +316,34 @@ class Lowerer:
     # ------------------------------------------------------------ lowering of Expr nodes
     def lower(self, e: Expr) -> LNode:
         n = self.memo.get(e)
-        if n is None:
+        if n is not None:
+            return n
+        if self._depth >= _DEEP:
+            # a deep expression: lower its subexpressions bottom-up at every _STRIDE levels of
+            # height first, so this recursion meets memoized nodes within _STRIDE levels and
+            # Python's default stack suffices (no recursion-limit change). Expressions less
+            # deep than _DEEP never come here, so their code is exactly as before.
+            self._checkpoints(e)
+        self._depth += 1
+        try:
             n = self._lower(e)
-            self.memo[e] = n
+        finally:
+            self._depth -= 1
+        self.memo[e] = n
         return n
+
+    def _checkpoints(self, e: Expr) -> None:
+        order = E.postorder([e])
+        height: dict = {}
+        for node in order:
+            height[node] = 1 + max((height[a] for a in node.args), default=0)
+        saved, self._depth = self._depth, 0
+        try:
+            for node in order:
+                if node is not e and height[node] % _STRIDE == 0 and node not in self.memo:
+                    self.lower(node)
+        finally:
+            self._depth = saved
 
     def _lower(self, e: Expr) -> LNode:
         op = e.op
