@@ -200,29 +200,6 @@ _NO_JVP = Rule("d.test", "a test-only op: not differentiated", "-", "test", lamb
 
 
 @pytest.fixture
-def declared(monkeypatch):
-    """``declared(od)``: register a test-only OpDef for the test, its language names (if any)
-    in the parser's function table too; all removed afterwards."""
-    stack = []
-
-    def install(od: OpDef):
-        cm = R.registered(od)
-        cm.__enter__()
-        stack.append(cm)
-        lang = R.language_functions()
-        for name in od.language:
-            f = lang[name]
-            monkeypatch.setitem(P._LANGUAGE, name, f)
-            monkeypatch.setitem(P.FUNCTIONS, name, (f.arity, P.SHAPE_RULES[f.shape], f.build))
-        monkeypatch.setattr(P, "FUNCTION_NAMES", P.FUNCTION_NAMES | set(od.language))
-        return od
-
-    yield install
-    for cm in reversed(stack):
-        cm.__exit__(None, None, None)
-
-
-@pytest.fixture
 def chol_op(declared):
     """A test-only chol-like op that requires a symmetric argument (how: given by the test),
     declared like any other op: the requirement is part of its OpDef."""

@@ -21,6 +21,7 @@ import pytest
 from gradcheck import concrete_shape, random_value
 from reference import reference_value
 
+from matdiff.backends.lower import STRUCTURAL
 from matdiff.check import checker
 from matdiff.core import expr as E
 from matdiff.core import facts as F
@@ -106,9 +107,21 @@ def op_gaps(ops=None) -> list[str]:
                 gaps.append(f"{name}: language name {lang} has no parser shape rule {od.shape!r}")
             if od.arity is None:
                 gaps.append(f"{name}: language name {lang} has no arity")
+        if name in STRUCTURAL and od.lower is not None:
+            gaps.append(f"{name}: lowered both by the code generator and by a template")
+        if name not in STRUCTURAL:
+            if not isinstance(od.lower, dict):
+                gaps.append(f"{name}: no lowering (OpDef.lower templates, or STRUCTURAL in backends/lower.py)")
+            else:
+                for b in BACKENDS:
+                    low = od.lower.get(b)
+                    if not (isinstance(low, Unsupported) or (isinstance(low, str) and "{0}" in low)):
+                        gaps.append(f"{name}: no lowering (or UNSUPPORTED) for back-end {b}")
         if name not in E._RANK or (od.examples and name not in E._REBUILD and not od.dim_args
                                    and od.shape != "dims"):
             gaps.append(f"{name}: the constructors do not know its rank or how to rebuild it")
+    gaps += [f"{name}: listed in backends/lower.py STRUCTURAL but not declared"
+             for name in sorted(STRUCTURAL - set(ops)) if ops is OPS]
     return gaps
 
 
@@ -467,3 +480,74 @@ def test_proj_through_a_test_only_tuple_valued_op():
         fd = (_eval(f, {**vals, "X": vals["X"] + h * V}) - _eval(f, {**vals, "X": vals["X"] - h * V})) / (2 * h)
         assert np.isclose(an, fd, rtol=1e-7), (an, fd)
     assert "tpair" not in OPS
+
+
+# ---------------------------------------------------------------------------- lowering from declarations
+
+
+def _cube_jvp(n, d):
+    A = n.args[0]
+    return None if d(0) is None else E.add(E.mul(d(0), A, A), E.mul(A, d(0), A), E.mul(A, A, d(0)))
+
+
+def _available_targets():
+    import importlib.util
+
+    return ["numpy"] + [t for t, mod in (("jax", "jax"), ("torch", "torch")) if importlib.util.find_spec(mod)]
+
+
+def _call(target, fn, **arrays):
+    if target == "torch":
+        import torch
+
+        arrays = {k: torch.tensor(a) for k, a in arrays.items()}
+    return [np.asarray(o) for o in fn(**arrays)]
+
+
+@pytest.mark.parametrize("target", _available_targets())
+def test_an_op_declared_in_one_place_generates_code_in_every_backend(declared, target):
+    """A new matrix op is one declaration: its templates lower it in each back-end (here
+    tcube(A) = A^3 through a call, not matdiff's own A^3), value and gradient agree with
+    NumPy; an UNSUPPORTED back-end is a clear error naming the op and the back-end."""
+    import matdiff
+    from matdiff.core.errors import DerivationError
+
+    cube = "{0} @ {0} @ {0}"
+    declared(OpDef("tcube", rank=21, build=lambda A: E.Expr("tcube", (A,), A.shape),
+                   jvp=Rule("d.tcube", "d tcube(A) = dA*A^2 + A*dA*A + A^2*dA", "-", _TEST_RULE, _cube_jvp),
+                   language=("tcube",), arity=1, shape="square_same", facts=F.no_facts,
+                   lower={"numpy": cube, "jax": cube, "torch": cube}))
+    d = matdiff.derive("sum(B .* tcube(X))", wrt="X", shapes={"X": "n,n", "B": "n,n"})
+    assert "tcube(X)" in str(d.expr)
+    src = d.source(target) if hasattr(d, "source") else d.numpy_source()
+    assert "tcube" not in src.rsplit('"""', 1)[1] and "@" in src  # the template computes it
+    rng = np.random.default_rng(1)
+    X, B = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    fn = {"numpy": d.to_numpy, "jax": getattr(d, "to_jax", None), "torch": getattr(d, "to_torch", None)}[target]()
+    value, grad = _call(target, fn, X=X, B=B)
+    G = B @ X.T @ X.T + X.T @ B @ X.T + X.T @ X.T @ B  # <B, dX X^2 + X dX X + X^2 dX> = <G, dX>
+    assert np.isclose(value, np.sum(B * (X @ X @ X))) and np.allclose(grad, G)
+    OPS["tcube"].lower[target] = Unsupported("no such kernel")
+    d2 = matdiff.derive("sum(tcube(X))", wrt="X", shapes={"X": "n,n"})
+    with pytest.raises(DerivationError, match=f"tcube has no {target} lowering .no such kernel."):
+        d2.source(target)
+
+
+def test_a_tuple_valued_op_is_computed_once_in_generated_code(declared):
+    """Outputs of a tuple-valued op (proj) read one call's result: tpair(A) = (A', A .* A)."""
+    from matdiff.backends.emit import compile_source, generate
+
+    tmpl = "({0}.T, {0} * {0})"
+    od = declared(OpDef("tpair", rank=21, build=lambda A: multi("tpair", (A,), [(A.cols, A.rows), A.shape]),
+                        jvp=Rule("d.tpair", "d(A', A.*A) = (dA', 2*A.*dA)", "-", _TEST_RULE, _tpair_jvp),
+                        facts=lambda n, fs: (F.NOTHING, F.NOTHING),
+                        lower={"numpy": tmpl, "jax": tmpl, "torch": tmpl}))
+    from matdiff.core.shapes import sym
+
+    X = E.var("X", (sym("n"), sym("m")))
+    T, Q = outputs(od.build(X))
+    src = generate([("T", T, "value"), ("Q", Q, "value")], [("X", X.shape)], "f")
+    assert src.count(".T, ") == 1, src  # one call, two outputs
+    Xv = np.random.default_rng(2).standard_normal((3, 2))
+    t, q = compile_source(src, "f")(Xv)
+    assert np.allclose(t, Xv.T) and np.allclose(q, Xv * Xv)

@@ -68,6 +68,20 @@ def printer_for(target: str):
 # ---------------------------------------------------------------------------- printers
 
 
+def _atomic(template: str) -> bool:
+    """The template is one operand (a call, an attribute, an index): nothing at the top level
+    of its parentheses but names, dots and {placeholders}, so no operator binds into it."""
+    depth = 0
+    for ch in template:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and not (ch.isalnum() or ch in "_.{}"):
+            return False
+    return True
+
+
 class Printer:
     """A back-end: spellings of the lowered operations plus boundary code and capabilities.
 
@@ -126,6 +140,8 @@ class Printer:
         of every node emitted so far)."""
         if n.op == "fn":
             return self.elementwise(n.attrs[0], raw[0])
+        if n.op == "op_call":
+            return self.op_call(n.attrs[0], raw)
         t = self.templates.get(n.op)
         if t is None:
             raise AssertionError(f"internal: the {self.target} printer has no spelling of {n.op}")
@@ -134,17 +150,31 @@ class Printer:
         return self.fmt(t, parts, n.attrs)
 
     def elementwise(self, name: str, arg) -> str:
-        """``ELEMENTWISE[name].lower[target]`` applied to the argument (wrapped in parentheses
-        unless the template only passes it to a call)."""
+        """``ELEMENTWISE[name].lower[target]`` applied to the argument."""
         d = ELEMENTWISE.get(name)
-        t = None if d is None else d.lower.get(self.target)
+        return self.declared_call(name, None if d is None else d.lower, [arg])
+
+    def op_call(self, op: str, raw) -> str:
+        """An op lowered by its declaration's template (``OPS[op].lower[target]``)."""
+        from ..ops.registry import OPS
+
+        return self.declared_call(op, OPS[op].lower, raw)
+
+    def declared_call(self, name: str, lowering, raw) -> str:
+        """A declared template (``{0}``, ``{1}``... the arguments) for this back-end; an
+        argument is parenthesized unless the template only passes it to a call."""
+        t = None if lowering is None else lowering.get(self.target)
         if t is None or isinstance(t, Unsupported):
             why = f" ({t.reason})" if isinstance(t, Unsupported) and t.reason else ""
             raise DerivationError(f"{name} has no {self.target} lowering{why}")
-        code, prec = arg
-        if prec < P_ATOM and re.search(r"(?<!\()\{0\}|\{0\}(?![),])", t):
-            code = f"({code})"
-        return self.fmt(t, [code], ())
+        parts = []
+        for i, (code, prec) in enumerate(raw):
+            slot = re.escape("{" + str(i) + "}")
+            if prec < P_ATOM and re.search(rf"(?<!\()(?<!, ){slot}|{slot}(?![),])", t):
+                code = f"({code})"
+            parts.append(code)
+        code = self.fmt(t, parts, ())
+        return code if _atomic(t) else f"({code})"  # the result is used as an operand
 
     @staticmethod
     def atom(raw) -> str:

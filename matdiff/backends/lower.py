@@ -85,6 +85,13 @@ class LNode:
         return f"LNode({self.op}, {self.attrs}, {len(self.args)} args)"
 
 
+# ops lowered by the decisions below (their declarations have lower=None); every other op is
+# one call spelled by its declaration's lowering templates (OpDef.lower), per back-end
+STRUCTURAL = frozenset({
+    "var", "dvar", "const", "eye", "ones", "zero", "K", "add", "mul", "transpose", "trace",
+    "det", "logdet", "inv", "mpow", "pow", "had", "hpow", "fn", "sum", "norm2", "diagm",
+    "diagv", "vec", "unvec", "kron", "kronadj1", "kronadj2", "bcast", "proj"})
+
 _DEEP = 48  # lower() nesting beyond which subexpressions are lowered bottom-up first
 _STRIDE = 16  # height between those checkpoints
 
@@ -456,7 +463,14 @@ class Lowerer:
             return self.call(op, L(e.args[0]), L(e.args[1]))
         if op == "bcast":
             return self.node("full", L(e.args[0]), attrs=(self.dim(e.rows), self.dim(e.cols)))
-        raise AssertionError(f"internal: no lowering for {op}")
+        if op == "proj":  # one output of a tuple-valued node, computed once for all of them
+            return self.node("index", L(e.args[0]), attrs=(e.attr,), argmin=(P_ATOM,))
+        from ..ops.registry import OPS
+
+        od = OPS.get(op)
+        if od is None or od.lower is None:
+            raise AssertionError(f"internal: no lowering for {op}")
+        return self.node("op_call", *[L(a) for a in e.args], attrs=(op,))
 
     def _slogdet(self, a: Expr) -> LNode:
         return self.call("slogdet", self.lower(a))

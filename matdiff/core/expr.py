@@ -192,7 +192,33 @@ class Expr:
         return {n.attr[0] for n in self.walk() if n.op == "var"}
 
     def has_op(self, op: str) -> bool:
-        return any(n.op == op for n in self.walk())
+        """Some node of the DAG has this op (memoized per node: linear over a whole walk)."""
+        return op in _ops_in(self)
+
+
+_OPS_IN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _ops_in(e: Expr) -> frozenset:
+    """The ops of every node under ``e``, memoized per node; iterative, stopping at nodes
+    already known, so asking at every node of a deep chain costs linear time in all."""
+    known = _OPS_IN.get(e)
+    if known is not None:
+        return known
+    stack = [(e, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in _OPS_IN:
+            continue
+        if ready:
+            out = {node.op}
+            for a in node.args:
+                out |= _OPS_IN[a]
+            _OPS_IN[node] = frozenset(out)
+            continue
+        stack.append((node, True))
+        stack.extend((a, False) for a in node.args if a not in _OPS_IN)
+    return _OPS_IN[e]
 
 
 def postorder(roots) -> list:

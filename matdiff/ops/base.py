@@ -115,6 +115,12 @@ class OpDef:
       tuple-valued op) of the property layer; :func:`matdiff.core.facts.no_facts` states
       that the op yields none.
     * ``examples``: language texts exercising the op (see :class:`Example`).
+    * ``lower``: how code generation computes it. None: by the code generator's own decisions
+      (:data:`matdiff.backends.lower.STRUCTURAL` lists those ops: products, solves, traces,
+      reshapes, ...). Otherwise ``{back-end: template or UNSUPPORTED}`` for every back-end in
+      :data:`BACKENDS`, a template being one call as in :class:`ElementwiseDef` (``{0}``,
+      ``{1}``... the arguments, ``{xp}`` the array module); a tuple-valued op's template
+      returns a tuple, which its ``proj`` nodes index.
     """
 
     op: str
@@ -136,6 +142,7 @@ class OpDef:
     requires: tuple = ()
     facts: Callable | None = None
     examples: tuple = ()
+    lower: dict | None = None
 
     @property
     def name(self) -> str:
