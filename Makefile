@@ -4,9 +4,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# the extras `make setup` installs: `make test EXTRAS=test,backends` adds jax and torch so the
-# back-end tests (tests/test_backends.py) run instead of skipping
+# the extras `make setup` (and `make run`) install; `make test` installs TEST_EXTRAS, which add
+# jax and torch so the JAX and PyTorch back-end tests run (`make test TEST_EXTRAS=test` skips them)
 EXTRAS ?= test
+TEST_EXTRAS ?= test,backends
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
@@ -26,7 +27,8 @@ run: setup
 	$(BIN)/matdiff "trace(X*A*X)" --wrt X
 	$(BIN)/matdiff "x'*inv(S)*x + logdet(S)" --wrt S --symmetric S
 
-test: setup
+test:
+	$(MAKE) --no-print-directory setup EXTRAS=$(TEST_EXTRAS)
 	$(BIN)/python -m pytest
 
 # random expressions (gradients and Jacobians, several seeds): values against the syntax-tree
@@ -39,6 +41,7 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --find-links /opt/wheels -e ".[test,bench]"
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_autodiff.py --threads 1
+	$(BIN)/python benchmarks/bench_jax.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

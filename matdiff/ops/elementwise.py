@@ -71,4 +71,4 @@ elementwise("step", lambda a, node: None, "step'(x) = 0 (x != 0)",
 elementwise("softplus", lambda a, node: E.fn("sigmoid", a), "softplus'(x) = sigmoid(x)",
             r"\operatorname{softplus}'(x) = \sigma(x)", r"\operatorname{softplus}",
             {"numpy": "{xp}.logaddexp({0}, 0.0)", "jax": "{xp}.logaddexp({0}, 0.0)",
-             "torch": "torch.nn.functional.softplus({0})"}, range=(0.0, INF))
+             "torch": "_softplus({0})"}, range=(0.0, INF))  # (F.softplus is x beyond x > 20)
