@@ -25,6 +25,7 @@ from matdiff.backends.lower import STRUCTURAL
 from matdiff.check import checker
 from matdiff.core import expr as E
 from matdiff.core import facts as F
+from matdiff.core.errors import FUNCTION_KINDS
 from matdiff.core.multi import multi, outputs
 from matdiff.core.shapes import dim_mul
 from matdiff.lang import parsing as P
@@ -102,6 +103,8 @@ def op_gaps(ops=None) -> list[str]:
         if not callable(od.sample) and not (od.sample in SAMPLE_KINDS or (
                 isinstance(od.sample, tuple) and all(k in SAMPLE_KINDS for k in od.sample))):
             gaps.append(f"{name}: sample {od.sample!r} is not a sampling domain of {SAMPLE_KINDS}")
+        if od.language and od.kind not in FUNCTION_KINDS:
+            gaps.append(f"{name}: kind {od.kind!r} is none of {sorted(FUNCTION_KINDS)} (suggestions need it)")
         for lang in od.language:
             if od.shape not in P.SHAPE_RULES:
                 gaps.append(f"{name}: language name {lang} has no parser shape rule {od.shape!r}")
@@ -148,6 +151,15 @@ def test_every_op_declares_every_capability():
 
 def test_every_elementwise_function_declares_every_capability():
     assert elementwise_gaps() == []
+
+
+def test_suggestions_know_every_language_function_by_its_declared_kind():
+    from matdiff.core.errors import _KIND_OF
+
+    for name, od in OPS.items():
+        for lang in od.language:
+            assert _KIND_OF[lang] == od.kind, (name, lang)
+    assert all(_KIND_OF[f] == "elementwise" for f in EW.ELEMENTWISE)
 
 
 def test_every_language_function_comes_from_a_declaration():

@@ -266,13 +266,20 @@ def _rc(shape, sizes) -> tuple:
 
 
 def _must_be_nonsingular(exprs) -> list:
-    """Square matrices the expressions invert (or take the determinant of)."""
+    """Square matrices the expressions invert (or take the determinant of): the arguments
+    whose declared sampling domain (``OpDef.sample``) is nonsingular or positive definite."""
+    from ..ops.base import sample_kinds
+    from ..ops.registry import OPS
+
     out = []
     for e in exprs:
         for n in e.walk():
-            if n.op in ("inv", "det", "logdet") or (n.op == "mpow" and n.attr < 0):
-                a = n.args[0]
-                if not a.is_scalar and a not in out and not any(m.op == "dvar" for m in a.walk()):
+            od = OPS.get(n.op)
+            if od is None or not n.args:
+                continue
+            for a, kind in zip(n.args, sample_kinds(od, n)):
+                if kind in ("nonsingular", "positive-definite") and not a.is_scalar and a not in out \
+                        and not a.has_op("dvar"):
                     out.append(a)
     return out
 

@@ -148,33 +148,22 @@ def _hint(h: str) -> str:
 
 # ---------------------------------------------------------------------------- unknown functions
 
-# matdiff's functions by kind: a suggestion never crosses kinds (exp for expm would compute
-# an elementwise exponential where a matrix exponential was meant)
-FUNCTION_KINDS = {
-    "elementwise": ("exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sigmoid", "relu", "sign", "step"),
-    "matrix": ("tr", "trace", "det", "logdet", "inv", "transpose"),
-    "reduction": ("sum", "norm2"),
-    "structure": ("diag", "vec", "unvec", "kron", "kronadj1", "kronadj2", "K", "eye", "ones", "zeros"),
-}
-_KIND_OF = {f: k for k, names in FUNCTION_KINDS.items() for f in names}
+# matdiff's functions by kind, filled by the op declarations (register_function): a suggestion
+# never crosses kinds (exp for expm would compute an elementwise exponential where a matrix
+# exponential was meant)
+FUNCTION_KINDS: dict = {"elementwise": (), "matrix": (), "reduction": (), "structure": ()}
+_KIND_OF: dict = {}
 _SYNONYMS = {"tr": "trace", "trace": "tr"}
 
-# other libraries' names for functions matdiff has, with the same meaning
-FUNCTION_ALIASES = {
-    "ln": "log", "inverse": "inv", "determinant": "det", "slogdet": "logdet", "log_det": "logdet",
-    "logabsdet": "logdet", "expit": "sigmoid", "logistic": "sigmoid", "heaviside": "step", "sgn": "sign",
-    "signum": "sign", "absolute": "abs", "fabs": "abs", "kronecker": "kron", "diagonal": "diag",
-    "diagflat": "diag", "diagm": "diag", "diagv": "diag", "identity": "eye", "traspose": "transpose",
-    "sigm": "sigmoid", "sine": "sin", "cosine": "cos", "tangent": "tan", "exponential": "exp",
-    "logarithm": "log", "squareroot": "sqrt", "absval": "abs", "determinant_log": "logdet",
-    "norm": "norm2", "fro": "norm2", "frobenius": "norm2", "norm_fro": "norm2", "normfro": "norm2",
-}
+# other libraries' names for functions matdiff has, with the same meaning (from the
+# declarations' ``aliases``)
+FUNCTION_ALIASES: dict = {}
 _ALIAS_NOTES = {"norm2": "the Euclidean norm of a vector, the Frobenius norm of a matrix",
                 "logdet": "log|det(A)|"}
 
 _TRIG = ("sin", "cos", "tan")
-_ELEMENTWISE = ", ".join(FUNCTION_KINDS["elementwise"])
-_MATRIX = "det, inv, logdet, tr (trace), transpose, A^k"
+_ELEMENTWISE = "{elementwise}"  # hint texts name the functions of a kind when they are read
+_MATRIX = "{matrix}, A^k"
 
 # names from other libraries that matdiff does not have: (kind, what to write instead)
 FUNCTION_HINTS = {
@@ -241,13 +230,28 @@ for _f in ("arctan2", "atan2", "cot", "sec", "csc"):
     FUNCTION_HINTS[_f] = ("elementwise", f"{_f} is not supported (elementwise: {_ELEMENTWISE})")
 
 
-def register_function(name: str, kind: str) -> None:
-    """A function the op declarations add (matdiff.ops.elementwise calls this for each one):
-    suggestions learn its kind, and a hint for it as a missing function goes."""
+def register_function(name: str, kind: str, aliases=()) -> None:
+    """A function name the op declarations add (the registry calls this for each language
+    name): suggestions learn its kind and its other libraries' names, and a hint for it as a
+    missing function goes."""
     if name not in FUNCTION_KINDS[kind]:
         FUNCTION_KINDS[kind] = FUNCTION_KINDS[kind] + (name,)
     _KIND_OF[name] = kind
     FUNCTION_HINTS.pop(name, None)
+    for a in aliases:
+        FUNCTION_ALIASES[a] = name
+
+
+def _kind_list(kind: str) -> str:
+    names = FUNCTION_KINDS[kind]
+    if kind == "matrix" and "tr" in names and "trace" in names:
+        names = tuple(n if n != "tr" else "tr (trace)" for n in names if n != "trace")
+    return ", ".join(sorted(names))
+
+
+def _hint_text(text: str) -> str:
+    """A hint with the current function lists filled in."""
+    return text.replace("{elementwise}", _kind_list("elementwise")).replace("{matrix}", _kind_list("matrix"))
 
 
 def _guess_kind(name: str):
@@ -304,7 +308,7 @@ def suggest_function(name: str, available) -> str:
         note = f": {_ALIAS_NOTES[target]}" if target in _ALIAS_NOTES else ""
         return _hint(f" (did you mean '{target}'{note}?)")
     if low in FUNCTION_HINTS:
-        return _hint(f" ({FUNCTION_HINTS[low][1]})")
+        return _hint(f" ({_hint_text(FUNCTION_HINTS[low][1])})")
     kind = _guess_kind(name)
     ranked = []
     for cand in available:
@@ -320,7 +324,7 @@ def suggest_function(name: str, available) -> str:
     if not ranked:
         if kind == "matrix" and low.endswith("m"):
             return (f" ({name} looks like a matrix function, which is not supported; {low[:-1]}(...) is "
-                    f"elementwise; matrix functions: {_MATRIX})")
+                    f"elementwise; matrix functions: {_hint_text(_MATRIX)})")
         return ""
     best = min(r for r, _ in ranked)
     close = sorted(c for r, c in ranked if r == best)

@@ -316,7 +316,7 @@ ARITH = [
                     Example("sum(X*A*X'*x)*(x'*x)", shapes={"X": "n,m", "x": "n"}),
                     Example("x'*A*x*(x'*x)", wrt="x", shapes={"x": "n"}))),
     OpDef("transpose", rank=3, jvp=_transpose_jvp, build=E.transpose, transpose=_transpose_transpose,
-          vec=_transpose_vec, language=("transpose",), arity=1, shape="transpose", keeps_name=True,
+          vec=_transpose_vec, kind="matrix", aliases=("traspose",), language=("transpose",), arity=1, shape="transpose", keeps_name=True,
           text="{0}'", latex="{0}^{{T}}", facts=_transpose_facts,
           examples=(Example("sum(transpose(X)*A)", shapes={"X": "n,m", "A": "n,k"}),)),
     OpDef("pow", rank=8, jvp=_pow_jvp, build=E.power, sample=_power_sample,

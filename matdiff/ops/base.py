@@ -68,6 +68,7 @@ class ElementwiseDef:
     range: tuple = (None, None)
     domain: tuple = (None, None)  # where the function is real and smooth enough to sample
     at_zero: object = None  # f(0) as an exact number when it is one (constant folding)
+    aliases: tuple = ()  # other libraries' names for it (suggested for an unknown name)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ class OpDef:
       :data:`BACKENDS`, a template being one call as in :class:`ElementwiseDef` (``{0}``,
       ``{1}``... the arguments, ``{xp}`` the array module); a tuple-valued op's template
       returns a tuple, which its ``proj`` nodes index.
+    * ``kind`` and ``aliases``: what an unknown function name is matched against: a suggestion
+      never crosses kinds (``expm`` is not ``exp``); ``aliases`` are other libraries' names with
+      the same meaning (``inverse`` for ``inv``).
     """
 
     op: str
@@ -143,6 +147,8 @@ class OpDef:
     facts: Callable | None = None
     examples: tuple = ()
     lower: dict | None = None
+    kind: str = "structure"  # for suggestions: "matrix", "reduction", "structure" (never crossed)
+    aliases: tuple = ()  # other libraries' names for its language name (suggested for an unknown name)
 
     @property
     def name(self) -> str:

@@ -29,45 +29,45 @@ def elementwise(name, derivative, identity, latex_identity, latex, lower, cite="
     d = ElementwiseDef(name, Rule(f"d.{name}", identity, latex_identity, cite, derivative),
                        latex, lower, **kw)
     ELEMENTWISE[name] = d
-    register_function(name, "elementwise")  # (the suggestions for unknown names learn it)
+    register_function(name, "elementwise", d.aliases)  # (suggestions for unknown names learn it)
     return d
 
 
 elementwise("exp", lambda a, node: node, "exp'(x) = exp(x)", r"\exp'(x) = \exp(x)", r"\exp",
-            _same("{xp}.exp({0})"), range=(0.0, INF), at_zero=1)
+            _same("{xp}.exp({0})"), range=(0.0, INF), at_zero=1, aliases=('exponential',))
 elementwise("log", lambda a, node: E.hpow(a, E.const(-1)), "log'(x) = 1/x", r"\log'(x) = 1/x",
-            r"\log", _same("{xp}.log({0})"), domain=(0.0, INF))
+            r"\log", _same("{xp}.log({0})"), domain=(0.0, INF), aliases=('ln', 'logarithm'))
 elementwise("sin", lambda a, node: E.fn("cos", a), "sin'(x) = cos(x)", r"\sin'(x) = \cos(x)",
-            r"\sin", _same("{xp}.sin({0})"), range=(-1.0, 1.0), at_zero=0)
+            r"\sin", _same("{xp}.sin({0})"), range=(-1.0, 1.0), at_zero=0, aliases=('sine',))
 elementwise("cos", lambda a, node: E.neg(E.fn("sin", a)), "cos'(x) = -sin(x)",
-            r"\cos'(x) = -\sin(x)", r"\cos", _same("{xp}.cos({0})"), range=(-1.0, 1.0), at_zero=1)
+            r"\cos'(x) = -\sin(x)", r"\cos", _same("{xp}.cos({0})"), range=(-1.0, 1.0), at_zero=1, aliases=('cosine',))
 elementwise("tan", lambda a, node: E.hpow(E.fn("cos", a), E.const(-2)), "tan'(x) = 1/cos(x)^2",
             r"\tan'(x) = 1/\cos^2(x)", r"\tan", _same("{xp}.tan({0})"), domain=(-1.5, 1.5),
-            at_zero=0)
+            at_zero=0, aliases=('tangent',))
 elementwise("tanh", lambda a, node: E.add(_one_like(a), E.neg(E.hpow(node, E.const(2)))),
             "tanh'(x) = 1 - tanh(x)^2", r"\tanh'(x) = 1 - \tanh^2(x)", r"\tanh",
             _same("{xp}.tanh({0})"), range=(-1.0, 1.0), at_zero=0)
 elementwise("sqrt", lambda a, node: E.mul(E.const(Fraction(1, 2)), E.hpow(node, E.const(-1))),
             "sqrt'(x) = 1/(2*sqrt(x))", r"\sqrt{x}' = \frac{1}{2\sqrt{x}}", r"\sqrt",
-            _same("{xp}.sqrt({0})"), range=(0.0, INF), domain=(0.0, INF), at_zero=0)
+            _same("{xp}.sqrt({0})"), range=(0.0, INF), domain=(0.0, INF), at_zero=0, aliases=('squareroot',))
 elementwise("abs", lambda a, node: E.fn("sign", a), "abs'(x) = sign(x) (x != 0)",
             r"|x|' = \operatorname{sign}(x)", r"\operatorname{abs}", _same("{xp}.abs({0})"),
-            range=(0.0, INF), at_zero=0)
+            range=(0.0, INF), at_zero=0, aliases=('absolute', 'fabs', 'absval'))
 elementwise("sigmoid", lambda a, node: E.had(node, E.add(_one_like(a), E.neg(node))),
             "sigmoid'(x) = sigmoid(x)*(1 - sigmoid(x))", r"\sigma'(x) = \sigma(x)(1 - \sigma(x))",
             r"\sigma", {"numpy": "_sigmoid({0})", "jax": "jax.nn.sigmoid({0})",
-                        "torch": "torch.sigmoid({0})"}, range=(0.0, 1.0))
+                        "torch": "torch.sigmoid({0})"}, range=(0.0, 1.0), aliases=('expit', 'logistic', 'sigm'))
 elementwise("relu", lambda a, node: E.fn("step", a), "relu'(x) = step(x) (x != 0)",
             r"\operatorname{relu}'(x) = \operatorname{step}(x)", r"\operatorname{relu}",
             {"numpy": "{xp}.maximum({0}, 0.0)", "jax": "jnp.maximum({0}, 0.0)",
              "torch": "torch.relu({0})"}, range=(0.0, INF), at_zero=0)
 elementwise("sign", lambda a, node: None, "sign'(x) = 0 (x != 0)",
             r"\operatorname{sign}'(x) = 0", r"\operatorname{sign}", _same("{xp}.sign({0})"),
-            range=(-1.0, 1.0), at_zero=0)
+            range=(-1.0, 1.0), at_zero=0, aliases=('sgn', 'signum'))
 elementwise("step", lambda a, node: None, "step'(x) = 0 (x != 0)",
             r"\operatorname{step}'(x) = 0", r"\operatorname{step}",
             {"numpy": "{xp}.heaviside({0}, 0.0)", "jax": "jnp.heaviside({0}, 0.0)",
-             "torch": "({0} > 0).to({0}.dtype)"}, range=(0.0, 1.0), at_zero=0)
+             "torch": "({0} > 0).to({0}.dtype)"}, range=(0.0, 1.0), at_zero=0, aliases=('heaviside',))
 elementwise("softplus", lambda a, node: E.fn("sigmoid", a), "softplus'(x) = sigmoid(x)",
             r"\operatorname{softplus}'(x) = \sigma(x)", r"\operatorname{softplus}",
             {"numpy": "{xp}.logaddexp({0}, 0.0)", "jax": "{xp}.logaddexp({0}, 0.0)",

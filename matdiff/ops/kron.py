@@ -136,7 +136,7 @@ def _kronadj_facts(n, fs):
 
 KRON = [
     OpDef("kron", rank=17, jvp=_kron_jvp, build=E.kron, transpose=_kron_transpose, vec=_kron_vec,
-          language=("kron",), arity=2, shape="kron", keeps_name=True, text="kron({0}, {1})",
+          aliases=("kronecker",), language=("kron",), arity=2, shape="kron", keeps_name=True, text="kron({0}, {1})",
           latex="{0} \\otimes {1}", facts=_kron_facts,
           examples=(Example("sum(kron(X, A) .* kron(A, X))", shapes={"X": "n,n", "A": "n,n"},
                             square_only=True),

@@ -50,7 +50,7 @@ LEAVES = [
     OpDef("var", rank=1, jvp=VARIABLE, facts=_var_facts),
     OpDef("dvar", rank=2, jvp=CONSTANT, facts=_var_facts),
     OpDef("const", rank=0, jvp=CONSTANT, facts=_const_facts),
-    OpDef("eye", rank=13, jvp=CONSTANT, facts=_eye_facts, language=("eye",), arity=1, shape="dims", dim_args=(0,),
+    OpDef("eye", rank=13, jvp=CONSTANT, facts=_eye_facts, aliases=("identity",), language=("eye",), arity=1, shape="dims", dim_args=(0,),
           examples=(Example("tr(eye(n)*X*X)", shapes={"X": "n,n"}, square_only=True),)),
     OpDef("ones", rank=0, jvp=CONSTANT, facts=_ones_facts, language=("ones",), arity=2, shape="dims", dim_args=(0, 1),
           examples=(Example("sum(ones(m, n)*X)", shapes={"X": "n,k"}),)),

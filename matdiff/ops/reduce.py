@@ -44,10 +44,10 @@ def _norm2_facts(n, fs):
 
 REDUCE = [
     OpDef("sum", rank=11, jvp=_sum_jvp, build=E.sum_, transpose=_sum_transpose, vec=_sum_vec,
-          language=("sum",), arity=1, shape="scalar", text="sum({0})",
+          kind="reduction", language=("sum",), arity=1, shape="scalar", text="sum({0})",
           latex="\\operatorname{{sum}}\\left({0}\\right)", facts=_sum_facts,
           examples=(Example("sum(X .* X)", shapes={"X": "n,m"}),)),
-    OpDef("norm2", rank=11, jvp=_norm2_jvp, build=E.norm2, language=("norm2",), arity=1,
+    OpDef("norm2", rank=11, jvp=_norm2_jvp, build=E.norm2, kind="reduction", aliases=("norm", "fro", "frobenius", "norm_fro", "normfro"), language=("norm2",), arity=1,
           shape="scalar", text="norm2({0})", latex="\\left\\|{0}\\right\\|", facts=_norm2_facts,
           examples=(Example("norm2(X*A)", shapes={"X": "n,m", "A": "m,k"}),
                     Example("norm2(x)", wrt="x", shapes={"x": "n"}))),

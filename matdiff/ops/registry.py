@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..core import expr as E
+from ..core.errors import register_function
 from ..core.facts import Requirement
 from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .arith import ARITH
@@ -40,6 +41,8 @@ def register(od: OpDef) -> OpDef:
     if not all(isinstance(r, Requirement) for r in od.requires):
         raise ValueError(f"op {od.op!r}: requires must be a tuple of Requirement (facts.require)")
     OPS[od.op] = od
+    for i, name in enumerate(od.language):  # unknown-name suggestions learn its names
+        register_function(name, od.kind, od.aliases if i == 0 else ())
     E._RANK[od.op] = od.rank
     if od.build is not None or od.rebuild is not None:
         E._REBUILD[od.op] = od.rebuild_node

@@ -100,7 +100,7 @@ RESHAPE = [
           transpose=_t("T.diagm", "<C, diag(v)> = <diag(C), v>",
                        r"\langle C, \operatorname{diag}v\rangle = \langle \operatorname{diag}C, v\rangle",
                        lambda n, C, i: E.diagv(C)),
-          vec=_diagm_vec, language=("diag",), arity=1, shape="diag", parse_build=_build_diag,
+          vec=_diagm_vec, aliases=("diagonal", "diagflat", "diagm", "diagv"), language=("diag",), arity=1, shape="diag", parse_build=_build_diag,
           keeps_name=True, text="diag({0})", latex="\\operatorname{{diag}}\\left({0}\\right)",
           examples=(Example("sum(diag(x)*A)", wrt="x", shapes={"x": "n"}),
                     Example("sum(diag(diag(X)) * X)", shapes={"X": "n,n"}, square_only=True))),
