@@ -176,7 +176,8 @@ def test_simplifier_codegen_checker_read_the_facts():
     ("logdet(A)", {"A"}),
     ("logdet(S)", {"S"}),
     ("det(A) + tr(inv(B))", {"A", "B"}),
-    ("A^3", {"A"}),
+    ("A^3", set()),  # a positive matrix power is defined at every A
+    ("A^-2", {"A"}),  # inv(A)^2
     ("inv(A*A' + I)", set()),  # positive definite: nonsingular for every A
     ("logdet(exp(x)*exp(x)' + I)", set()),
     ("tan(x)", set()),  # a bounded domain around 0 is not a positive one

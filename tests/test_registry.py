@@ -14,8 +14,6 @@ an explicit UNSUPPORTED for every back-end, and a LaTeX name.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from gradcheck import concrete_shape, random_value
@@ -27,6 +25,7 @@ from matdiff.core import expr as E
 from matdiff.core import facts as F
 from matdiff.core.errors import FUNCTION_KINDS
 from matdiff.core.multi import multi, outputs
+from matdiff.core.record import replace
 from matdiff.core.shapes import dim_mul
 from matdiff.lang import parsing as P
 from matdiff.ops import elementwise as EW
@@ -170,25 +169,25 @@ def test_every_language_function_comes_from_a_declaration():
 def test_deleting_a_capability_is_caught(monkeypatch):
     name = next(iter(EW.ELEMENTWISE))
     d = EW.ELEMENTWISE[name]
-    monkeypatch.setitem(EW.ELEMENTWISE, name, dataclasses.replace(d, latex=""))
+    monkeypatch.setitem(EW.ELEMENTWISE, name, replace(d, latex=""))
     assert any("LaTeX" in g for g in elementwise_gaps())
     monkeypatch.setitem(EW.ELEMENTWISE, name,
-                        dataclasses.replace(d, lower={k: v for k, v in d.lower.items() if k != "torch"}))
+                        replace(d, lower={k: v for k, v in d.lower.items() if k != "torch"}))
     assert any("torch" in g for g in elementwise_gaps())
     monkeypatch.undo()
     linear = next(n for n, od in OPS.items() if od.vec is not None)
     broken = dict(OPS)
-    broken[linear] = dataclasses.replace(OPS[linear], vec=None)
+    broken[linear] = replace(OPS[linear], vec=None)
     assert any(linear in g for g in op_gaps(broken))
-    no_id = dataclasses.replace(OPS[linear], jvp=dataclasses.replace(OPS[linear].jvp, identity=""))
+    no_id = replace(OPS[linear], jvp=replace(OPS[linear].jvp, identity=""))
     assert any(linear in g for g in op_gaps({linear: no_id}))
 
 
 @pytest.mark.parametrize("name", list(OPS))
 def test_deleting_a_facts_rule_or_sampling_domain_is_caught(monkeypatch, name):
-    monkeypatch.setitem(OPS, name, dataclasses.replace(OPS[name], facts=None))
+    monkeypatch.setitem(OPS, name, replace(OPS[name], facts=None))
     assert any(g.startswith(f"{name}: no facts") for g in op_gaps())
-    monkeypatch.setitem(OPS, name, dataclasses.replace(OPS[name], sample="wc"))
+    monkeypatch.setitem(OPS, name, replace(OPS[name], sample="wc"))
     assert any(g.startswith(f"{name}: sample") for g in op_gaps())
 
 
@@ -197,10 +196,10 @@ def test_facts_are_read_from_the_declaration(monkeypatch):
     X = E.var("Xf", ("n", "n"))
     e = E.inv(E.add(X, E.transpose(X)))
     assert F.facts(e).symmetric
-    monkeypatch.setitem(OPS, "inv", dataclasses.replace(OPS["inv"], facts=F.no_facts))
+    monkeypatch.setitem(OPS, "inv", replace(OPS["inv"], facts=F.no_facts))
     assert not F.facts(E.inv(E.add(X, E.transpose(E.var("Yf", ("n", "n")))))).nonsingular
     assert F.sampling_needs(e) == [(0, F.DOMAIN_NEEDS["nonsingular"])]
-    monkeypatch.setitem(OPS, "inv", dataclasses.replace(OPS["inv"], sample="any"))
+    monkeypatch.setitem(OPS, "inv", replace(OPS["inv"], sample="any"))
     assert F.sampling_needs(e) == []
 
 

@@ -39,17 +39,17 @@ from __future__ import annotations
 import math
 import threading
 import weakref
-from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from .errors import RequirementError, caret, spelled, where
+from .record import record, replace
 
 INF = math.inf
 
 STRUCTURE = ("symmetric", "psd", "pd", "lower", "upper", "diagonal", "orthogonal", "nonsingular")
 
 
-@dataclass(frozen=True)
+@record
 class Facts:
     """What holds for a node's value for all inputs (immutable).
 
@@ -298,7 +298,7 @@ def in_unit_interval(e: Expr) -> bool:
 # ---------------------------------------------------------------------------- requirements
 
 
-@dataclass(frozen=True)
+@record
 class Requirement:
     """An op needs ``needs`` of its argument number ``arg``; ``how``: "error" (a clear error
     when the facts cannot show it) or "symmetrize" (replace the argument S by (S + S')/2: only

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..core import expr as E
 from ..core.facts import INF, Facts, iadd, imul, interval, ipow
+from ..core.record import replace
 from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .base import Example, OpDef, rule, zero_sum
 

@@ -15,7 +15,8 @@ is the argument (already a simple expression), ``{xp}`` the back-end's array mod
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from ..core.record import field, record
 
 BACKENDS = ("numpy", "jax", "torch")
 
@@ -37,7 +38,7 @@ class Unsupported:
 UNSUPPORTED = Unsupported()
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One identity, as data: ``fn`` applies it; the rest says what it is and where from."""
 
@@ -51,7 +52,7 @@ class Rule:
         return self.fn(*args, **kwargs)
 
 
-@dataclass(frozen=True)
+@record
 class ElementwiseDef:
     """An ordinary scalar function applied entry by entry: one entry per function.
 
@@ -71,7 +72,7 @@ class ElementwiseDef:
     aliases: tuple = ()  # other libraries' names for it (suggested for an unknown name)
 
 
-@dataclass(frozen=True)
+@record
 class Example:
     """A text in the input language that exercises an op, for the registry-driven tests.
 
@@ -84,7 +85,7 @@ class Example:
     square_only: bool = False
 
 
-@dataclass(frozen=True, eq=False)
+@record(eq=False)
 class OpDef:
     """Everything matdiff knows about one internal op (``Expr.op``), in one declaration.
 

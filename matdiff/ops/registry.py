@@ -16,11 +16,11 @@ traces), which needs the context of neighbouring nodes.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from ..core import expr as E
 from ..core.errors import register_function
 from ..core.facts import Requirement
+from ..core.record import record
 from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .arith import ARITH
 from .base import OpDef
@@ -73,7 +73,7 @@ E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO
 
 
 
-@dataclass(frozen=True)
+@record
 class LanguageFunction:
     """A function name of the input language: the op it builds and how."""
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import contextvars
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+
+from ..core.record import field, record
 
 _TRACER: contextvars.ContextVar = contextvars.ContextVar("matdiff_tracer", default=None)
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One rule application: ``rule`` rewrote ``before`` into ``after``.
 
