@@ -409,6 +409,7 @@ class Derivation:
         return self._compiled("torch", jvp, vjp, hessian, hvp)
 
     def _compiled(self, target, jvp, vjp, hessian, hvp):
+        _check_installed(target)
         if sum(map(bool, (jvp, vjp, hessian, hvp))) > 1:
             raise DerivationError("ask for one of jvp=True, vjp=True, hessian=True, hvp=True")
         if hessian or hvp:
@@ -513,6 +514,22 @@ def _check_target(target) -> None:
     if target not in _LIBRARY:
         raise DerivationError(f"unknown target {target!r}{suggest(str(target), _LIBRARY)}: "
                               f"use one of {', '.join(_LIBRARY)}")
+
+
+def _check_installed(target) -> None:
+    """A compiled function needs its library: a clear error, not an ImportError from inside
+    the generated module."""
+    import importlib.util
+
+    module = {"jax": "jax", "torch": "torch"}.get(target)
+    try:
+        found = module is None or importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken or stubbed-out installation
+        found = False
+    if not found:
+        raise DerivationError(f"to_{target}() needs {module}, which is not installed: "
+                              f"pip install 'matdiff[backends]' (or {module}); "
+                              f"d.source({target!r}) gives the code without it")
 
 
 def _dict_result(names):

@@ -276,3 +276,15 @@ def test_jit_safe_printers_emit_no_host_round_trips():
         for mode in ({}, {"hessian": True}, {"hvp": True}):
             src = d.source(target, **mode)
             assert not re.search(r"\bfloat\(|\.item\(\)|out=|\+=|-=", src), src
+
+
+@pytest.mark.parametrize("target", ["jax", "torch"])
+def test_a_missing_library_is_a_clear_error_not_an_import_error(monkeypatch, target):
+    """to_jax()/to_torch() without the library: what to install, and that source() works."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, target, None)  # as if not installed
+    d = matdiff.derive("x'*A*x", wrt="x", shapes={"x": "n", "A": "n,n"})
+    with pytest.raises(matdiff.DerivationError, match=rf"needs {target}.*pip install 'matdiff\[backends\]'"):
+        getattr(d, f"to_{target}")()
+    assert "def f(" in d.source(target)
