@@ -414,7 +414,6 @@ def positive_variables(e: Expr) -> set:
     return out
 
 
-
 # the nodes' module loads last: loading it loads the op declarations, which import Facts from here
 from . import expr as E  # noqa: E402
 from . import multi as _multi  # noqa: E402 (its names are read at call time: no import cycle)

@@ -174,7 +174,6 @@ class _Builder:
         return self._check_depth(node)
 
 
-
 _PARSER = None
 
 
@@ -184,8 +183,6 @@ def _grammar_text() -> str:
         if p.exists():
             return p.read_text()
     raise MatdiffError("matdiff installation is broken: grammar/matdiff.lark not found")
-
-
 
 
 _CALLBACKS = ("add", "sub", "mul", "div", "hadamard", "hdiv", "neg", "pos", "pow", "hpow",

@@ -16,7 +16,6 @@ VARIABLE = Rule("d.var", "d X = dX (X differentiated), d Y = 0 (Y held fixed)",
                 r"\mathrm{d}X = \mathrm{d}X", "definition", lambda n, d: None)
 
 
-
 def _var_facts(n, fs):
     # a variable declared symmetric is symmetric (so is its differential dS)
     return Facts(symmetric=n.attr[1])

@@ -71,8 +71,6 @@ for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, MULTI):
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks
 
 
-
-
 @record
 class LanguageFunction:
     """A function name of the input language: the op it builds and how."""

@@ -177,7 +177,6 @@ def to_latex(e: Expr) -> str:
     return LatexPrinter()(e)
 
 
-
 # ---------------------------------------------------------------------------- a derivation
 
 
