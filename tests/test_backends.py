@@ -288,3 +288,21 @@ def test_a_missing_library_is_a_clear_error_not_an_import_error(monkeypatch, tar
     with pytest.raises(matdiff.DerivationError, match=rf"needs {target}.*pip install 'matdiff\[backends\]'"):
         getattr(d, f"to_{target}")()
     assert "def f(" in d.source(target)
+
+
+def test_every_backend_spells_every_lowered_operation():
+    """The lowering is target-neutral: each back-end printer spells the same set of lowered
+    operations (a new lowered op without a spelling in one back-end fails here, not when a
+    user first generates code for that back-end)."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    from matdiff.backends import lower
+
+    printers = {t: importlib.import_module(f"matdiff.backends.{t}").PRINTER for t in ("numpy", "jax", "torch")}
+    keys = {t: set(p.templates) for t, p in printers.items()}
+    assert keys["numpy"] == keys["jax"] == keys["torch"], keys
+    made = set(re.findall(r'self\.(?:node|call)\("([a-z_]+)"', Path(lower.__file__).read_text()))
+    spelled_in_code = {"fn", "op_call", "call"}  # read from the op declarations by Printer.code
+    assert made - spelled_in_code <= keys["numpy"], sorted(made - spelled_in_code - keys["numpy"])
