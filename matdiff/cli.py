@@ -90,14 +90,22 @@ def _derive(expression, wrt, shapes, symmetric):
     return d
 
 
-def _run(fn):
-    """Turn user errors into one clean message and exit code 2."""
+def _run(fn, json_errors: bool = False):
+    """Turn user errors into one clean message and exit code 2; with ``json_errors`` (the
+    command's output is JSON) the error is also printed on stdout as JSON with its fields
+    (kind, message, pos, end, suggestion, text), for programs that read the output."""
     from .core.errors import INTERFACE, MatdiffError
 
     token = INTERFACE.set("cli")  # advice in messages is spelt as options (--shape x=n)
     try:
         return fn()
     except MatdiffError as e:
+        if json_errors:
+            import json
+
+            from .render.json import error_dict
+
+            click.echo(json.dumps(error_dict(e), indent=2))
         click.echo(f"matdiff: error: {e}", err=True)
         sys.exit(2)
     except click.ClickException:
@@ -135,7 +143,7 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
         else:
             click.echo(render(d, fmt))
 
-    _run(go)
+    _run(go, json_errors=fmt == "json")
 
 
 def render_second_order(d, fmt: str) -> str:

@@ -239,3 +239,19 @@ def test_expression_starting_with_minus_is_not_an_option():
         r = runner.invoke(main, args)
         assert r.exit_code == 0, (args, r.output)
     assert "-2*x" in runner.invoke(main, ["-x'*x", "--wrt", "x"]).output
+
+
+def test_json_format_reports_errors_as_json_with_their_fields(main):
+    """--format json: a program reading stdout gets the error's fields (kind, span, message,
+    suggestion) as JSON; the readable message still goes to stderr; exit 2."""
+    import json
+
+    r = CliRunner().invoke(main, ["x'*A*x + tr(B)", "--wrt", "x", "--shape", "x=n", "--shape", "B=n,m",
+                                  "--format", "json"])
+    assert r.exit_code == 2
+    err = json.loads(r.stdout)["error"]
+    assert err["kind"] == "shape" and "square" in err["message"] and err["pos"] == 9
+    assert err["text"].startswith(err["message"]) and "^" in err["text"]
+    assert "matdiff: error:" in r.stderr
+    r = CliRunner().invoke(main, ["tr(X", "--wrt", "X", "--format", "json"])
+    assert r.exit_code == 2 and json.loads(r.stdout)["error"]["kind"] == "parse"
