@@ -298,11 +298,12 @@ _TEXT_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # ---------------------------------------------------------------------------- bare I, ones, zeros
 
 _CONSTANTS = ("eye", "ones", "zero", "bcast")  # bcast prints as s*ones
-_SQUARE = ("trace", "det", "logdet")  # scalar of a square argument
-_REDUCE = ("sum", "norm2")  # scalar of any argument
-_SAME = ("fn", "inv", "mpow")  # the argument's shape (inv, mpow: square)
-# ops whose sizes are products of their arguments' sizes: (rows, cols, *argument slots) ->
-# [(x, y, z): x = y*z]; the parser solves such an equation when two of the three are known
+# How sizes flow is the parser's shape rule, which each op declares by name (OpDef.shape):
+# "scalar_of_square" (tr, det, logdet), "scalar" (sum, norm2: any argument), "same" and
+# "square_same" (the argument's shape); internal ops without a language name by op below.
+_SAME = ("fn", "mpow")  # the argument's shape (mpow: square)
+# shape rules whose sizes are products of the arguments' sizes: (rows, cols, *argument
+# slots) -> [(x, y, z): x = y*z]; the parser solves such an equation when two are known
 _SIZED_BY_PRODUCTS = {
     "kron": lambda r, c, a, b: [(r, a[0], b[0]), (c, a[1], b[1])],
     "vec": lambda r, c, a: [(r, a[0], a[1])],
@@ -374,6 +375,8 @@ def sizes_determined(e: Expr) -> bool:
     while stack:
         n, r, c = stack.pop()
         op = n.op
+        od = OPS.get(op)
+        rule = od.shape if od is not None else None
         if not contains(n):
             know(r, c)
         elif op == "eye":
@@ -427,20 +430,20 @@ def sizes_determined(e: Expr) -> bool:
             alone(n.args[0])
             alone(n.args[1])
             know(r, c)
-        elif op in _SAME:
-            if op != "fn":
+        elif op in _SAME or rule in ("same", "square_same"):
+            if op == "mpow" or rule == "square_same":
                 union(r, c)
             stack.append((n.args[0], r, c))
-        elif op in _SQUARE:
+        elif rule == "scalar_of_square":
             know(r, c)
             ra = slot()
             stack.append((n.args[0], ra, ra))
-        elif op in _REDUCE:
+        elif rule == "scalar":
             know(r, c)
             stack.append((n.args[0], slot(), slot()))
-        elif op in _SIZED_BY_PRODUCTS:
+        elif rule in _SIZED_BY_PRODUCTS:
             args = [(slot(), slot()) for _ in n.args]
-            for (x, y, z) in _SIZED_BY_PRODUCTS[op](r, c, *args):
+            for (x, y, z) in _SIZED_BY_PRODUCTS[rule](r, c, *args):
                 products.append((x, y, z))
             if op == "vec":
                 know(c)
