@@ -48,24 +48,17 @@ def rng():
 
 
 @pytest.fixture
-def declared(monkeypatch):
-    """``declared(od)``: register a test-only OpDef for the test, its language names (if any)
-    in the parser's function table too; all removed afterwards."""
+def declared():
+    """``declared(od)``: register a test-only OpDef for the test (the parser's function
+    tables follow the registry); removed afterwards."""
+    from matdiff.ops import registry as R
+
     stack = []
 
     def install(od):
-        from matdiff.lang import parsing as P
-        from matdiff.ops import registry as R
-
         cm = R.registered(od)
         cm.__enter__()
         stack.append(cm)
-        lang = R.language_functions()
-        for name in od.language:
-            f = lang[name]
-            monkeypatch.setitem(P._LANGUAGE, name, f)
-            monkeypatch.setitem(P.FUNCTIONS, name, (f.arity, P.SHAPE_RULES[f.shape], f.build))
-        monkeypatch.setattr(P, "FUNCTION_NAMES", P.FUNCTION_NAMES | set(od.language))
         return od
 
     yield install

@@ -562,3 +562,17 @@ def test_a_tuple_valued_op_is_computed_once_in_generated_code(declared):
     Xv = np.random.default_rng(2).standard_normal((3, 2))
     t, q = compile_source(src, "f")(Xv)
     assert np.allclose(t, Xv.T) and np.allclose(q, Xv * Xv)
+
+
+def test_the_parser_follows_declarations_added_and_removed():
+    """A declaration registered at run time is in the language at once, and gone after."""
+    import matdiff
+
+    od = OpDef("tneg", rank=21, build=lambda A: E.Expr("tneg", (A,), A.shape),
+               jvp=Rule("d.tneg", "d tneg(A) = tneg(dA)", "-", _TEST_RULE, lambda n, d: None),
+               language=("tneg",), arity=1, shape="same", facts=F.no_facts)
+    with R.registered(od):
+        assert matdiff.parse("tneg(X)", {"X": "n,m"}).op == "tneg"
+        assert "tneg" in P.FUNCTION_NAMES
+    with pytest.raises(matdiff.ParseError, match="unknown function 'tneg'"):
+        matdiff.parse("tneg(X)", {"X": "n,m"})

@@ -45,6 +45,7 @@ from ..core.shapes import (
     sym,
 )
 from ..ops.registry import language_functions
+from ..ops.registry import version as registry_version
 
 MAX_DEPTH = 200
 MAX_INPUT = 65_536  # characters; real expressions are far shorter, and this bounds the time
@@ -407,7 +408,7 @@ def _infer(ctx: _Context, node: Node):
     """Shape inference: sets node.shape (inference dims) and node.how (decisions)."""
     U = ctx.U
     k = node.kind
-    dimargs = DIM_ARGS.get(node.value, ()) if k == "call" else ()
+    dimargs = _tables().dim_args.get(node.value, ()) if k == "call" else ()
     for i, c in enumerate(node.children):
         if i not in dimargs:  # dimension arguments (eye(n), K(m, n)) are not expressions
             _infer(ctx, c)
@@ -539,7 +540,7 @@ def _infer(ctx: _Context, node: Node):
         _infer_call(ctx, node)
         # a reduction (tr, det, sum, norm2, ...) of names is not a name; elementwise
         # functions (and diag/kron of scalars) keep the flag
-        node.ns = node.value in _KEEPS_NAME and any(c.ns for c in node.children)
+        node.ns = node.value in _tables().keeps_name and any(c.ns for c in node.children)
     else:  # pragma: no cover
         raise AssertionError(k)
     ctx.nodes.append(node)
@@ -692,26 +693,54 @@ SHAPE_RULES = {
     "unvec": _f_unvec, "kron": _f_kron, "kronadj1": _f_kronadj1, "kronadj2": _f_kronadj2, "dims": None,
 }
 
-# name -> (arity, shape rule, builder(node, *args)), generated from the op declarations
-_LANGUAGE = language_functions()
-FUNCTIONS = {name: (f.arity, SHAPE_RULES[f.shape], f.build) for name, f in _LANGUAGE.items()}
-# arguments that are dimensions (a positive integer, a size name, or a product n*m)
-DIM_ARGS = {name: f.dim_args for name, f in _LANGUAGE.items() if f.dim_args}
-FUNCTION_NAMES = set(FUNCTIONS)
-# calls whose scalar result is still "a name" when an argument is (elementwise functions);
-# any other call of scalars (tr, det, sum, norm2, ...) is a reduction
-_KEEPS_NAME = {name for name, f in _LANGUAGE.items() if f.keeps_name}
+class _Tables:
+    """The language's function tables, generated from the op declarations (rebuilt when a
+    declaration is added or removed: :func:`matdiff.ops.registry.version`)."""
+
+    def __init__(self, version: int):
+        self.version = version
+        self.language = language_functions()
+        # name -> (arity, shape rule, builder(node, *args))
+        self.functions = {name: (f.arity, SHAPE_RULES[f.shape], f.build) for name, f in self.language.items()}
+        # arguments that are dimensions (a positive integer, a size name, or a product n*m)
+        self.dim_args = {name: f.dim_args for name, f in self.language.items() if f.dim_args}
+        self.names = frozenset(self.functions)
+        # calls whose scalar result is still "a name" when an argument is (elementwise
+        # functions); any other call of scalars (tr, det, sum, norm2, ...) is a reduction
+        self.keeps_name = {name for name, f in self.language.items() if f.keeps_name}
+
+
+_TABLES: list = [None]
+
+
+def _tables() -> _Tables:
+    t = _TABLES[0]
+    v = registry_version()
+    if t is None or t.version != v:
+        t = _TABLES[0] = _Tables(v)
+    return t
+
+
+_MODULE_TABLES = {"FUNCTIONS": "functions", "FUNCTION_NAMES": "names", "DIM_ARGS": "dim_args",
+                  "_LANGUAGE": "language", "_KEEPS_NAME": "keeps_name"}
+
+
+def __getattr__(name):  # the tables as module attributes, always current
+    if name in _MODULE_TABLES:
+        return getattr(_tables(), _MODULE_TABLES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _infer_call(ctx: _Context, node: Node):
     name = node.value
-    if name not in FUNCTIONS:
+    tables = _tables()
+    if name not in tables.functions:
         if name in ctx.declared or name in ctx.env or (name[0].isupper() and len(name) == 1):
             ctx.fail(f"{name!r} is a variable, not a function; write {name}*(...) for a product",
                      node.pos)
         raise ParseError(f"unknown function {name!r} at {where(ctx.text, node.pos)}"
-                         f"{suggest_function(name, FUNCTION_NAMES)}\n{caret(ctx.text, node.pos, len(name))}")
-    arity, rule, _ = FUNCTIONS[name]
+                         f"{suggest_function(name, tables.names)}\n{caret(ctx.text, node.pos, len(name))}")
+    arity, rule, _ = tables.functions[name]
     if name in ("eye", "ones", "zeros"):  # eye(n), ones(n), ones(n, m), zeros(n, m)
         nargs = len(node.children)
         if not 1 <= nargs <= (1 if name == "eye" else 2):
@@ -800,7 +829,7 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
         if node.how == "zeros":
             return E.zero(shape)
         return E.var(node.value, shape, node.value in ctx.symmetric)
-    skip = DIM_ARGS.get(node.value, ()) if k == "call" else ()
+    skip = _tables().dim_args.get(node.value, ()) if k == "call" else ()
     args = [_build(ctx, R, c) for i, c in enumerate(node.children) if i not in skip]
     if k == "sum":
         shape = R.shape(node.shape)
@@ -851,9 +880,9 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
             shape = R.shape(node.shape)
             return {"unvec": lambda: E.unvec(args[0], shape[0], shape[1]), "eye": lambda: E.eye(shape[0]),
                     "ones": lambda: E.ones(shape), "zeros": lambda: E.zero(shape)}[name]()
-        args = check_call(_LANGUAGE[name].op, args, ctx.text, node.pos,  # the facts it requires
+        args = check_call(_tables().language[name].op, args, ctx.text, node.pos,  # the facts it requires
                           [c.pos for i, c in enumerate(node.children) if i not in skip], name)
-        return FUNCTIONS[name][2](node, *args)
+        return _tables().functions[name][2](node, *args)
     raise AssertionError(k)  # pragma: no cover
 
 
@@ -899,7 +928,7 @@ def _free_names(tree: Node, decl: _Declarations) -> list:
             v = n.value
             if v not in decl.shapes and v not in CONSTANT_NAMES and v[0].islower():
                 found[v] = min(found.get(v, n.pos), n.pos)
-        skip = DIM_ARGS.get(n.value, ()) if n.kind == "call" else ()
+        skip = _tables().dim_args.get(n.value, ()) if n.kind == "call" else ()
         stack.extend(c for i, c in enumerate(n.children) if i not in skip)
     return sorted(found, key=found.get)
 

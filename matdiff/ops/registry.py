@@ -32,6 +32,12 @@ from .reduce import REDUCE
 from .reshape import RESHAPE
 
 OPS: dict[str, OpDef] = {}
+_VERSION = [0]  # bumped whenever OPS changes: tables derived from it (the parser's) rebuild
+
+
+def version() -> int:
+    """A number that changes whenever a declaration is added or removed."""
+    return _VERSION[0]
 
 
 def register(od: OpDef) -> OpDef:
@@ -41,6 +47,7 @@ def register(od: OpDef) -> OpDef:
     if not all(isinstance(r, Requirement) for r in od.requires):
         raise ValueError(f"op {od.op!r}: requires must be a tuple of Requirement (facts.require)")
     OPS[od.op] = od
+    _VERSION[0] += 1
     for i, name in enumerate(od.language):  # unknown-name suggestions learn its names
         register_function(name, od.kind, od.aliases if i == 0 else ())
     E._RANK[od.op] = od.rank
@@ -52,8 +59,7 @@ def register(od: OpDef) -> OpDef:
 @contextmanager
 def registered(*defs: OpDef):
     """The declarations ``defs`` registered for the duration of a ``with`` block, then removed
-    (a test-only op). The parser's function table is built once, at import: a test adds its
-    language names there itself (from :func:`language_functions`)."""
+    (a test-only op); the parser's function tables follow (they rebuild on :func:`version`)."""
     for od in defs:
         register(od)
     try:
@@ -63,6 +69,7 @@ def registered(*defs: OpDef):
             OPS.pop(od.op, None)
             E._RANK.pop(od.op, None)
             E._REBUILD.pop(od.op, None)
+        _VERSION[0] += 1
 
 
 for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, MULTI):
