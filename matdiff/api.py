@@ -50,6 +50,7 @@ class Derivation:
     jacobian : the Jacobian when there is a single ``wrt`` variable
     second_differential, hvp, hvp_variable, hessian : second derivatives of a scalar
         expression by its single ``wrt`` variable (computed on first use)
+    steps : every rule applied to get the first-order results, in order (on first use)
 
     >>> d = derive("logdet(X)", wrt="X")
     >>> str(d.gradient), str(d.hvp)
@@ -63,6 +64,8 @@ class Derivation:
         if len(set(wrt)) != len(wrt):
             raise DerivationError(f"a variable is repeated in wrt: {wrt}")
         self.text = text
+        self._declared = shapes
+        self._steps = None
         self.symmetric = set(_names(symmetric, "symmetric"))
         parsed = parse_full(text, shapes, self.symmetric)
         self.expr: Expr = parsed.expr
@@ -108,6 +111,22 @@ class Derivation:
                 g = sym(g)
             out[name] = g
         return out
+
+    @property
+    def steps(self) -> list:
+        """Every rule applied to derive the differential and the gradients (or Jacobians), in
+        order: :class:`~matdiff.passes.trace.Step` ``(rule, before, after, path)``, each
+        ``rule`` stating its identity (``rule.identity``, ``rule.latex``) and its source
+        (``rule.cite``). Computed on first use, by deriving again under a tracer."""
+        if self._steps is None:
+            from .passes.trace import tracing
+
+            with tracing() as steps:
+                again = Derivation(self.text, self.wrt, self._declared, self.symmetric)
+                if not again.expr.is_scalar:
+                    again.jacobians  # noqa: B018 (computed for its steps)
+            self._steps = steps
+        return self._steps
 
     # ------------------------------------------------------------------ views
     @property

@@ -109,3 +109,19 @@ def test_vec_pass_reports_its_rules():
     with tracing() as steps:
         jacobians(differential(p.expr, dv), ["X"], p.shapes)
     assert "vec.mul" in steps.rules()
+
+
+def test_a_derivation_lists_the_rules_it_applied():
+    """Derivation.steps: the rules behind the result, each with its identity and source,
+    recorded by deriving again under a tracer (the results are the same objects)."""
+    import matdiff
+
+    d = matdiff.derive("tr(X*A*X)", wrt="X", shapes={"X": "n,n", "A": "n,n"})
+    names = [s.rule.name for s in d.steps]
+    for rule in ("d.mul", "d.trace", "T.trace", "T.mul"):
+        assert rule in names, names
+    assert all(s.rule.identity and s.rule.cite for s in d.steps)
+    assert d.steps is d.steps  # computed once
+    J = matdiff.derive("A*X*B", wrt="X", shapes={"X": "n,m", "A": "k,n", "B": "m,p"})
+    assert any(s.rule.name.startswith("vec.") for s in J.steps)
+    assert str(J.jacobian) == "kron(B', A)"
