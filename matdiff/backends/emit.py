@@ -23,6 +23,7 @@ import keyword
 import re
 import sys
 import types
+from abc import ABC, abstractmethod
 
 from ..core import expr as E
 from ..core.errors import DerivationError
@@ -68,6 +69,49 @@ def printer_for(target: str):
 # ---------------------------------------------------------------------------- printers
 
 
+# Spellings of the lowered operations shared by the array modules (NumPy's, and the default
+# of every back-end: a printer lists only where its library differs). Text templates use
+# {0}, {1}... (arguments' code), {a0}, {a1}... (attributes), {args} and {xp} (the array module).
+ARRAY_TEMPLATES = {
+    "name": "{a0}", "num": "{a0}", "int": "{a0}",
+    "f64": "{xp}.float64({0})",
+    "eye": "{xp}.eye({a0})",
+    "ones": "{xp}.ones(({a0}, {a1}))",
+    "zeros": "{xp}.zeros(({a0}, {a1}))",
+    "full": "{xp}.full(({a0}, {a1}), {0})",
+    "commutation": "_commutation({a0}, {a1})",
+    "T": "{0}.T",
+    "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
+    "matmul": "{0} @ {1}", "pow": "{0} ** {1}", "neg": "-{0}",
+    "det": "{xp}.linalg.det({0})",
+    "inv": "{xp}.linalg.inv({0})",
+    "slogdet": "{xp}.linalg.slogdet({0})",
+    "matrix_power": "{xp}.linalg.matrix_power({0}, {a0})",
+    "solve": "{xp}.linalg.solve({0}, {1})",
+    "index": "{0}[{a0}]",
+    "softplus": "{xp}.logaddexp({0}, 0.0)",
+    "max_shift": "_max_shift({args})",
+    "sum": "{xp}.sum({0})",
+    "sum_axis": "{xp}.sum({0}, axis={a0}, keepdims=True)",
+    "vdot": "{xp}.vdot({0}, {1})",
+    "norm": "{xp}.linalg.norm({0})",
+    "trace": "{xp}.trace({0})",
+    "diagflat": "{xp}.diagflat({0})",
+    "diag": "{xp}.diag({0})",
+    "col": "{0}[:, None]",
+    "einsum_col": '{xp}.einsum("{a0}", {0}, {1})[:, None]',
+    "vec": "{0}.reshape(-1, 1, order='F')",
+    "unvec": "{0}.reshape({a0}, {a1}, order='F')",
+    "kron": "{xp}.kron({0}, {1})",
+    "kronadj1": "_kronadj1({0}, {1})",
+    "kronadj2": "_kronadj2({0}, {1})",
+    "kron_matmul": "_kron_matmul({0}, {1}, {2})",
+    "commute_rows": "_commute_rows({a0}, {a1}, {0})",
+    "list": "[{args}]",
+    "multi_dot": "{xp}.linalg.multi_dot({0})",
+}
+
+
 def _atomic(template: str) -> bool:
     """The template is one operand (a call, an attribute, an index): nothing at the top level
     of its parentheses but names, dots and {placeholders}, so no operator binds into it."""
@@ -82,7 +126,7 @@ def _atomic(template: str) -> bool:
     return True
 
 
-class Printer:
+class Printer(ABC):
     """A back-end: spellings of the lowered operations plus boundary code and capabilities.
 
     ``templates``: ``{op: text or callable}``; text is formatted with the argument code
@@ -194,21 +238,21 @@ class Printer:
     def helper_sources(self) -> list:
         return [self.sub_aliases(self.helpers[h]) for h in sorted(self.used_helpers)]
 
+    @abstractmethod
     def convert(self, p: str) -> list:
         """Lines converting parameter ``p`` to an array of this back-end."""
-        raise NotImplementedError
 
+    @abstractmethod
     def scalar_lines(self, name: str, p: str) -> list:
         """Lines checking that ``p`` holds one number and making it a scalar."""
-        raise NotImplementedError
 
     def prologue(self, first: str, body: str) -> list:
         """Lines after the input checks (``first``: an array parameter; ``body``: the code)."""
         return []
 
+    @abstractmethod
     def scalar_out(self, code: str, prec: int, literal: bool, node) -> str:
         """A scalar output (``literal``: a float literal tagged scalar; ``node``: its LNode)."""
-        raise NotImplementedError
 
     def vector_out(self, code: str, prec: int) -> str:
         return f"{code}.ravel()" if prec == P_ATOM else f"({code}).ravel()"

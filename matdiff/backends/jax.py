@@ -11,7 +11,7 @@ generated module.
 
 from __future__ import annotations
 
-from .emit import Printer
+from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is one of them)
     "_max_shift": '''def _max_shift(z, w=None):
@@ -71,44 +71,11 @@ class JaxPrinter(Printer):
     in_place = False
     jit_safe = True
     helpers = _HELPERS
-    templates = {
-        "name": "{a0}", "num": "{a0}", "int": "{a0}",
-        "f64": "{xp}.asarray({0})",
-        "eye": "{xp}.eye({a0})",
-        "ones": "{xp}.ones(({a0}, {a1}))",
-        "zeros": "{xp}.zeros(({a0}, {a1}))",
-        "full": "{xp}.full(({a0}, {a1}), {0})",
-        "commutation": "_commutation({a0}, {a1})",
-        "T": "{0}.T",
-        "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
-        "matmul": _matmul, "pow": "{0} ** {1}", "neg": "-{0}",
-        "det": "{xp}.linalg.det({0})",
-        "inv": "{xp}.linalg.inv({0})",
-        "slogdet": "{xp}.linalg.slogdet({0})",
-        "matrix_power": "{xp}.linalg.matrix_power({0}, {a0})",
-        "solve": "{xp}.linalg.solve({0}, {1})",
-        "index": "{0}[{a0}]",
-        "softplus": "{xp}.logaddexp({0}, 0.0)",
-        "max_shift": "_max_shift({args})",
-        "sum": "{xp}.sum({0})",
-        "sum_axis": "{xp}.sum({0}, axis={a0}, keepdims=True)",
-        "vdot": "{xp}.vdot({0}, {1})",
-        "norm": "{xp}.linalg.norm({0})",
-        "trace": "{xp}.trace({0})",
-        "diagflat": "{xp}.diagflat({0})",
-        "diag": "{xp}.diag({0})",
-        "col": "{0}[:, None]",
-        "einsum_col": '{xp}.einsum("{a0}", {0}, {1})[:, None]',
-        "vec": "{0}.T.reshape(-1, 1)",
-        "unvec": "{0}.reshape({a1}, {a0}).T",
-        "kron": "{xp}.kron({0}, {1})",
-        "kronadj1": "_kronadj1({0}, {1})",
-        "kronadj2": "_kronadj2({0}, {1})",
-        "kron_matmul": "_kron_matmul({0}, {1}, {2})",
-        "commute_rows": "_commute_rows({a0}, {a1}, {0})",
-        "list": "[{args}]",
-        "multi_dot": "{xp}.linalg.multi_dot({0})",
-    }
+    templates = {**ARRAY_TEMPLATES,  # where JAX differs from the common spelling
+                 "f64": "{xp}.asarray({0})",
+                 "matmul": _matmul,  # A.T @ r without forming A.T (lax.dot_general)
+                 "vec": "{0}.T.reshape(-1, 1)",
+                 "unvec": "{0}.reshape({a1}, {a0}).T"}
 
     def convert(self, p):
         jnp = self.alias["jnp"]

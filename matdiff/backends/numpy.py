@@ -7,7 +7,7 @@ is inf) and returned as Python floats; vectors come back 1-D. Not meant for ``ja
 
 from __future__ import annotations
 
-from .emit import Printer
+from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias np (renamed where a user name is np)
     "_sigmoid": '''def _sigmoid(z):
@@ -61,44 +61,7 @@ class NumpyPrinter(Printer):
     in_place = True
     jit_safe = False
     helpers = _HELPERS
-    templates = {
-        "name": "{a0}", "num": "{a0}", "int": "{a0}",
-        "f64": "{xp}.float64({0})",
-        "eye": "{xp}.eye({a0})",
-        "ones": "{xp}.ones(({a0}, {a1}))",
-        "zeros": "{xp}.zeros(({a0}, {a1}))",
-        "full": "{xp}.full(({a0}, {a1}), {0})",
-        "commutation": "_commutation({a0}, {a1})",
-        "T": "{0}.T",
-        "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
-        "matmul": "{0} @ {1}", "pow": "{0} ** {1}", "neg": "-{0}",
-        "det": "{xp}.linalg.det({0})",
-        "inv": "{xp}.linalg.inv({0})",
-        "slogdet": "{xp}.linalg.slogdet({0})",
-        "matrix_power": "{xp}.linalg.matrix_power({0}, {a0})",
-        "solve": "{xp}.linalg.solve({0}, {1})",
-        "index": "{0}[{a0}]",
-        "softplus": "{xp}.logaddexp({0}, 0.0)",
-        "max_shift": "_max_shift({args})",
-        "sum": "{xp}.sum({0})",
-        "sum_axis": "{xp}.sum({0}, axis={a0}, keepdims=True)",
-        "vdot": "{xp}.vdot({0}, {1})",
-        "norm": "{xp}.linalg.norm({0})",
-        "trace": "{xp}.trace({0})",
-        "diagflat": "{xp}.diagflat({0})",
-        "diag": "{xp}.diag({0})",
-        "col": "{0}[:, None]",
-        "einsum_col": '{xp}.einsum("{a0}", {0}, {1})[:, None]',
-        "vec": "{0}.reshape(-1, 1, order='F')",
-        "unvec": "{0}.reshape({a0}, {a1}, order='F')",
-        "kron": "{xp}.kron({0}, {1})",
-        "kronadj1": "_kronadj1({0}, {1})",
-        "kronadj2": "_kronadj2({0}, {1})",
-        "kron_matmul": "_kron_matmul({0}, {1}, {2})",
-        "commute_rows": "_commute_rows({a0}, {a1}, {0})",
-        "list": "[{args}]",
-        "multi_dot": "{xp}.linalg.multi_dot({0})",
-    }
+    templates = ARRAY_TEMPLATES  # NumPy spells every lowered operation the common way
 
     def convert(self, p):
         return [f"{p} = {self.alias['np']}.asarray({p}, dtype=float)"]
