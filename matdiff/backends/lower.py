@@ -398,12 +398,7 @@ class Lowerer:
         if op == "pow":
             return self._pow(e)
         if op == "had":
-            num, den = [], []
-            for f in e.args:
-                if f.op == "hpow" and f.args[1].op == "const" and f.args[1].attr < 0:
-                    den.append(E.hpow(f.args[0], E.const(-f.args[1].attr)))
-                else:
-                    num.append(f)
+            num, den = E.had_fraction(e)
             acc = L(num[0]) if num else self.num("1.0")
             for f in num[1:]:
                 acc = self.times(acc, L(f))

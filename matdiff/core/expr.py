@@ -737,6 +737,18 @@ def _pull_scalars(e: Expr):
     return [], e
 
 
+def had_fraction(e: Expr):
+    """The factors of a Hadamard product as ``(numerator, denominator)`` lists: a factor
+    ``B.^-k`` is ``B.^k`` in the denominator (how A ./ B is printed and evaluated)."""
+    num, den = [], []
+    for f in e.args:
+        if f.op == "hpow" and f.args[1].op == "const" and f.args[1].attr < 0:
+            den.append(hpow(f.args[0], const(-f.args[1].attr)))
+        else:
+            num.append(f)
+    return num, den
+
+
 def had(*args: Expr) -> Expr:
     """Elementwise (Hadamard) product; scalar arguments scale."""
     shape = SCALAR

@@ -124,12 +124,7 @@ class LatexPrinter(TextPrinter):
         return self.wrap(e.args[0], P_ATOM) + "^{" + str(e.attr) + "}", P_POW
 
     def p_had(self, e):
-        num, den = [], []
-        for f in e.args:
-            if f.op == "hpow" and f.args[1].op == "const" and f.args[1].attr < 0:
-                den.append(E.hpow(f.args[0], E.const(-f.args[1].attr)))
-            else:
-                num.append(f)
+        num, den = E.had_fraction(e)
         s = " \\odot ".join(self.wrap(f, P_NEG + 0.5) for f in num) if num else "\\mathbf{1}"
         for f in den:
             s += " \\oslash " + self.wrap(f, P_NEG + 0.5)
