@@ -161,14 +161,26 @@ def _factor(n):
       '(A^{-1})^T A^T = I', 'definition')
 def _mul_inv_transpose(n):
     # inv(A)'*A' -> I and A'*inv(A)' -> I (adjacent in a chain)
-    c, s, ch = E.factors(n)
-    for i in range(len(ch) - 1):
-        a, b = ch[i], ch[i + 1]
+    def pair(a, b):
         if a.op == "transpose" and b.op == "transpose":
             x, y = a.args[0], b.args[0]
             if (x.op == "inv" and x.args[0] is y) or (y.op == "inv" and y.args[0] is x):
-                rest = ch[:i] + ch[i + 2:]
-                return E.mul(E.const(c), *s, *(rest or [E.eye(a.rows)]))
+                return []
+        return None
+
+    return _chain_window(n, pair)
+
+
+def _chain_window(n, pair):
+    """A rewrite of two adjacent factors in the matrix chain of the product ``n``: the first
+    pair ``(a, b)`` for which ``pair(a, b)`` gives replacement factors (``[]``: the pair
+    cancels to I) is replaced, scalars and coefficient kept; None when no pair matches."""
+    c, s, ch = E.factors(n)
+    for i in range(len(ch) - 1):
+        new = pair(ch[i], ch[i + 1])
+        if new is not None:
+            rest = ch[:i] + list(new) + ch[i + 2:]
+            return E.mul(E.const(c), *s, *(rest or [E.eye(ch[i].rows)]))
     return None
 
 
@@ -179,55 +191,51 @@ def _mul_inv_transpose(n):
       '(A \\otimes B)(C \\otimes D) = AC \\otimes BD', 'Matrix Cookbook (511): mixed-product rule')
 def _mul_kron_kron(n):
     # kron(A, B)*kron(C, D) -> kron(A*C, B*D)   (mixed-product property; A*C and B*D defined)
-    c, s, ch = E.factors(n)
-    for i in range(len(ch) - 1):
-        a, b = ch[i], ch[i + 1]
+    def pair(a, b):
         if a.op == "kron" and b.op == "kron":
             (A, B), (C, D) = a.args, b.args
             if A.cols == C.rows and B.cols == D.rows:
-                merged = E.kron(E.mul(A, C), E.mul(B, D))
-                return E.mul(E.const(c), *s, *ch[:i], merged, *ch[i + 2:])
-    return None
+                return [E.kron(E.mul(A, C), E.mul(B, D))]
+        return None
+
+    return _chain_window(n, pair)
 
 
 @rule('simplify.commutation-kron', 'K(p,m)*kron(A, B) = kron(B, A)*K(q,n) (A m x n, B p x q); K(a,b)*K(b,a) = I',
       'K_{p,m}(A \\otimes B) = (B \\otimes A)K_{q,n}', 'Magnus & Neudecker (1979), Ann. Statist. 7(2)')
 def _mul_commute_kron(n):
-    # K(p,m)*kron(A, B) -> kron(B, A)*K(q,n)   (A m x n, B p x q; Magnus & Neudecker Thm 3.9);
-    # K(a,b)*K(b,a) -> I.  Commutation matrices move right, through Kronecker products,
-    # until they cancel or meet something else.
-    c, s, ch = E.factors(n)
-    for i in range(len(ch) - 1):
-        a, b = ch[i], ch[i + 1]
+    # K(p,m)*kron(A, B) -> kron(B, A)*K(q,n)   (A m x n, B p x q); K(a,b)*K(b,a) -> I.
+    # Commutation matrices move right, through Kronecker products, until they cancel or
+    # meet something else.
+    def pair(a, b):
         if a.op != "K":
-            continue
+            return None
         p, m = a.attr
         if b.op == "kron":
             A, B = b.args
             if A.rows == m and B.rows == p:
-                moved = [E.kron(B, A), E.commutation(B.cols, A.cols)]
-                return E.mul(E.const(c), *s, *ch[:i], *moved, *ch[i + 2:])
+                return [E.kron(B, A), E.commutation(B.cols, A.cols)]
         if b.op == "K" and b.attr == (m, p):
-            rest = ch[:i] + ch[i + 2:]
-            return E.mul(E.const(c), *s, *(rest or [E.eye(a.rows)]))
-    return None
+            return []
+        return None
+
+    return _chain_window(n, pair)
 
 
 @rule('simplify.vec-eye-kron', "vec(I)'*kron(B', A) = vec(A'*B')'",
       '\\operatorname{vec}(I)^T (B^T \\otimes A) = \\operatorname{vec}(A^T B^T)^T', 'Matrix Cookbook (520), (521), (16)')
 def _mul_vec_eye_kron(n):
     # vec(I)'*kron(B', A) -> vec(A'*B')'   (both are M -> tr(A*M*B) = <A'*B', M>)
-    c, s, ch = E.factors(n)
-    for i in range(len(ch) - 1):
-        a, b = ch[i], ch[i + 1]
+    def pair(a, b):
         if (a.op == "transpose" and a.args[0].op == "vec" and a.args[0].args[0].op == "eye"
                 and b.op == "kron"):
             P, Q = b.args
             I = a.args[0].args[0]
             if Q.rows == I.rows and P.rows == I.rows:
-                row = E.transpose(E.vec(E.mul(E.transpose(Q), P)))
-                return E.mul(E.const(c), *s, *ch[:i], row, *ch[i + 2:])
-    return None
+                return [E.transpose(E.vec(E.mul(E.transpose(Q), P)))]
+        return None
+
+    return _chain_window(n, pair)
 
 
 @rule('simplify.scalar-orient', "dx'*A*x = x'*A'*dx (a scalar is its own transpose)",
