@@ -313,7 +313,7 @@ def _fn_sample(n):
     # met by the checker's draws of smaller inputs when the first ones leave it
     d = _ew.ELEMENTWISE.get(n.attr)
     lo, hi = d.domain if d is not None else (None, None)
-    return "positive" if lo is not None and lo >= -1 and hi is None else "any"
+    return "positive" if lo is not None and lo >= -1 and (hi is None or hi == INF) else "any"
 
 
 ARITH = [
