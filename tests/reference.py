@@ -106,6 +106,9 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "sqrt": np.sqrt, "abs": np.abs, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
         "relu": lambda x: np.maximum(x, 0), "sign": np.sign, "step": lambda x: (x > 0).astype(float),
         "softplus": lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0),
+        "arcsin": np.arcsin, "asin": np.arcsin, "arccos": np.arccos, "acos": np.arccos,
+        "arctan": np.arctan, "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
+        "log1p": np.log1p, "expm1": np.expm1, "erf": np.vectorize(math.erf, otypes=[float]),
     }
 
     def times(a, b):
@@ -152,7 +155,7 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
                 if k == "pow" and not is_scalar(b):
                     p = int(kk)
                     return np.linalg.matrix_power(b if p >= 0 else np.linalg.inv(b), abs(p))
-                return b ** e[0, 0]
+                return b ** (e[0, 0] if is_scalar(e) else e)  # (an array exponent: entry by entry)
             return power
         if k == "call":
             name = node.value

@@ -90,6 +90,18 @@ class TorchPrinter(Printer):
                  "unvec": "{0}.reshape({a1}, {a0}).T",
                  "kron": "_kron({0}, {1})"}
 
+    def elementwise(self, name, arg):
+        """As every back-end's, but a number argument (``sqrt(2)``, the ``arccos(-1)`` in erf's
+        derivative) becomes a 0-d float64 tensor first: torch functions take no Python float,
+        and a 0-d tensor does not change the dtype of the arrays it meets."""
+        code, prec = arg
+        try:
+            float(code.strip("()"))
+        except ValueError:
+            return super().elementwise(name, arg)
+        t = self.alias["torch"]
+        return super().elementwise(name, (f"{t}.as_tensor({code}, dtype={t}.float64)", prec))
+
     def convert(self, p):
         t = self.alias["torch"]
         return [f"if not ({t}.is_tensor({p}) and {p}.is_floating_point()):",

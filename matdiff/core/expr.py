@@ -801,7 +801,18 @@ def had(*args: Expr) -> Expr:
 
 
 def hpow(a: Expr, p: Expr) -> Expr:
-    """Elementwise power a .^ p with a scalar exponent p."""
+    """Elementwise power a .^ p: p a scalar, or an array of a's shape (entry by entry; a
+    scalar a is then broadcast to p's shape)."""
+    if not p.is_scalar:
+        if p.op == "bcast":  # a .^ (s*1) = a .^ s
+            return hpow(bcast(a, p.shape) if a.is_scalar else a, p.args[0])
+        if a.is_scalar:
+            a = bcast(a, p.shape)
+        if tuple(a.shape) != tuple(p.shape):
+            raise ValueError(f"hpow: exponent of shape {p.shape} for a base of shape {a.shape}")
+        if a.op == "ones":
+            return a
+        return Expr("hpow", (a, p), a.shape)
     if a.is_scalar:
         return power(a, p)
     if p.op == "const":

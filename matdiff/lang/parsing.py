@@ -519,9 +519,16 @@ def _infer(ctx: _Context, node: Node):
         node.ns = node.children[0].ns
     elif k in ("pow", "hpow"):
         b, e = node.children
-        if not _is_scalar(U, e.shape):
-            ctx.fail(f"the exponent must be a scalar, not a {ctx.sstr(e.shape)}", node.value)
-        if k == "hpow" or _is_scalar(U, b.shape):
+        if k == "hpow" and not _is_scalar(U, e.shape):  # an array exponent: entry by entry
+            if not _is_scalar(U, b.shape):
+                ctx.unify(b.shape[0], e.shape[0], "the elementwise power .^", node.value, b.shape, e.shape)
+                ctx.unify(b.shape[1], e.shape[1], "the elementwise power .^", node.value, b.shape, e.shape)
+            node.how = "elementwise"
+            node.shape = e.shape
+        elif not _is_scalar(U, e.shape):
+            ctx.fail(f"the exponent must be a scalar, not a {ctx.sstr(e.shape)}", node.value,
+                     "; for an elementwise power with an array exponent use .^")
+        elif k == "hpow" or _is_scalar(U, b.shape):
             node.how = "scalar" if _is_scalar(U, b.shape) else "elementwise"
             node.shape = b.shape
         else:

@@ -143,17 +143,24 @@ def _had_vec(n, i, J):
     return E.mul(E.diagm(E.vec(E.had(*others))), J)
 
 
-@rule("d.hpow", "d(A .^ p) = p*A.^(p-1) .* dA + log(A) .* A.^p * dp",
-      r"\mathrm{d}(A^{\circ p}) = p\,A^{\circ(p-1)} \circ \mathrm{d}A + \log(A) \circ A^{\circ p}"
-      r"\,\mathrm{d}p", "calculus")
+@rule("d.hpow", "d(A .^ P) = P .* A.^(P-1) .* dA + log(A) .* A.^P .* dP (P a scalar or an array)",
+      r"\mathrm{d}(A^{\circ P}) = P \circ A^{\circ(P-1)} \circ \mathrm{d}A + \log(A) \circ A^{\circ P}"
+      r" \circ \mathrm{d}P", "calculus")
 def _hpow_jvp(n, d):
     A, p = n.args
     dA, dp = d(0), d(1)
     terms = []
+    if p.is_scalar:  # a scalar exponent (and its differential) scales
+        if dA is not None:
+            terms.append(E.mul(p, E.had(E.hpow(A, E.add(p, E.const(-1))), dA)))
+        if dp is not None:
+            terms.append(E.mul(dp, E.had(E.fn("log", A), n)))
+        return zero_sum(terms)
     if dA is not None:
-        terms.append(E.mul(p, E.had(E.hpow(A, E.add(p, E.const(-1))), dA)))
+        pm1 = E.add(p, E.bcast(E.const(-1), p.shape))
+        terms.append(E.had(p, E.hpow(A, pm1), dA))
     if dp is not None:
-        terms.append(E.mul(dp, E.had(E.fn("log", A), n)))
+        terms.append(E.had(E.fn("log", A), n, dp))
     return zero_sum(terms)
 
 
@@ -301,10 +308,12 @@ def _fn_facts(n, fs):
 
 
 def _fn_sample(n):
-    # inside the function's domain: one starting at 0 or above (log, sqrt) needs positive entries
+    # inside the function's domain: one bounded below only, from 0 or above (log, sqrt) or from -1
+    # (log1p), needs positive entries (those are inside it); a bounded domain (arcsin, tan) is
+    # met by the checker's draws of smaller inputs when the first ones leave it
     d = _ew.ELEMENTWISE.get(n.attr)
-    lo = d.domain[0] if d is not None else None
-    return "positive" if lo is not None and lo >= 0 else "any"
+    lo, hi = d.domain if d is not None else (None, None)
+    return "positive" if lo is not None and lo >= -1 and (hi is None or hi == INF) else "any"
 
 
 ARITH = [
@@ -327,7 +336,10 @@ ARITH = [
     OpDef("hpow", rank=10, jvp=_hpow_jvp, build=E.hpow, sample=_power_sample,
           facts=lambda n, fs: _power_facts(fs[0], n.args[1], True),
           examples=(Example("sum(X .^ 3 + X .^ 0.5)"),
-                    Example("sum(A .^ (x'*x))", wrt="x", shapes={"x": "n", "A": "n,m"}))),
+                    Example("sum(A .^ (x'*x))", wrt="x", shapes={"x": "n", "A": "n,m"}),
+                    Example("sum(X .^ A)", wrt="A"), Example("sum(X .^ A)"),
+                    Example("sum(x .^ y)", wrt="y", shapes={"x": "n", "y": "n"}),
+                    Example("sum(A .^ X)", shapes={"A": "n,m", "X": "n,m"}))),
     OpDef("fn", rank=9, jvp=_fn_jvp, build=E.fn, rebuild=lambda n, a: E.fn(n.attr, a[0]),
           facts=_fn_facts, sample=_fn_sample),
 ]

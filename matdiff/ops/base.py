@@ -70,6 +70,7 @@ class ElementwiseDef:
     domain: tuple = (None, None)  # where the function is real and smooth enough to sample
     at_zero: object = None  # f(0) as an exact number when it is one (constant folding)
     aliases: tuple = ()  # other libraries' names for it (suggested for an unknown name)
+    names: tuple = ()  # further language names that parse as this function (asin for arcsin)
 
 
 @record

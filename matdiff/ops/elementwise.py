@@ -3,6 +3,7 @@ lowering per back-end). Adding a function here is the whole change (issue 9)."""
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from ..core import expr as E
@@ -10,6 +11,7 @@ from ..core.errors import register_function
 from .base import UNSUPPORTED, ElementwiseDef, Rule  # noqa: F401  (UNSUPPORTED: for entries)
 
 INF = float("inf")
+PI = math.pi
 
 
 def _one_like(a):
@@ -29,7 +31,8 @@ def elementwise(name, derivative, identity, latex_identity, latex, lower, cite="
     d = ElementwiseDef(name, Rule(f"d.{name}", identity, latex_identity, cite, derivative),
                        latex, lower, **kw)
     ELEMENTWISE[name] = d
-    register_function(name, "elementwise", d.aliases)  # (suggestions for unknown names learn it)
+    for spelled in (name, *d.names):  # (suggestions for unknown names learn it)
+        register_function(spelled, "elementwise", d.aliases if spelled == name else ())
     return d
 
 
@@ -72,3 +75,39 @@ elementwise("softplus", lambda a, node: E.fn("sigmoid", a), "softplus'(x) = sigm
             r"\operatorname{softplus}'(x) = \sigma(x)", r"\operatorname{softplus}",
             {"numpy": "{xp}.logaddexp({0}, 0.0)", "jax": "{xp}.logaddexp({0}, 0.0)",
              "torch": "_softplus({0})"}, range=(0.0, INF))  # (F.softplus is x beyond x > 20)
+
+
+def _sq(a):
+    return E.hpow(a, E.const(2))
+
+
+def _inv_sqrt_one_minus_sq(a):
+    """1/sqrt(1 - a.^2), the derivative of arcsin."""
+    return E.hpow(E.fn("sqrt", E.add(_one_like(a), E.neg(_sq(a)))), E.const(-1))
+
+
+elementwise("arcsin", lambda a, node: _inv_sqrt_one_minus_sq(a), "arcsin'(x) = 1/sqrt(1 - x^2) (|x| < 1)",
+            r"\arcsin'(x) = \frac{1}{\sqrt{1 - x^2}}", r"\arcsin", _same("{xp}.arcsin({0})"),
+            range=(-PI / 2, PI / 2), domain=(-1.0, 1.0), at_zero=0, names=("asin",))
+elementwise("arccos", lambda a, node: E.neg(_inv_sqrt_one_minus_sq(a)),
+            "arccos'(x) = -1/sqrt(1 - x^2) (|x| < 1)", r"\arccos'(x) = -\frac{1}{\sqrt{1 - x^2}}",
+            r"\arccos", _same("{xp}.arccos({0})"), range=(0.0, PI), domain=(-1.0, 1.0), names=("acos",))
+elementwise("arctan", lambda a, node: E.hpow(E.add(_one_like(a), _sq(a)), E.const(-1)),
+            "arctan'(x) = 1/(1 + x^2)", r"\arctan'(x) = \frac{1}{1 + x^2}", r"\arctan",
+            _same("{xp}.arctan({0})"), range=(-PI / 2, PI / 2), at_zero=0, names=("atan",))
+elementwise("sinh", lambda a, node: E.fn("cosh", a), "sinh'(x) = cosh(x)", r"\sinh'(x) = \cosh(x)",
+            r"\sinh", _same("{xp}.sinh({0})"), at_zero=0)
+elementwise("cosh", lambda a, node: E.fn("sinh", a), "cosh'(x) = sinh(x)", r"\cosh'(x) = \sinh(x)",
+            r"\cosh", _same("{xp}.cosh({0})"), range=(1.0, INF), at_zero=1)
+elementwise("log1p", lambda a, node: E.hpow(E.add(_one_like(a), a), E.const(-1)),
+            "log1p'(x) = 1/(1 + x) (x > -1)", r"\operatorname{log1p}'(x) = \frac{1}{1 + x}",
+            r"\operatorname{log1p}", _same("{xp}.log1p({0})"), domain=(-1.0, INF), at_zero=0)
+elementwise("expm1", lambda a, node: E.fn("exp", a), "expm1'(x) = exp(x)",
+            r"\operatorname{expm1}'(x) = \exp(x)", r"\operatorname{expm1}", _same("{xp}.expm1({0})"),
+            range=(-1.0, INF), at_zero=0)
+# erf'(x) = 2/sqrt(pi)*exp(-x^2); constants are exact rationals, so pi is arccos(-1)
+elementwise("erf", lambda a, node: E.mul(E.const(2), E.power(E.fn("sqrt", E.fn("arccos", E.const(-1))), E.const(-1)),
+                                          E.fn("exp", E.neg(_sq(a)))),
+            "erf'(x) = 2/sqrt(pi)*exp(-x^2)", r"\operatorname{erf}'(x) = \frac{2}{\sqrt{\pi}} e^{-x^2}",
+            r"\operatorname{erf}", {"numpy": "_erf({0})", "jax": "jax.lax.erf({0})", "torch": "torch.erf({0})"},
+            range=(-1.0, 1.0), at_zero=0, aliases=("errorfunction",))

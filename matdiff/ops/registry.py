@@ -108,7 +108,8 @@ def language_functions() -> dict[str, LanguageFunction]:
             out[name] = LanguageFunction(name, od, od.arity, od.shape, _builder(od), od.dim_args,
                                          od.keeps_name)
     fn = OPS["fn"]
-    for name in _ew.ELEMENTWISE:
-        out[name] = LanguageFunction(name, fn, 1, "same",
-                                     (lambda f: lambda node, a: E.fn(f, a))(name), (), True)
+    for name, d in _ew.ELEMENTWISE.items():  # (asin parses as arcsin: one node, one name)
+        for spelled in (name, *d.names):
+            out[spelled] = LanguageFunction(spelled, fn, 1, "same",
+                                            (lambda f: lambda node, a: E.fn(f, a))(name), (), True)
     return out
