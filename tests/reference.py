@@ -6,7 +6,8 @@ own value cannot see a wrong canonicalization in the constructors (say ``A*B -> 
 consistently wrong. The evaluator here reads what the user typed: the parse tree of
 ``matdiff.parsing`` (before any Expr is built, so none of matdiff's constructors,
 simplifier or code generator is involved), with NumPy for every operation. From matdiff
-it takes only the shape inference, and only to size ``I``/``eye``/``ones``/``zeros``.
+it takes only the shape inference, and only to size ``I``/``eye``/``ones``/``zeros`` and
+``vector(c)``/``matrix(c)``.
 """
 
 from __future__ import annotations
@@ -163,6 +164,9 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
                 r, c = shape_of(node)
                 const = {"eye": np.eye(r), "ones": np.ones((r, c)), "zeros": np.zeros((r, c))}[name]
                 return lambda vals: const
+            if name in ("vector", "matrix"):  # c in every entry, sized by the inference
+                r, c = shape_of(node)
+                return lambda vals: np.full((r, c), kids[0](vals)[0, 0])
             if name == "K":
                 const = _commutation(*(dimarg(ch) for ch in node.children))
                 return lambda vals: const

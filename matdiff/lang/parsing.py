@@ -676,6 +676,15 @@ def _f_unvec(ctx, node, shapes):
     return (r, cols)
 
 
+def _f_bcast(ctx, node, shapes):
+    """vector(c), matrix(c): c in every entry; the size is inferred like I's (never 1)."""
+    if not _is_scalar(ctx.U, shapes[0]):
+        ctx.fail(f"{node.value}() fills an array with a scalar, but its argument is a "
+                 f"{ctx.sstr(shapes[0])}", node.pos, _default_vector_hint(ctx, node.children[0]))
+    rows = ctx.U.fresh_dim(nonunit=True)
+    return (rows, 1) if node.value == "vector" else (rows, ctx.U.fresh_dim(nonunit=True))
+
+
 def _f_kronadj1(ctx, node, shapes):
     c, b = shapes
     m, n = ctx.U.fresh_dim(), ctx.U.fresh_dim()
@@ -698,6 +707,7 @@ SHAPE_RULES = {
     "scalar_of_square": _f_scalar_of_square, "square_same": _f_square_same, "same": _f_same,
     "scalar": _f_scalar, "transpose": _f_transpose, "diag": _f_diag, "vec": _f_vec,
     "unvec": _f_unvec, "kron": _f_kron, "kronadj1": _f_kronadj1, "kronadj2": _f_kronadj2, "dims": None,
+    "bcast": _f_bcast,
 }
 
 class _Tables:
@@ -887,6 +897,8 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
             shape = R.shape(node.shape)
             return {"unvec": lambda: E.unvec(args[0], shape[0], shape[1]), "eye": lambda: E.eye(shape[0]),
                     "ones": lambda: E.ones(shape), "zeros": lambda: E.zero(shape)}[name]()
+        if _tables().language[name].shape == "bcast":  # vector(c), matrix(c): the final size
+            node.how = R.shape(node.shape)
         args = check_call(_tables().language[name].op, args, ctx.text, node.pos,  # the facts it requires
                           [c.pos for i, c in enumerate(node.children) if i not in skip], name)
         return _tables().functions[name][2](node, *args)

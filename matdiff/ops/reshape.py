@@ -1,4 +1,5 @@
-"""Reshapes, all linear: diag (both ways), vec, unvec, and a scalar broadcast to an array."""
+"""Reshapes, all linear: diag (both ways), vec, unvec, and a scalar broadcast to an array
+(the language's ``vector(c)`` and ``matrix(c)``: c in every entry, the size inferred)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,9 @@ RESHAPE = [
           transpose=_t("T.bcast", "<C, s*ones> = s*sum(C)",
                        r"\langle C, s\mathbf{1}\rangle = s\operatorname{sum}C",
                        lambda n, C, i: E.sum_(C)),
-          vec=_bcast_vec,
-          examples=(Example("sum((x'*x + X) .* X)", wrt="x", shapes={"x": "n", "X": "n,m"}),)),
+          vec=_bcast_vec, language=("vector", "matrix"), arity=1, shape="bcast",
+          parse_build=lambda node, s: E.bcast(s, node.how), aliases=("full",),
+          examples=(Example("sum((x'*x + X) .* X)", wrt="x", shapes={"x": "n", "X": "n,m"}),
+                    Example("sum(log(exp(X) + matrix(a^2 + 1)))", shapes={"X": "n,m", "a": ""}),
+                    Example("sum(log(exp(x) + vector(a*a + 1)))", wrt="a", shapes={"x": "n", "a": ""}))),
 ]
