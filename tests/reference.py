@@ -106,6 +106,10 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "sqrt": np.sqrt, "abs": np.abs, "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
         "relu": lambda x: np.maximum(x, 0), "sign": np.sign, "step": lambda x: (x > 0).astype(float),
         "softplus": lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0),
+        "adj": lambda x: np.linalg.det(x) * np.linalg.inv(x), "sym": lambda x: (x + x.T) / 2,
+        "norm1": lambda x: scalar(np.abs(x).sum()),
+        "logsumexp": lambda x: scalar(x.max() + np.log(np.exp(x - x.max()).sum())),
+        "softmax": lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
     }
 
     def times(a, b):
@@ -168,6 +172,8 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
                 return lambda vals: kids[0](vals).reshape(rows, -1, order="F")
             if name == "kron":
                 return lambda vals: np.kron(kids[0](vals), kids[1](vals))
+            if name == "solve":
+                return lambda vals: np.linalg.solve(kids[0](vals), kids[1](vals))
             if name in ("kronadj1", "kronadj2"):  # the adjoints of M -> kron(M, B), M -> kron(A, M)
                 return lambda vals: _kronadj(name, kids[0](vals), kids[1](vals))
             fn = unary[name]
