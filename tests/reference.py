@@ -107,7 +107,9 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "relu": lambda x: np.maximum(x, 0), "sign": np.sign, "step": lambda x: (x > 0).astype(float),
         "softplus": lambda x: np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0),
         "adj": lambda x: np.linalg.det(x) * np.linalg.inv(x), "sym": lambda x: (x + x.T) / 2,
-        "norm1": lambda x: scalar(np.abs(x).sum()),
+        "norm1": lambda x: scalar(np.abs(x).sum()), "max": lambda x: scalar(x.max()),
+        "min": lambda x: scalar(x.min()), "ismax": lambda x: (x == x.max()).astype(float),
+        "ismin": lambda x: (x == x.min()).astype(float),
         "logsumexp": lambda x: scalar(x.max() + np.log(np.exp(x - x.max()).sum())),
         "softmax": lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
     }

@@ -71,7 +71,7 @@ def test_typos_aliases_and_abbreviations_find_the_function(name, want):
 @pytest.mark.parametrize("name, note", [
     ("logm", "matrix logarithm"), ("sqrtm", "matrix square root"), ("sinm", "matrix function"),
     ("tanhm", "matrix function"), ("sinh", "(exp(x) - exp(-x))/2"), ("log1p", "log(1 + x)"),
-    ("max", "relu"),
+    ("maximum", "relu"), ("argmax", "not supported"),
     ("cumsum", "not supported"), ("sinc", "not supported"), ("logit", "log(x ./ (1 - x))"),
     ("norm", "norm2"),
 ])

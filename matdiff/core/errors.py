@@ -179,8 +179,10 @@ FUNCTION_HINTS = {
     "norminf": ("reduction", "the max-norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
     "nuclear": ("reduction", "the nuclear norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
     "spectral": ("reduction", "the spectral norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
-    "max": ("reduction", "max and min are not supported (relu(x) is the elementwise max(x, 0))"),
-    "min": ("reduction", "max and min are not supported (relu(x) is the elementwise max(x, 0))"),
+    "maximum": ("reduction", "max(x) and min(x) are the largest and smallest entry; an elementwise maximum "
+                             "is not supported (relu(x) is the elementwise max(x, 0))"),
+    "argmax": ("reduction", "argmax and argmin are not supported (max(x) and min(x) are the largest "
+                            "and smallest entry)"),
     "mean": ("reduction", "write sum(x)/n"),
     "prod": ("reduction", "the product of entries is not supported (exp(sum(log(x))) for x > 0)"),
     "softplus": ("elementwise", "write log(1 + exp(x)) (generated code evaluates it without overflow)"),
@@ -212,8 +214,8 @@ for _f in ("norm_inf", "linf", "maxnorm"):
     FUNCTION_HINTS[_f] = FUNCTION_HINTS["norminf"]
 for _f in ("nuc", "norm_nuc", "trace_norm"):
     FUNCTION_HINTS[_f] = FUNCTION_HINTS["nuclear"]
-for _f in ("maximum", "minimum", "amax", "amin", "argmax", "argmin"):
-    FUNCTION_HINTS[_f] = FUNCTION_HINTS["max"]
+FUNCTION_HINTS["minimum"] = FUNCTION_HINTS["maximum"]
+FUNCTION_HINTS["argmin"] = FUNCTION_HINTS["argmax"]
 for _t in _TRIG + ("tanh",):
     for _f in ("arc" + _t, "a" + _t):
         FUNCTION_HINTS.setdefault(_f, ("elementwise", f"inverse trigonometric and hyperbolic functions are "
