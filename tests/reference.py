@@ -110,6 +110,12 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "arcsin": np.arcsin, "asin": np.arcsin, "arccos": np.arccos, "acos": np.arccos,
         "arctan": np.arctan, "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
         "log1p": np.log1p, "expm1": np.expm1, "erf": np.vectorize(math.erf, otypes=[float]),
+        "adj": lambda x: np.linalg.det(x) * np.linalg.inv(x), "sym": lambda x: (x + x.T) / 2,
+        "norm1": lambda x: scalar(np.abs(x).sum()), "max": lambda x: scalar(x.max()),
+        "min": lambda x: scalar(x.min()), "ismax": lambda x: (x == x.max()).astype(float),
+        "ismin": lambda x: (x == x.min()).astype(float),
+        "logsumexp": lambda x: scalar(x.max() + np.log(np.exp(x - x.max()).sum())),
+        "softmax": lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
     }
 
     def times(a, b):
@@ -175,6 +181,8 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
                 return lambda vals: kids[0](vals).reshape(rows, -1, order="F")
             if name == "kron":
                 return lambda vals: np.kron(kids[0](vals), kids[1](vals))
+            if name == "solve":
+                return lambda vals: np.linalg.solve(kids[0](vals), kids[1](vals))
             if name in ("kronadj1", "kronadj2"):  # the adjoints of M -> kron(M, B), M -> kron(A, M)
                 return lambda vals: _kronadj(name, kids[0](vals), kids[1](vals))
             fn = unary[name]

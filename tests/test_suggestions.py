@@ -46,10 +46,10 @@ def test_expm_is_not_exp():
     assert suggested(msg) == [] and "matrix exponential is not supported" in msg and "elementwise" in msg
 
 
-@pytest.mark.parametrize("name", ["norm1", "norm_1", "l1"])
+@pytest.mark.parametrize("name", ["norm_1", "l1"])
 def test_norm1_is_not_norm2(name):
     msg = message(f"{name}(x)")
-    assert suggested(msg) == [] and "sum(abs(x))" in msg
+    assert suggested(msg) == ["norm1"]
 
 
 @pytest.mark.parametrize("name", ["arctanh", "atanh", "arcsinh", "acosh", "atan2"])
@@ -71,7 +71,7 @@ def test_typos_aliases_and_abbreviations_find_the_function(name, want):
 @pytest.mark.parametrize("name, note", [
     ("logm", "matrix logarithm"), ("sqrtm", "matrix square root"), ("sinm", "matrix function"),
     ("tanhm", "matrix function"), ("log2", "log(x)/log(2)"),
-    ("softmax", "exp(x)/sum(exp(x))"), ("logsumexp", "log(sum(exp(x)))"), ("max", "relu"),
+    ("maximum", "relu"), ("argmax", "not supported"),
     ("cumsum", "not supported"), ("sinc", "not supported"), ("logit", "log(x ./ (1 - x))"),
     ("norm", "norm2"),
 ])

@@ -173,22 +173,18 @@ FUNCTION_HINTS = {
     "sqrtm": ("matrix", "the matrix square root is not supported (sqrt(...) is elementwise)"),
     "funm": ("matrix", "matrix functions other than " + _MATRIX + " are not supported"),
     "pinv": ("matrix", "the pseudo-inverse is not supported; inv(A) inverts a square A"),
-    "solve": ("matrix", "write inv(A)*B (generated code solves the system, it forms no inverse)"),
-    "mldivide": ("matrix", "write inv(A)*B (generated code solves the system, it forms no inverse)"),
     "matrix_power": ("matrix", "write A^k for an integer k"),
     "mpower": ("matrix", "write A^k for an integer k"),
     "matmul": ("matrix", "write A*B"),
-    "norm1": ("reduction", "the 1-norm is not a function: write sum(abs(x)) (entrywise for a matrix); "
-                           "norm2 is the Euclidean/Frobenius norm"),
     "norminf": ("reduction", "the max-norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
     "nuclear": ("reduction", "the nuclear norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
     "spectral": ("reduction", "the spectral norm is not supported (norm2 is the Euclidean/Frobenius norm)"),
-    "max": ("reduction", "max and min are not supported (relu(x) is the elementwise max(x, 0))"),
-    "min": ("reduction", "max and min are not supported (relu(x) is the elementwise max(x, 0))"),
+    "maximum": ("reduction", "max(x) and min(x) are the largest and smallest entry; an elementwise maximum "
+                             "is not supported (relu(x) is the elementwise max(x, 0))"),
+    "argmax": ("reduction", "argmax and argmin are not supported (max(x) and min(x) are the largest "
+                            "and smallest entry)"),
     "mean": ("reduction", "write sum(x)/n"),
     "prod": ("reduction", "the product of entries is not supported (exp(sum(log(x))) for x > 0)"),
-    "logsumexp": ("reduction", "write log(sum(exp(x))) (generated code evaluates it without overflow)"),
-    "softmax": ("elementwise", "write exp(x)/sum(exp(x)) (generated code evaluates it without overflow)"),
     "softplus": ("elementwise", "write log(1 + exp(x)) (generated code evaluates it without overflow)"),
     "log2": ("elementwise", "write log(x)/log(2)"),
     "log10": ("elementwise", "write log(x)/log(10)"),
@@ -210,14 +206,12 @@ FUNCTION_HINTS = {
     "outer": ("matrix", "write x*y'"),
     "reshape": ("structure", "vec(A) stacks the columns; unvec(v, m) undoes it"),
 }
-for _f in ("norm_1", "l1", "l1norm"):
-    FUNCTION_HINTS[_f] = FUNCTION_HINTS["norm1"]
 for _f in ("norm_inf", "linf", "maxnorm"):
     FUNCTION_HINTS[_f] = FUNCTION_HINTS["norminf"]
 for _f in ("nuc", "norm_nuc", "trace_norm"):
     FUNCTION_HINTS[_f] = FUNCTION_HINTS["nuclear"]
-for _f in ("maximum", "minimum", "amax", "amin", "argmax", "argmin"):
-    FUNCTION_HINTS[_f] = FUNCTION_HINTS["max"]
+FUNCTION_HINTS["minimum"] = FUNCTION_HINTS["maximum"]
+FUNCTION_HINTS["argmin"] = FUNCTION_HINTS["argmax"]
 for _t in ("sinh", "cosh", "tanh"):  # (arcsin, arccos, arctan are functions of matdiff's)
     for _f in ("arc" + _t, "a" + _t):
         FUNCTION_HINTS.setdefault(_f, ("elementwise", f"inverse hyperbolic functions are "
@@ -236,6 +230,7 @@ def register_function(name: str, kind: str, aliases=()) -> None:
     FUNCTION_HINTS.pop(name, None)
     for a in aliases:
         FUNCTION_ALIASES[a] = name
+        FUNCTION_HINTS.pop(a, None)  # (an alias of a name that exists is suggested, not refused)
 
 
 def _kind_list(kind: str) -> str:

@@ -701,6 +701,22 @@ def _f_kronadj2(ctx, node, shapes):
     return (p, q)
 
 
+def _f_solve(ctx, node, shapes):
+    a, b = shapes
+    _square(ctx, node, a, "solve")
+    if not ctx.U.unify(a[1], b[0]):
+        ctx.fail(f"solve(A, B) needs as many rows in B as A has columns, but A is a {ctx.sstr(a)} "
+                 f"and B a {ctx.sstr(b)}", node.pos)
+    return (a[0], b[1])
+
+
+def _f_colvec_same(ctx, node, shapes):
+    s = shapes[0]
+    if not _is_colvec(ctx.U, s):
+        ctx.fail(f"{node.value}() needs a column vector, but its argument is a {ctx.sstr(s)}", node.pos)
+    return s
+
+
 # the parser's shape rules, by the name an op's declaration gives (OpDef.shape); "dims": the
 # arguments are sizes (eye, ones, zeros, K), handled in _infer_call
 SHAPE_RULES = {
@@ -708,6 +724,7 @@ SHAPE_RULES = {
     "scalar": _f_scalar, "transpose": _f_transpose, "diag": _f_diag, "vec": _f_vec,
     "unvec": _f_unvec, "kron": _f_kron, "kronadj1": _f_kronadj1, "kronadj2": _f_kronadj2, "dims": None,
     "bcast": _f_bcast,
+    "solve": _f_solve, "colvec_same": _f_colvec_same,
 }
 
 class _Tables:

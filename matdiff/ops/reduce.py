@@ -1,9 +1,11 @@
-"""Reductions to a scalar: the sum of all entries and the Euclidean/Frobenius norm."""
+"""Reductions to a scalar: the sum of all entries, the Euclidean/Frobenius norm, the largest and
+smallest entry."""
 
 from __future__ import annotations
 
 from ..core import expr as E
 from ..core.facts import Facts, interval, sign_of_sums
+from ..core.record import replace
 from ..core.shapes import dim_mul
 from .base import Example, OpDef, rule
 
@@ -33,6 +35,71 @@ def _norm2_jvp(n, d):
     return None if d(0) is None else E.div(E.inner(n.args[0], d(0)), n)
 
 
+def _extreme(op: str):
+    """The constructor of max or min: of a scalar, itself; of A', that of A."""
+
+    def build(a):
+        while a.op == "transpose":
+            a = a.args[0]
+        return a if a.is_scalar else E.Expr(op, (a,), E.SCALAR)
+
+    build.__name__ = f"{op}_"
+    return build
+
+
+def _extreme_weights(n):
+    """W = M/sum(M), M = ismax(A) (ismin(A)) the indicator of the entries of A = n.args[0] equal
+    to n = max(A) (min(A)). At a unique extreme entry W is its one-hot indicator; where k entries
+    tie W puts 1/k on each, a convex combination of the one-hot indicators: a subgradient of the
+    convex max (a supergradient of the concave min), and for a symmetric A whose extreme is the
+    pair A[i, j] = A[j, i], the derivative along symmetric directions."""
+    M = E.Expr("is" + n.op, (n.args[0],), n.args[0].shape)
+    return E.div(M, E.sum_(M))
+
+
+@rule("d.ismax", "d ismax(A) = 0 (away from ties)", r"\mathrm{d}\operatorname{ismax}A = 0",
+      "calculus: piecewise constant")
+def _indicator_jvp(n, d):
+    return None
+
+
+@rule("d.max", "d max(A) = <M, dA>/sum(M), M = ismax(A) (the maximisers; a subgradient at ties)",
+      r"\mathrm{d}\max A = \frac{\langle M, \mathrm{d}A\rangle}{\operatorname{sum}M},\ "
+      r"M = \operatorname{ismax}(A)", "calculus; Danskin's theorem at ties")
+def _max_jvp(n, d):
+    return None if d(0) is None else E.inner(_extreme_weights(n), d(0))
+
+
+@rule("d.min", "d min(A) = <M, dA>/sum(M), M = ismin(A) (the minimisers; a supergradient at ties)",
+      r"\mathrm{d}\min A = \frac{\langle M, \mathrm{d}A\rangle}{\operatorname{sum}M},\ "
+      r"M = \operatorname{ismin}(A)", "calculus; Danskin's theorem at ties")
+def _min_jvp(n, d):
+    return None if d(0) is None else E.inner(_extreme_weights(n), d(0))
+
+
+def _extreme_facts(n, fs):
+    return Facts(lo=fs[0].lo, hi=fs[0].hi)
+
+
+def _indicator_facts(n, fs):
+    return Facts(lo=0.0, hi=1.0)
+
+
+def _indicator(op: str, f: str) -> OpDef:
+    """ismax(A) / ismin(A): 1 where an entry of A equals max(A) (min(A)), else 0; computed by
+    comparing with the extreme in one expression, so rounding never loses the extreme entry."""
+    return OpDef(op, rank=11, jvp=_indicator_jvp if op == "ismax" else replace(
+        _indicator_jvp, name="d.ismin", identity="d ismin(A) = 0 (away from ties)",
+        latex=r"\mathrm{d}\operatorname{ismin}A = 0"),
+        build=lambda a: E.Expr(op, (a,), a.shape), kind="structure", language=(op,), arity=1,
+        shape="same", text=op + "({0})", latex="\\operatorname{{" + op + "}}\\left({0}\\right)",
+        facts=_indicator_facts,
+        lower={"numpy": "({0} == {xp}." + f + "({0})).astype(float)",
+               "jax": "({0} == jnp." + f + "({0})).astype({0}.dtype)",
+               "torch": "({0} == torch." + f + "({0})).to({0}.dtype)"},
+        examples=(Example(f"sum({op}(X) .* A)", wrt="A", shapes={"X": "n,m", "A": "n,m"}),))
+
+
 def _sum_facts(n, fs):
     r = sign_of_sums(interval(fs[0]))
     return Facts(lo=r[0], hi=r[1])
@@ -51,4 +118,16 @@ REDUCE = [
           shape="scalar", text="norm2({0})", latex="\\left\\|{0}\\right\\|", facts=_norm2_facts,
           examples=(Example("norm2(X*A)", shapes={"X": "n,m", "A": "m,k"}),
                     Example("norm2(x)", wrt="x", shapes={"x": "n"}))),
+    OpDef("max", rank=11, jvp=_max_jvp, build=_extreme("max"), kind="reduction", aliases=("amax",),
+          language=("max",), arity=1, shape="scalar", text="max({0})", latex="\\max\\left({0}\\right)",
+          facts=_extreme_facts, lower={"numpy": "{xp}.max({0})", "jax": "jnp.max({0})", "torch": "torch.max({0})"},
+          examples=(Example("max(X .* A)", shapes={"X": "n,m", "A": "n,m"}),
+                    Example("max(x)", wrt="x", shapes={"x": "n"}))),
+    OpDef("min", rank=11, jvp=_min_jvp, build=_extreme("min"), kind="reduction", aliases=("amin",),
+          language=("min",), arity=1, shape="scalar", text="min({0})", latex="\\min\\left({0}\\right)",
+          facts=_extreme_facts, lower={"numpy": "{xp}.min({0})", "jax": "jnp.min({0})", "torch": "torch.min({0})"},
+          examples=(Example("min(X*A)", shapes={"X": "n,m", "A": "m,k"}),
+                    Example("min(x)", wrt="x", shapes={"x": "n"}))),
+    _indicator("ismax", "max"),
+    _indicator("ismin", "min"),
 ]

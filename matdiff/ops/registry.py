@@ -27,6 +27,7 @@ from .base import OpDef
 from .kron import KRON
 from .leaves import LEAVES
 from .linalg import LINALG
+from .macros import MACROS
 from .multi import MULTI
 from .reduce import REDUCE
 from .reshape import RESHAPE
@@ -76,6 +77,8 @@ for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, MULTI):
     for _od in _family:
         register(_od)
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks
+for _m in MACROS:  # language names that build expressions of the ops above (solve, softmax, ...)
+    register_function(_m.name, _m.kind, _m.aliases)
 
 
 @record
@@ -83,7 +86,7 @@ class LanguageFunction:
     """A function name of the input language: the op it builds and how."""
 
     name: str
-    op: OpDef
+    op: object  # the OpDef, or the Macro (a name of .macros)
     arity: int
     shape: str | None  # the parser's shape rule (by name); "dims": the arguments are sizes
     build: object  # builder(syntax node, *argument Exprs) -> Expr, or None (built by the parser)
@@ -101,7 +104,7 @@ def _builder(od: OpDef):
 
 def language_functions() -> dict[str, LanguageFunction]:
     """Every function name a user may call, from the declarations (elementwise ones via
-    ``fn``), in declaration order."""
+    ``fn``; the names of :mod:`.macros` last, their ``op`` the macro), in declaration order."""
     out = {}
     for od in OPS.values():
         for name in od.language:
@@ -112,4 +115,7 @@ def language_functions() -> dict[str, LanguageFunction]:
         for spelled in (name, *d.names):
             out[spelled] = LanguageFunction(spelled, fn, 1, "same",
                                             (lambda f: lambda node, a: E.fn(f, a))(name), (), True)
+    for m in MACROS:
+        out[m.name] = LanguageFunction(m.name, m, m.arity, m.shape,
+                                       (lambda b: lambda node, *args: b(*args))(m.build))
     return out

@@ -1,0 +1,80 @@
+"""Language names that are spellings of expressions built from declared ops (issue 10).
+
+``solve(A, B)`` *is* ``inv(A)*B``: the parser builds the same expression, so both inputs are
+one expression (differentiated, simplified and compared as one), and the code generator
+lowers ``inv(A)*B`` to a linear solve (it forms no inverse). Likewise ``adj(A)`` is
+``det(A)*inv(A)``, ``sym(A)`` is ``(A + A')/2``, ``norm1(x)`` is ``sum(abs(x))``,
+``logsumexp(x)`` is ``log(sum(exp(x)))`` and ``softmax(x)`` is ``exp(x)/sum(exp(x))`` (the
+code generator evaluates the last two with a max-shift). Their derivatives, facts,
+sampling domains, printing and lowering are those of the ops they are built from, so a
+name here needs only its parse shape rule (:data:`matdiff.lang.parsing.SHAPE_RULES`), its
+builder, its kind (for unknown-name suggestions) and examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+from ..core import expr as E
+from ..core.record import field, record
+
+
+@record(eq=False)
+class Macro:
+    """A language function that builds an expression of declared ops.
+
+    ``meaning`` is the expression it builds, in the input language (``{0}``, ``{1}`` the
+    arguments), for documentation and errors; ``examples`` are language texts with the
+    variable to differentiate by and the shapes to declare, as in
+    :class:`matdiff.ops.base.Example`."""
+
+    name: str
+    arity: int
+    shape: str
+    build: Callable
+    meaning: str
+    kind: str
+    aliases: tuple = ()
+    examples: tuple = field(default_factory=tuple)
+    requires: tuple = ()
+
+    @property
+    def op(self) -> str:
+        return self.name
+
+
+def _solve(A, B):
+    return E.mul(E.inv(A), B)
+
+
+def _adj(A):
+    return E.mul(E.det(A), E.inv(A))
+
+
+def _sym(A):
+    return E.mul(E.const(Fraction(1, 2)), E.add(A, E.transpose(A)))
+
+
+def _norm1(x):
+    return E.sum_(E.fn("abs", x))
+
+
+def _logsumexp(x):
+    return E.fn("log", E.sum_(E.fn("exp", x)))
+
+
+def _softmax(x):
+    ex = E.fn("exp", x)
+    return E.div(ex, E.sum_(ex))
+
+
+MACROS = [
+    Macro("solve", 2, "solve", _solve, "inv({0})*{1}", "matrix",
+          aliases=("mldivide", "linsolve", "linear_solve")),
+    Macro("adj", 1, "square_same", _adj, "det({0})*inv({0})", "matrix", aliases=("adjugate", "adjoint_matrix")),
+    Macro("sym", 1, "square_same", _sym, "({0} + {0}')/2", "matrix", aliases=("symmetric_part", "sympart")),
+    Macro("norm1", 1, "scalar", _norm1, "sum(abs({0}))", "reduction", aliases=("norm_1", "l1", "l1norm")),
+    Macro("logsumexp", 1, "scalar", _logsumexp, "log(sum(exp({0})))", "reduction", aliases=("lse",)),
+    Macro("softmax", 1, "colvec_same", _softmax, "exp({0})/sum(exp({0}))", "reduction"),
+]
