@@ -143,6 +143,8 @@ def test_softmax_jacobian_is_diag_p_minus_p_p_transposed(n):
     ("logsumexp(x)", {"x": "n"}),
     ("c'*softmax(x)", {"x": "n", "c": "n"}),
     ("-y'*log(softmax(x))", {"x": "n", "y": "n"}),
+    ("sum(log(sigmoid(x)))", {"x": "n"}),
+    ("sum(softplus(x))", {"x": "n"}),
 ])
 def test_logits_of_plus_minus_1000_give_a_finite_value_and_gradient(backend, text, shapes):
     if backend != "numpy":
@@ -158,8 +160,11 @@ def test_logits_of_plus_minus_1000_give_a_finite_value_and_gradient(backend, tex
     val = float(val)
     p = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
     lse = x.max() + np.log(np.exp(x - x.max()).sum())
+    sig = 0.5 * (1 + np.tanh(x / 2))  # sigmoid, without overflow
     want = {"logsumexp(x)": (lse, p), "c'*softmax(x)": (p[1], p[1] * (np.eye(4)[1] - p)),
-            "-y'*log(softmax(x))": (lse - x[1], p - np.eye(4)[1])}[text]
+            "-y'*log(softmax(x))": (lse - x[1], p - np.eye(4)[1]),
+            "sum(log(sigmoid(x)))": (-np.logaddexp(0, -x).sum(), 1 - sig),  # log(sigmoid(-1000)) = -1000
+            "sum(softplus(x))": (np.logaddexp(0, x).sum(), sig)}[text]
     assert np.isfinite(val) and np.all(np.isfinite(g))
     assert np.isclose(val, want[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(np.asarray(g, dtype=float).reshape(4), want[1], atol=1e-12)

@@ -433,6 +433,9 @@ class Lowerer:
                 u = _one_plus_exp(a)
                 if u is not None:
                     return self.call("softplus", L(u))
+            if name == "log" and a.op == "fn" and a.attr == "sigmoid":
+                # log(sigmoid(u)) = -log(1 + exp(-u)) = -logaddexp(0, -u): no log(0) at u << 0
+                return self.neg(self.call("softplus", self.neg(L(a.args[0]))))
             if name == "sigmoid" and a in self.softplus_args:
                 softplus = self.call("softplus", L(a))
                 return self.fn("exp", self.binop("-", L(a), softplus, P_ADD))
