@@ -579,9 +579,9 @@ def _check_hints(hints, shapes) -> dict:
     """Validate ``{dimension name: size}`` hints against the dimensions in use."""
     if not hints:
         return {}
-    from .core.shapes import dim_parts
+    from .core.shapes import dim_leaves
 
-    known = {str(n) for s in shapes.values() for d in s for n in dim_parts(d)[1]}
+    known = {str(n) for s in shapes.values() for d in s for n in dim_leaves(d)}
     out = {}
     for k, v in dict(hints).items():
         if str(k) not in known:

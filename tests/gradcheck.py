@@ -30,7 +30,9 @@ A wrong gradient disagrees with all of them (see test_checker_selftest.py).
 
 from __future__ import annotations
 
+import ast
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,20 +78,28 @@ def _dim_names(dims: Iterable[Any]) -> list[str]:
         s = str(d).strip()
         if s.isdigit():
             continue
-        for part in s.replace(" ", "").split("*"):
+        for part in re.split(r"[*+()]", s.replace(" ", "")):
             if part and not part.isdigit():
                 out.append(part)
     return out
 
 
 def _dim_value(d: Any, sizes: Mapping[str, int]) -> int:
+    """The value of a size as matdiff prints it: ``n``, ``2*n``, ``m+n``, ``k*(m+n)``."""
     if isinstance(d, (int, np.integer)):
         return int(d)
-    s = str(d).replace(" ", "")
-    val = 1
-    for part in s.split("*"):
-        val *= int(part) if part.isdigit() else sizes[part]
-    return val
+
+    def value(node) -> int:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+            a, b = value(node.left), value(node.right)
+            return a + b if isinstance(node.op, ast.Add) else a * b
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.Name):
+            return sizes[node.id]
+        raise ValueError(f"not a size: {d!r}")
+
+    return value(ast.parse(str(d), mode="eval").body)
 
 
 def assign_sizes(

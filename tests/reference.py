@@ -25,7 +25,8 @@ def _size(d, sizes) -> int:
     c, names = dim_parts(d)
     out = c
     for x in names:
-        out *= sizes[str(x)]
+        # a sum of sizes (the rows of a block matrix [A; B]) is an atom holding its terms
+        out *= sum(_size(t, sizes) for t in x.terms) if hasattr(x, "terms") else sizes[str(x)]
     return out
 
 
@@ -141,6 +142,16 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
             const = {"eye": lambda: np.eye(r), "ones": lambda: np.ones((r, c)),
                      "zeros": lambda: np.zeros((r, c))}[node.how]()
             return lambda vals: const
+        if k == "block":  # [A, B; C, D]: each row side by side, then the rows stacked
+            counts = node.value
+
+            def stack(vals):
+                parts, rows, i = [kid(vals) for kid in kids], [], 0
+                for n in counts:
+                    rows.append(np.hstack(parts[i:i + n]))
+                    i += n
+                return np.vstack(rows)
+            return stack
         if k == "neg":
             return lambda vals: -kids[0](vals)
         if k == "transpose":

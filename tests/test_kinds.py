@@ -217,8 +217,14 @@ def test_inferred_readings_of_random_expressions(data):
     values = {nm: random_value(concrete_shape(d.shapes[nm], sizes), KINDS.get(nm, "any"), rng,
                                symmetric=nm in symmetric) for nm in names}
     nudged = {k: np.asarray(v, dtype=float) * (1 + 1e-12) for k, v in values.items()}
+    try:
+        fn = d.value_numpy()
+    except matdiff.DerivationError as e:  # I's size set by nothing (logdet(kron(I + a, A))): the
+        # value depends on that size, so code cannot be generated; that error is the answer
+        assert "is not determined by any input" in str(e)
+        assume(False)
     with np.errstate(all="ignore"):
-        got = float(d.value_numpy()(**values))
+        got = float(fn(**values))
         ref = float(reference_value(text, matrices, symmetric, values, sizes)[0, 0])
         ref2 = float(reference_value(text, matrices, symmetric, nudged, sizes)[0, 0])
     assume(math.isfinite(ref) and abs(ref) < 1e8)

@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 
 from ..core import expr as E
 from ..core.errors import DerivationError
-from ..core.shapes import Dim, dim_parts, make_dim, shape_to_dims
+from ..core.shapes import Dim, Plus, dim_add, dim_leaves, dim_parts, make_dim, shape_to_dims, sym
 from ..ops.base import Unsupported
 from ..ops.elementwise import ELEMENTWISE
 from .lower import P_ATOM, Lowerer, dims_expr
@@ -109,6 +109,7 @@ ARRAY_TEMPLATES = {
     "commute_rows": "_commute_rows({a0}, {a1}, {0})",
     "list": "[{args}]",
     "multi_dot": "{xp}.linalg.multi_dot({0})",
+    "block": "_block({a0}, {args})",
 }
 
 
@@ -338,18 +339,28 @@ def _input_lines(name, pyname, shape, printer: Printer, dims):
     bind = []
     for axis, d in enumerate(ud):
         c, names = dim_parts(d)
-        if isinstance(d, Dim) and c == 1 and len(names) == 1 and names[0] not in dims:
+        if isinstance(d, Dim) and c == 1 and len(names) == 1 and isinstance(names[0], str) \
+                and names[0] not in dims:
             dims[names[0]] = "_" + names[0]
             bind.append(f"_{names[0]} = {pyname}.shape[{axis}]")
-    # sizes that are products with one unknown factor: solve for it
+    # sizes that are products with one unknown factor, or sums with one unknown term: solve
     for axis, d in enumerate(ud):
         c, names = dim_parts(d)
-        unknown = [x for x in names if x not in dims]
-        if len(set(unknown)) == 1 and len(unknown) == 1:
-            known = dims_expr(_dim_without(d, unknown[0]), dims)
-            dims[unknown[0]] = "_" + unknown[0]
-            bind.append(f"_{unknown[0]} = {pyname}.shape[{axis}] // ({known})")
-    expected = tuple(dims_expr(d, dims) if all(x in dims for x in dim_parts(d)[1]) else None for d in ud)
+        unknown = [x for x in dim_leaves(d) if x not in dims]
+        if len(unknown) != 1:
+            continue
+        x = unknown[0]
+        if x in names:
+            known = dims_expr(_dim_without(d, x), dims)
+            bind.append(f"_{x} = {pyname}.shape[{axis}] // ({known})")
+        else:
+            terms = _sum_terms(d)
+            if terms is None or sym(x) not in terms:
+                continue
+            rest = [t for t in terms if t != sym(x)]
+            bind.append(f"_{x} = {pyname}.shape[{axis}] - ({dims_expr(dim_add(*rest), dims)})")
+        dims[x] = "_" + x
+    expected = tuple(dims_expr(d, dims) if all(x in dims for x in dim_leaves(d)) else None for d in ud)
     label = "(" + ", ".join(str(d) for d in ud) + ("," if len(ud) == 1 else "") + ")"
     what = "a vector (1-D array)" if len(ud) == 1 else "a matrix (2-D array)"
     lines += [f"if {pyname}.ndim != {len(ud)}:",
@@ -368,6 +379,14 @@ def _input_lines(name, pyname, shape, printer: Printer, dims):
     if len(ud) == 1:
         lines.append(f"{pyname} = {pyname}.reshape(-1, 1)")
     return lines
+
+
+def _sum_terms(d):
+    """The terms of a sum of sizes ``d`` (None if ``d`` is not a plain sum)."""
+    c, names = dim_parts(d)
+    if c == 1 and len(names) == 1 and isinstance(names[0], Plus):
+        return list(names[0].terms)
+    return None
 
 
 def _dim_without(d, name):
@@ -437,7 +456,7 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     body: list[str] = []
     # inputs whose sizes are plain names first, so sizes that are products (m*p from a
     # Kronecker product) can be solved from them
-    order = sorted(inputs, key=lambda item: max((len(dim_parts(d)[1]) for d in item[1]), default=0))
+    order = sorted(inputs, key=lambda item: max((len(dim_leaves(d)) for d in item[1]), default=0))
     for name, shape in order:  # messages name the parameter the caller passed
         body += _input_lines(pynames[name], pynames[name], shape, printer, dims)
     for name, pyn, shape in (extra_params or []):

@@ -14,6 +14,12 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is one of them)
+    "_block": '''def _block(nc, *parts):
+    """The block matrix with nc blocks a row, from its blocks in row-major order (a scalar is
+    a 1x1 block)."""
+    parts = [jnp.reshape(p, (1, 1)) if jnp.ndim(p) == 0 else p for p in parts]
+    return jnp.block([list(parts[i:i + nc]) for i in range(0, len(parts), nc)])
+''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
     w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.

@@ -36,7 +36,7 @@ from ..core import expr as E
 from ..core.errors import DerivationError
 from ..core.expr import Expr
 from ..core.facts import is_nonnegative
-from ..core.shapes import dim_parts
+from ..core.shapes import dim_code, dim_leaves, dim_value
 from .chains import best_parenthesization, chain_dp
 
 _MISSING = object()
@@ -62,11 +62,21 @@ def _num_node_text(v: Fraction):
 
 def dims_expr(d, dims) -> str:
     """Python code for the size ``d`` from the bound size names ``dims`` ({name: code})."""
-    c, names = dim_parts(d)
-    return " * ".join(([str(c)] if c != 1 or not names else []) + [dims[n] for n in names])
+    return dim_code(d, lambda n: dims[n])
 
 
 _dims_expr = dims_expr
+
+
+class _Sizes(dict):
+    """Sizes for estimates: ``first`` then the hints, else :data:`DEFAULT_SIZE`."""
+
+    def __init__(self, hints, first=None):
+        super().__init__(hints)
+        self.update(first or {})
+
+    def __missing__(self, key):
+        return DEFAULT_SIZE
 
 
 class LNode:
@@ -90,7 +100,7 @@ class LNode:
 STRUCTURAL = frozenset({
     "var", "dvar", "const", "eye", "ones", "zero", "K", "add", "mul", "transpose", "trace",
     "det", "logdet", "inv", "mpow", "pow", "had", "hpow", "fn", "sum", "norm2", "diagm",
-    "diagv", "vec", "unvec", "kron", "kronadj1", "kronadj2", "bcast", "proj"})
+    "diagv", "vec", "unvec", "kron", "kronadj1", "kronadj2", "bcast", "proj", "block"})
 
 _DEEP = 48  # lower() nesting beyond which subexpressions are lowered bottom-up first
 _STRIDE = 16  # height between those checkpoints
@@ -166,8 +176,7 @@ class Lowerer:
         return self.node(op, *args, attrs=attrs)
 
     def dim(self, d) -> str:
-        c, names = dim_parts(d)
-        missing = [n for n in names if n not in self.dims]
+        missing = [n for n in dim_leaves(d) if n not in self.dims]
         if missing:
             raise DerivationError(
                 f"the size {missing[0]} is not determined by any input, so generated code cannot "
@@ -175,11 +184,7 @@ class Lowerer:
         return _dims_expr(d, self.dims)
 
     def size(self, d) -> float:
-        c, names = dim_parts(d)
-        out = float(c)
-        for n in names:
-            out *= float(self.hints.get(str(n), DEFAULT_SIZE))
-        return out
+        return float(dim_value(d, _Sizes(self.hints)))
 
     # ------------------------------------------------------------ analysis
     def _analyse(self, roots):
@@ -461,6 +466,8 @@ class Lowerer:
             return self.call(op, L(e.args[0]), L(e.args[1]))
         if op == "bcast":
             return self.node("full", L(e.args[0]), attrs=(self.dim(e.rows), self.dim(e.cols)))
+        if op == "block":  # a scalar block is a 1x1 array there
+            return self.call("block", *[L(a) for a in e.args], attrs=(len(e.attr[1]),))
         if op == "proj":  # one output of a tuple-valued node, computed once for all of them
             return self.node("index", L(e.args[0]), attrs=(e.attr,), argmin=(P_ATOM,))
         from ..ops.registry import OPS
@@ -646,7 +653,7 @@ class Lowerer:
         if any(it[1] != "mat" for it in items):
             return False
         dims = [items[0][2]] + [it[3] for it in items]
-        names = sorted({str(x) for d in dims for x in dim_parts(d)[1]} - set(self.hints))
+        names = sorted({str(x) for d in dims for x in dim_leaves(d)} - set(self.hints))
         if not names or len(names) > 6:
             return False
         orders = set()
@@ -654,11 +661,7 @@ class Lowerer:
             size = {nm: (10.0 if mask >> i & 1 else 1000.0) for i, nm in enumerate(names)}
             vals = []
             for d in dims:
-                c, ns = dim_parts(d)
-                v = float(c)
-                for x in ns:
-                    v *= size.get(str(x), float(self.hints.get(str(x), DEFAULT_SIZE)))
-                vals.append(v)
+                vals.append(float(dim_value(d, _Sizes(self.hints, size))))
             orders.add(best_parenthesization(vals))
             if len(orders) > 1:
                 return True

@@ -10,6 +10,12 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias np (renamed where a user name is np)
+    "_block": '''def _block(nc, *parts):
+    """The block matrix with nc blocks a row, from its blocks in row-major order (a scalar is
+    a 1x1 block)."""
+    parts = [np.reshape(p, (1, 1)) if np.ndim(p) == 0 else p for p in parts]
+    return np.block([list(parts[i:i + nc]) for i in range(0, len(parts), nc)])
+''',
     "_sigmoid": '''def _sigmoid(z):
     """Logistic function 1/(1 + exp(-z)), accurate to full relative precision in both tails."""
     e = np.exp(-np.abs(z))

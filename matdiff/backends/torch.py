@@ -13,6 +13,13 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias torch (renamed where a user name is torch)
+    "_block": '''def _block(nc, dt, dev, *parts):
+    """The block matrix with nc blocks a row, from its blocks in row-major order (a scalar,
+    a Python number or a 0-d tensor, is a 1x1 block)."""
+    parts = [torch.as_tensor(p, dtype=dt, device=dev).reshape(1, 1)
+             if not torch.is_tensor(p) or p.dim() == 0 else p for p in parts]
+    return torch.cat([torch.cat(parts[i:i + nc], dim=1) for i in range(0, len(parts), nc)], dim=0)
+''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
     w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.
@@ -88,7 +95,8 @@ class TorchPrinter(Printer):
                  "vdot": _vdot,
                  "vec": "{0}.T.reshape(-1, 1)",
                  "unvec": "{0}.reshape({a1}, {a0}).T",
-                 "kron": "_kron({0}, {1})"}
+                 "kron": "_kron({0}, {1})",
+                 "block": "_block({a0}, _dt, _dev, {args})"}
 
     def elementwise(self, name, arg):
         """As every back-end's, but a number argument (``sqrt(2)``, the ``arccos(-1)`` in erf's

@@ -52,7 +52,7 @@ from ..backends.emit import compile_source, generate, py_names, tuple_of
 from ..core import expr as E
 from ..core import facts as _facts
 from ..core.errors import DerivationError, MatdiffError, ShapeError, spelled
-from ..core.shapes import dim_mul, dim_parts, shape_str, shape_to_dims
+from ..core.shapes import dim_leaves, dim_mul, dim_value, shape_str, shape_to_dims
 
 TOL = 1e-6  # relative error within which a derivative agrees with finite differences
 SAFETY = 100.0  # a disagreement must also exceed the FD error estimate this many times
@@ -232,7 +232,7 @@ def _dim_names(shapes: dict) -> list:
     names = []
     for shape in shapes.values():
         for d in shape_to_dims(shape):
-            for n in dim_parts(d)[1]:
+            for n in dim_leaves(d):
                 if str(n) not in names:
                     names.append(str(n))
     return names
@@ -256,13 +256,7 @@ def _size_candidates(names: list, given: dict):
 
 
 def _rc(shape, sizes) -> tuple:
-    out = []
-    for d in shape:
-        c, names = dim_parts(d)
-        for n in names:
-            c *= sizes[str(n)]
-        out.append(c)
-    return tuple(out)
+    return tuple(dim_value(d, sizes) for d in shape)
 
 
 def _must_be_nonsingular(exprs) -> list:

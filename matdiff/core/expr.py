@@ -28,7 +28,7 @@ from fractions import Fraction
 
 from ..ops.base import Rule
 from ..passes.trace import _TRACER, Step
-from .shapes import dim_mul, dim_parts, is_scalar_shape, make_dim, shape_str
+from .shapes import dim_add, dim_mul, dim_parts, is_scalar_shape, make_dim, shape_str
 
 SCALAR = (1, 1)
 
@@ -99,6 +99,7 @@ NF_LOG_EXP = _nf("fn.log-exp", "log(exp(x)) = x", r"\log e^x = x", "calculus")
 NF_LOG_SCALED_EXP = _nf("fn.log-scaled-exp", "log(c*exp(u)) = u + log(c) (also for c <= 0, nan alike)",
                         r"\log(c e^u) = u + \log c", "calculus")
 NF_LOG_RECIPROCAL = _nf("fn.log-reciprocal", "log(1/s) = -log(s)", r"\log(1/s) = -\log s", "calculus")
+NF_POW_SQRT = _nf("pow.sqrt", "sqrt(s)^2 = s (s >= 0, where sqrt is real)", r"\left(\sqrt{s}\right)^2 = s", "calculus")
 NF_ABS_NONNEG = _nf("fn.abs-nonnegative", "abs(f(x)) = f(x) for f >= 0 (abs, exp, sqrt, sigmoid, relu)",
                     r"|f(x)| = f(x)", "calculus")
 
@@ -328,6 +329,10 @@ def add(*terms: Expr) -> Expr:
         raise ValueError("add() needs at least one term")
     if tr is not None and len(flat) != len(terms):
         tr.append(Step(NF_ADD_FLATTEN, terms, tuple(flat), ("normal", "add")))
+    if len(flat) > 1 and any(t.op == "block" or (t.op == "mul" and t.args[-1].op == "block") for t in flat):
+        merged = _add_blocks(flat)
+        if merged is not None:
+            return merged
     shape = flat[0].shape
     for t in flat:
         if t.shape != shape:
@@ -495,6 +500,10 @@ def mul(*args: Expr) -> Expr:
         shape = SCALAR
     if coeff == 0 or any(is_zero(a) for a in scal) or any(a.op == "zero" for a in chain):
         return zero(shape) if tr is None else _fire(NF_MUL_ZERO, args, zero(shape))
+    if len(chain) > 1 and any(a.op == "block" for a in chain):
+        merged = _mul_blocks(chain)
+        if merged is not None:
+            return mul(const(coeff), *scal, *merged)
     # merge powers of equal scalar bases: s * s^-1 -> 1, s*s -> s^2
     if len(scal) > 1:
         before = tuple(scal)
@@ -611,6 +620,8 @@ def power(b: Expr, e: Expr) -> Expr:
                 return const(b.attr ** int(p))
         if b.op == "pow" and b.args[1].op == "const" and p.denominator == 1:
             return power(b.args[0], const(b.args[1].attr * p))
+        if b.op == "fn" and b.attr == "sqrt" and p.denominator == 1 and p % 2 == 0:
+            return _fire(NF_POW_SQRT, b, power(b.args[0], const(p / 2)))
         if b.op == "mul" and p.denominator == 1:
             c, s, ch = factors(b)
             parts = [const(c ** int(p))] if c != 0 or p > 0 else []
@@ -645,6 +656,10 @@ def transpose(a: Expr) -> Expr:
         return Expr(op, (), (a.cols, a.rows))
     if op == "bcast":
         return bcast(a.args[0], (a.cols, a.rows))
+    if op == "block":
+        g = block_grid(a)
+        return _fire(NF_BLOCK_T, a, block([[transpose(g[i][j]) for i in range(len(g))]
+                                             for j in range(len(g[0]))]))
     if op == "mul":
         c, s, ch = factors(a)
         if len(ch) == 1:  # (s*A)' -> s*A'
@@ -662,6 +677,9 @@ def trace(a: Expr) -> Expr:
         return const(a.rows)
     if op == "transpose":
         return _fire(NF_TR_TRANSPOSE, a, trace(a.args[0]))
+    if op == "block" and a.attr[0] == a.attr[1]:  # square diagonal blocks
+        g = block_grid(a)
+        return _fire(NF_BLOCK_TRACE, a, add(*(trace(g[i][i]) for i in range(len(g)))))
     if op == "mul":
         c, s, ch = factors(a)
         if c != 1 or s:
@@ -887,6 +905,8 @@ def sum_(a: Expr) -> Expr:
         return ZERO_S
     if a.op == "transpose":
         return sum_(a.args[0])
+    if a.op == "block":
+        return _fire(NF_BLOCK_SUM, a, add(*(sum_(b) for b in a.args)))
     if a.op == "ones":
         n = dim_mul(a.rows, a.cols)
         if isinstance(n, int):
@@ -1115,6 +1135,128 @@ def inner(a: Expr, b: Expr) -> Expr:
     if a.rows == 1:
         return mul(a, transpose(b))
     return trace(mul(transpose(a), b))
+
+
+# ---------------------------------------------------------------------------- block matrices
+NF_BLOCK_MUL = _nf("block.mul", "[A, B]*[C; D] = A*C + B*D;  [A; B]*M = [A*M; B*M];  M*[A, B] = [M*A, M*B]",
+                   r"\begin{bmatrix}A & B\end{bmatrix}\begin{bmatrix}C\\ D\end{bmatrix} = AC + BD",
+                   "partitioned matrices: the product of conformally partitioned matrices")
+NF_BLOCK_ADD = _nf("block.add", "[A, B] + [C, D] = [A + C, B + D];  s*[A, B] = [s*A, s*B]",
+                   r"\begin{bmatrix}A & B\end{bmatrix} + \begin{bmatrix}C & D\end{bmatrix} = "
+                   r"\begin{bmatrix}A + C & B + D\end{bmatrix}", "partitioned matrices")
+NF_BLOCK_T = _nf("block.transpose", "[A, B; C, D]' = [A', C'; B', D']",
+                 r"\begin{bmatrix}A & B\\ C & D\end{bmatrix}^T = \begin{bmatrix}A^T & C^T\\ B^T & D^T\end{bmatrix}",
+                 "partitioned matrices")
+NF_BLOCK_TRACE = _nf("block.trace", "tr([A, B; C, D]) = tr(A) + tr(D) (square diagonal blocks)",
+                     r"\operatorname{tr}\begin{bmatrix}A & B\\ C & D\end{bmatrix} = \operatorname{tr}A + "
+                     r"\operatorname{tr}D", "partitioned matrices")
+NF_BLOCK_SUM = _nf("block.sum", "sum([A, B; C, D]) = sum(A) + sum(B) + sum(C) + sum(D)",
+                   r"\operatorname{sum}\begin{bmatrix}A & B\\ C & D\end{bmatrix} = \sum_{ij} \operatorname{sum} B_{ij}",
+                   "partitioned matrices")
+NF_BLOCK_EYE = _nf("block.identity", "[I, 0; 0, I] = I", r"\begin{bmatrix}I & 0\\ 0 & I\end{bmatrix} = I",
+                   "partitioned matrices")
+
+
+def block(rows) -> Expr:
+    """The block (partitioned) matrix with these rows of blocks: ``rows`` is a list of lists
+    of Exprs, all rows equally long; the blocks of a row have equal heights, those of a
+    column equal widths. Sizes add up (``[A; B]`` has ``m + n`` rows). A 1x1 grid is its
+    block; all-zero blocks make a zero; identity blocks on the diagonal and zeros elsewhere
+    make an identity. ``attr`` is ``(row heights, column widths)``."""
+    rows = [list(r) for r in rows]
+    if not rows or not rows[0] or any(len(r) != len(rows[0]) for r in rows):
+        raise ValueError("block(): give a non-empty grid of blocks, every row equally long")
+    heights = tuple(r[0].rows for r in rows)
+    widths = tuple(b.cols for b in rows[0])
+    for i, r in enumerate(rows):
+        for j, b in enumerate(r):
+            if b.rows != heights[i] or b.cols != widths[j]:
+                raise AssertionError(f"internal: block ({i + 1}, {j + 1}) is {shape_str(b.shape)}, "
+                                     f"not {shape_str((heights[i], widths[j]))}")
+    if len(rows) == 1 and len(widths) == 1:
+        return rows[0][0]
+    args = tuple(b for r in rows for b in r)
+    shape = (dim_add(*heights), dim_add(*widths))
+    if all(is_zero(a) for a in args):
+        return zero(shape)
+    if heights == widths and all((b.op == "eye" or is_const(b, 1)) if i == j else is_zero(b)
+                                 for i, r in enumerate(rows) for j, b in enumerate(r)):
+        return _fire(NF_BLOCK_EYE, args, eye(shape[0]))
+    return Expr("block", args, shape, (heights, widths))
+
+
+def block_grid(e: Expr) -> list:
+    """The blocks of a block node as a list of rows."""
+    nc = len(e.attr[1])
+    return [list(e.args[i * nc:(i + 1) * nc]) for i in range(len(e.attr[0]))]
+
+
+def block_selector(sizes, i) -> Expr:
+    """The block row ``[0, ..., I, ..., 0]`` (``sizes[i]`` rows, ``sum(sizes)`` columns) that
+    picks block ``i`` of a matrix partitioned by rows into ``sizes``."""
+    return block([[eye(sizes[i]) if j == i else zero((sizes[i], sizes[j])) for j in range(len(sizes))]])
+
+
+def _block_product(L: Expr, R: Expr):
+    """L*R as one block matrix when a partitioned product applies, else None."""
+    if L.op == "block" and R.op == "block" and L.attr[1] == R.attr[0]:
+        gl, gr = block_grid(L), block_grid(R)
+        return block([[add(*(mul(gl[i][k], gr[k][j]) for k in range(len(gr))))
+                       for j in range(len(gr[0]))] for i in range(len(gl))])
+    if L.op == "block" and len(L.attr[1]) == 1 and R.op != "block":
+        return block([[mul(r[0], R)] for r in block_grid(L)])
+    if R.op == "block" and len(R.attr[0]) == 1 and L.op != "block":
+        return block([[mul(L, b) for b in block_grid(R)[0]]])
+    return None
+
+
+def _mul_blocks(chain):
+    """A product chain with conformal block factors multiplied out (None: nothing to do)."""
+    out, i, changed = list(chain), 0, False
+    while i < len(out) - 1:
+        m = _block_product(out[i], out[i + 1])
+        if m is None:
+            i += 1
+            continue
+        out[i:i + 2] = [m]
+        changed = True
+        i = max(i - 1, 0)
+    if not changed:
+        return None
+    _fire(NF_BLOCK_MUL, tuple(chain), tuple(out))
+    return out
+
+
+def _scaled_block(t: Expr):
+    """``(scalar factors, block)`` when t is a block times scalars, else None."""
+    if t.op == "block":
+        return (), t
+    if t.op == "mul":
+        c, s, ch = factors(t)
+        if len(ch) == 1 and ch[0].op == "block":
+            return ((const(c),) if c != 1 else ()) + tuple(s), ch[0]
+    return None
+
+
+def _add_blocks(flat):
+    """A sum with two or more (scaled) blocks of one partition added blockwise (None: none)."""
+    groups: dict = {}
+    for t in flat:
+        sb = _scaled_block(t)
+        if sb is not None:
+            groups.setdefault(sb[1].attr, []).append((t, sb))
+    merge = [g for g in groups.values() if len(g) > 1]
+    if not merge:
+        return None
+    used = {id(t) for g in merge for t, _ in g}
+    rest = [t for t in flat if id(t) not in used]
+    for g in merge:
+        grids = [(s, block_grid(b)) for _, (s, b) in g]
+        first = grids[0][1]
+        rest.append(block([[add(*(mul(*s, gr[i][j]) for s, gr in grids)) for j in range(len(first[0]))]
+                           for i in range(len(first))]))
+    out = add(*rest)
+    return _fire(NF_BLOCK_ADD, tuple(flat), out)
 
 
 # ---------------------------------------------------------------------------- generic rebuild

@@ -2,8 +2,11 @@
 
 A shape is a pair ``(rows, cols)`` of dimensions; scalars are ``(1, 1)``, vectors are
 columns ``(n, 1)``. A dimension is either an ``int`` or a :class:`Dim`, a monomial
-``coeff * name1 * name2 * ...`` in symbolic size names (products arise from Kronecker
-products and ``vec``).
+``coeff * atom1 * atom2 * ...`` in symbolic size names (products arise from Kronecker
+products and ``vec``). An atom may also be a :class:`Plus`, a sum of two or more
+monomials (block matrices stack sizes: ``[A; B]`` has ``m + n`` rows); sums are kept
+canonical by :func:`dim_add` (like terms combined, a constant factor distributed), so
+equal sums compare equal.
 
 During type inference dimensions may also contain *free* atoms (unknown sizes of
 undeclared variables). :class:`Unifier` binds free atoms by unification; declared
@@ -28,6 +31,8 @@ class Dim:
     names: tuple
 
     def __str__(self) -> str:
+        if self.coeff == 1 and len(self.names) == 1 and isinstance(self.names[0], Plus):
+            return self.names[0].bare()
         parts = [str(self.coeff)] if self.coeff != 1 else []
         parts += [str(n) for n in self.names]
         return "*".join(parts)
@@ -49,6 +54,50 @@ class Free:
         return f"?{self.id}"
 
 
+class Plus:
+    """A sum of two or more monomial sizes (ints and :class:`Dim`), in canonical order: an
+    atom of a :class:`Dim` (``Dim(1, (Plus((m, n)),))`` is ``m + n``). Build with
+    :func:`dim_add`, never directly."""
+
+    __slots__ = ("terms", "order", "_hash")
+
+    def __init__(self, terms: tuple, order: tuple | None = None):
+        self.terms = terms
+        # the terms in the order they were written ([b; zeros] has b's size first): equal
+        # sums may differ in it; it only guides matching the blocks of two sums (settle)
+        self.order = terms if order is None else order
+        self._hash = hash(("Plus", terms))
+
+    def __eq__(self, other):
+        return isinstance(other, Plus) and self.terms == other.terms
+
+    def __hash__(self):
+        return self._hash
+
+    # atoms sort names first, then unknowns, then sums (see _atom_key); Dim's ordering
+    # compares atom tuples, so a sum must compare with the other atom kinds
+    def __lt__(self, other):
+        return _atom_key(self) < _atom_key(other)
+
+    def __gt__(self, other):
+        return _atom_key(self) > _atom_key(other)
+
+    def __le__(self, other):
+        return _atom_key(self) <= _atom_key(other)
+
+    def __ge__(self, other):
+        return _atom_key(self) >= _atom_key(other)
+
+    def bare(self) -> str:
+        return "+".join(str(t) for t in self.terms)
+
+    def __str__(self) -> str:
+        return f"({self.bare()})"
+
+    def __repr__(self) -> str:
+        return f"Plus({self.bare()})"
+
+
 def sym(name: str) -> Dim:
     return Dim(1, (name,))
 
@@ -61,7 +110,88 @@ def make_dim(coeff: int, names) -> DimT:
 
 
 def _atom_key(a):
-    return (1, a.id, "") if isinstance(a, Free) else (0, 0, a)
+    if isinstance(a, Free):
+        return (1, a.id, "")
+    if isinstance(a, Plus):
+        return (2, 0, a.bare())
+    return (0, 0, a)
+
+
+def _term_key(t):
+    c, names = dim_parts(t)
+    return (not names, tuple(str(_atom_key(a)) for a in names), c)
+
+
+def _terms(d) -> list:
+    """``d`` as a list of monomial terms ``(coeff, atoms)``: a sum's terms (times its
+    factor), or ``d`` itself."""
+    c, names = dim_parts(d)
+    if len(names) == 1 and isinstance(names[0], Plus):
+        return [(c * tc, tn) for tc, tn in map(dim_parts, names[0].order)]
+    return [(c, names)]
+
+
+def dim_add(*ds) -> DimT:
+    """The canonical sum of sizes: like terms combined (``n + n = 2*n``), a sum times a
+    constant distributed, constants last; a single term is returned as itself."""
+    acc: dict = {}
+    for d in ds:
+        for c, names in _terms(d):
+            acc[names] = acc.get(names, 0) + c
+    order = tuple(make_dim(c, names) for names, c in acc.items() if c)
+    if not order:
+        return 0
+    if len(order) == 1:
+        return order[0]
+    return Dim(1, (Plus(tuple(sorted(order, key=_term_key)), order),))
+
+
+def dim_leaves(d) -> list:
+    """The size names and unknowns ``d`` is made of (inside sums too), with repeats."""
+    out, todo = [], [d]
+    while todo:
+        for a in dim_parts(todo.pop())[1]:
+            if isinstance(a, Plus):
+                todo.extend(a.terms)
+            else:
+                out.append(a)
+    return out
+
+
+def dim_map(d, f) -> DimT:
+    """``d`` with each leaf atom (a name or an unknown) replaced by ``f(atom)`` (a size)."""
+    c, names = dim_parts(d)
+    out: DimT = c
+    for a in names:
+        if isinstance(a, Plus):
+            out = dim_mul(out, dim_add(*(dim_map(t, f) for t in a.order)))
+        else:
+            out = dim_mul(out, f(a))
+    return out
+
+
+def dim_value(d, sizes) -> int:
+    """The number ``d`` stands for, given ``sizes`` ({name: int}; names as strings)."""
+    c, names = dim_parts(d)
+    for a in names:
+        c *= dim_value_sum(a, sizes) if isinstance(a, Plus) else sizes[str(a)]
+    return c
+
+
+def dim_value_sum(p: Plus, sizes) -> int:
+    return sum(dim_value(t, sizes) for t in p.terms)
+
+
+def dim_code(d, name_code, top: bool = True) -> str:
+    """Python code for the size ``d``: ``name_code(name)`` spells a size name."""
+    c, names = dim_parts(d)
+    if len(names) == 1 and isinstance(names[0], Plus) and c == 1:
+        code = " + ".join(dim_code(t, name_code, False) for t in names[0].terms)
+        return code if top else f"({code})"
+    parts = [str(c)] if c != 1 or not names else []
+    for a in names:
+        parts.append(dim_code(Dim(1, (a,)), name_code, False) if isinstance(a, Plus) else name_code(a))
+    return " * ".join(parts)
 
 
 def dim_parts(d: DimT) -> tuple[int, tuple]:
@@ -73,7 +203,10 @@ def dim_parts(d: DimT) -> tuple[int, tuple]:
 def dim_mul(a: DimT, b: DimT) -> DimT:
     ca, na = dim_parts(a)
     cb, nb = dim_parts(b)
-    return make_dim(ca * cb, na + nb)
+    d = make_dim(ca * cb, na + nb)
+    if ca * cb not in (0, 1) and len(na + nb) == 1 and isinstance((na + nb)[0], Plus):
+        return dim_add(d)  # 2*(m+n) is 2*m + 2*n, as dim_add writes it
+    return d
 
 
 def dim_str(d: DimT) -> str:
@@ -123,6 +256,9 @@ def parse_dims(spec, name: str = "?") -> tuple:
             d = int(it)
         elif isinstance(it, str) and it.isidentifier() and not it.startswith("_"):
             d = sym(it)
+        elif isinstance(it, str) and "+" in it and all(p.strip() for p in it.split("+")):
+            # a sum of sizes, e.g. m+n (the rows of a block matrix [A; B])
+            d = dim_add(*(parse_dims(part.strip(), name)[0] for part in it.split("+")))
         elif isinstance(it, str) and "*" in it and all(p.strip() for p in it.split("*")):
             d = 1  # a product of sizes, e.g. n*m (the length of vec of an n x m matrix)
             for part in it.split("*"):
@@ -174,6 +310,7 @@ class Unifier:
         self.pending: list = []
         self.site = None
         self.guessed = False  # some size equation was solved by a guess, not determined
+        self.guessed_sums = False  # ... and one of them was a sum (blocks of a block matrix)
 
     def fresh(self) -> Free:
         self.counter += 1
@@ -209,6 +346,13 @@ class Unifier:
                 else:
                     out.append(a)
             names = tuple(out)
+        if any(isinstance(a, Plus) for a in names):
+            plain = [a for a in names if not isinstance(a, Plus)]
+            d = make_dim(c, plain)
+            for a in names:
+                if isinstance(a, Plus):
+                    d = dim_mul(d, dim_add(*(self.resolve(t) for t in a.order)))
+            return d
         return make_dim(c, names)
 
     def _reduced(self, a, b):
@@ -229,11 +373,15 @@ class Unifier:
         b = self.resolve(b)
         if a == b:
             return True
+        if len(_terms(a)) > 1 or len(_terms(b)) > 1:
+            return self._unify_sums(a, b)
         ca, la, cb, lb = self._reduced(a, b)
+        if ca == cb and len(la) == len(lb) == 1 and isinstance(la[0], Plus) and isinstance(lb[0], Plus):
+            return self._unify_sums(Dim(1, (la[0],)), Dim(1, (lb[0],)))  # (m+?)*k = (m+n)*k
         for (c1, n1, c2, n2) in ((ca, la, cb, lb), (cb, lb, ca, la)):
             if c1 == 1 and len(n1) == 1 and isinstance(n1[0], Free):
                 f = n1[0]
-                if f in n2:
+                if f in dim_leaves(make_dim(c2, n2)):
                     return False
                 target = make_dim(c2, n2)
                 if f in self.nonunit:
@@ -263,12 +411,61 @@ class Unifier:
             return True
         return False
 
+    def _cancelled(self, a, b):
+        """The terms of ``a`` and ``b`` (``{atoms: coeff}``, in written order) with the
+        terms they share cancelled."""
+        ta, tb = {}, {}
+        for t, d in ((ta, self.resolve(a)), (tb, self.resolve(b))):
+            for c, names in _terms(d):
+                t[names] = t.get(names, 0) + c
+        for k in set(ta) & set(tb):
+            m = min(ta[k], tb[k])
+            ta[k] -= m
+            tb[k] -= m
+        return {k: v for k, v in ta.items() if v}, {k: v for k, v in tb.items() if v}
+
+    def _unify_sums(self, a, b) -> bool:
+        """``a = b`` where one side is a sum of sizes: cancel like terms, then a lone unknown
+        on one side is the sum of what remains on the other (``m + ? = m + n`` gives
+        ``? = n``); sizes are positive, so an empty side against a non-empty one fails."""
+        ta, tb = self._cancelled(a, b)
+        if not ta and not tb:
+            return True
+        if not ta or not tb:
+            return False
+        for x, y in ((ta, tb), (tb, ta)):
+            if len(x) == 1:
+                ((names, c),) = x.items()
+                if c == 1 and len(names) == 1 and isinstance(names[0], Free):
+                    f = names[0]
+                    target = dim_add(*(make_dim(v, k) for k, v in y.items()))
+                    if f in dim_leaves(target) or (f in self.nonunit and target == 1):
+                        return False
+                    self.binding[f] = target
+                    return True
+        if len(ta) == 1 and len(tb) == 1:
+            ((na, va),), ((nb, vb),) = ta.items(), tb.items()
+            return self.unify(make_dim(va, na), make_dim(vb, nb))
+        if any(isinstance(x, Free) for x in dim_leaves(a) + dim_leaves(b)) and self.defer:
+            self.pending.append((a, b, self.site))
+            return True
+        return False
+
     def _pairings(self, a, b):
         """Candidate solutions of an open product equation, each a list of equations between
         single sizes: corresponding Kronecker factors agree (every order of the factors), or
         m*f = n*g read as f = n, g = m."""
         from itertools import permutations
 
+        if len(_terms(a)) > 1 or len(_terms(b)) > 1:
+            # sums of sizes (stacked blocks): the blocks correspond in the order written,
+            # else in another order
+            ta, tb = self._cancelled(a, b)
+            if len(ta) != len(tb) or len(ta) > 5:
+                return []
+            la = [make_dim(v, k) for k, v in ta.items()]
+            return [[(x, y) for x, y in zip(la, perm)]
+                    for perm in dict.fromkeys(permutations([make_dim(v, k) for k, v in tb.items()]))]
         ca, la, cb, lb = self._reduced(a, b)
         out = []
         if ca == cb and len(la) == len(lb) <= 5:
@@ -314,6 +511,7 @@ class Unifier:
         if not eqs:
             return None
         self.guessed = True
+        self.guessed_sums = any(len(_terms(a)) > 1 or len(_terms(b)) > 1 for a, b, _ in eqs)
         ok = self._search(eqs)
         self.pending = []
         return None if ok else eqs[0]

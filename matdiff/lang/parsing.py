@@ -36,10 +36,11 @@ from ..core.shapes import (
     Dim,
     Free,
     Unifier,
+    dim_add,
+    dim_leaves,
+    dim_map,
     dim_mul,
-    dim_parts,
     dims_to_shape,
-    make_dim,
     parse_dims,
     shape_str,
     sym,
@@ -168,6 +169,15 @@ class _Builder:
     def args(self, c):
         return [x for x in c if isinstance(x, Node)]
 
+    def brows(self, c):
+        return [x for x in c if isinstance(x, list)]
+
+    def bracket(self, c):
+        rows = c[1]
+        node = Node("block", [x for r in rows for x in r], c[0].start_pos, c[-1].end_pos,
+                    value=tuple(len(r) for r in rows))
+        return self._check_depth(node)
+
     def call(self, c):
         name = c[0]
         args = c[2] if len(c) > 3 and c[2] is not None else []
@@ -187,7 +197,7 @@ def _grammar_text() -> str:
 
 
 _CALLBACKS = ("add", "sub", "mul", "div", "hadamard", "hdiv", "neg", "pos", "pow", "hpow",
-              "transpose", "number", "name", "atom", "args", "call")
+              "transpose", "number", "name", "atom", "args", "call", "brows", "bracket")
 
 
 _CURRENT = threading.local()  # the builder of the parse in progress, per thread
@@ -229,8 +239,8 @@ def _syntax_tree(text: str) -> Node:
         pos = e.pos_in_stream
         ch = text[pos] if pos < len(text) else ""
         hint = ""
-        if ch in "[]{};":
-            hint = "; matdiff has no matrix literals or indexing"
+        if ch in "{}":
+            hint = "; write a block matrix or a literal with brackets: [A, B; C, D], [1, 2; 3, 4]"
         elif ch == "_":
             hint = "; names must start with a letter"
         raise ParseError(f"unexpected character {ch!r} at {where(text, pos)}{hint}\n"
@@ -249,7 +259,7 @@ def _syntax_tree(text: str) -> Node:
 _EXPECT_NAMES = {
     "NUMBER": "a number", "NAME": "a name", "LPAR": "'('", "RPAR": "')'", "PLUS": "'+'",
     "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "CIRCUMFLEX": "'^'", "QUOTE": "\"'\"",
-    "COMMA": "','", "$END": "end of input",
+    "COMMA": "','", "$END": "end of input", "LSQB": "'['", "RSQB": "']'", "SEMICOLON": "';'",
 }
 
 
@@ -263,7 +273,12 @@ def _unexpected_token_message(text, e) -> str:
             if "a name" in exp else ", ".join(exp[:6]) + ", ..."
     else:
         exp_s = " or ".join(exp)
-    return f"unexpected {got} at {where(text, pos)}: expected {exp_s}\n{caret(text, pos)}"
+    hint = ""
+    if tok.type == "LSQB" and pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] in ")]'"):
+        hint = " (matdiff has no indexing: [ ] writes a block matrix such as [A, B; C, D])"
+    elif tok.type in ("SEMICOLON", "RSQB"):
+        hint = " (';' and ']' belong inside a block matrix such as [A, B; C, D])"
+    return f"unexpected {got} at {where(text, pos)}: expected {exp_s}{hint}\n{caret(text, pos)}"
 
 
 def _anon(term: str) -> str:
@@ -302,8 +317,7 @@ class _Declarations:
                                  f"choose another variable name")
             dims = parse_dims(spec, name)
             for d in dims:
-                if isinstance(d, Dim):
-                    self.rigid_names.update(d.names)
+                self.rigid_names.update(str(a) for a in dim_leaves(d))
             self.shapes[name] = dims_to_shape(dims)
 
 
@@ -334,7 +348,7 @@ class _Context:
 
     def sstr(self, shape) -> str:
         r, c = (self.U.resolve(d) for d in shape)
-        fmt = lambda d: "?" if any(isinstance(a, Free) for a in dim_parts(d)[1]) else str(d)  # noqa: E731
+        fmt = lambda d: "?" if any(isinstance(a, Free) for a in dim_leaves(d)) else str(d)  # noqa: E731
         if r == 1 and c == 1:
             return "scalar"
         if c == 1:
@@ -543,6 +557,8 @@ def _infer(ctx: _Context, node: Node):
             node.how = kval
             node.shape = b.shape
         node.ns = b.ns or e.ns
+    elif k == "block":
+        _infer_block(ctx, node)
     elif k == "call":
         _infer_call(ctx, node)
         # a reduction (tr, det, sum, norm2, ...) of names is not a name; elementwise
@@ -551,6 +567,53 @@ def _infer(ctx: _Context, node: Node):
     else:  # pragma: no cover
         raise AssertionError(k)
     ctx.nodes.append(node)
+
+
+def _block_rows(node: Node) -> list:
+    out, i = [], 0
+    for n in node.value:
+        out.append(node.children[i:i + n])
+        i += n
+    return out
+
+
+def _infer_block(ctx: _Context, node: Node):
+    """``[A, B; C, D]``: the blocks of a row have one height; with equally many blocks in
+    every row, the blocks of a column have one width (a grid); rows of different lengths
+    are stacked whole, so each row's total width must agree. Sizes add up."""
+    U = ctx.U
+    rows = _block_rows(node)
+    for i, row in enumerate(rows, 1):
+        for b in row[1:]:
+            if not U.unify(row[0].shape[0], b.shape[0]):
+                ctx.fail(f"block matrix: the blocks of row {i} have different heights: "
+                         f"{ctx.sstr(row[0].shape)} and {ctx.sstr(b.shape)}", b.pos,
+                         _zero_hint(row[0], b))
+    grid = len(set(node.value)) == 1
+    if grid:
+        for j in range(len(rows[0])):
+            for i in range(1, len(rows)):
+                a, b = rows[0][j], rows[i][j]
+                if not U.unify(a.shape[1], b.shape[1]):
+                    ctx.fail(f"block matrix: the blocks of column {j + 1} have different widths: "
+                             f"{ctx.sstr(a.shape)} (row 1) and {ctx.sstr(b.shape)} (row {i + 1})",
+                             b.pos, _zero_hint(a, b))
+        width = dim_add(*(U.resolve(b.shape[1]) for b in rows[0]))
+    else:
+        widths = [dim_add(*(U.resolve(b.shape[1]) for b in row)) for row in rows]
+        for i, w in enumerate(widths[1:], 2):
+            if not U.unify(widths[0], w):
+                ctx.fail(f"block matrix: row {i} is {_ds(U, w)} wide but row 1 is "
+                         f"{_ds(U, widths[0])} wide", rows[i - 1][0].pos)
+        width = U.resolve(widths[0])
+    node.how = "grid" if grid else "rows"
+    node.shape = (dim_add(*(U.resolve(row[0].shape[0]) for row in rows)), width)
+
+
+def _zero_hint(a: Node, b: Node) -> str:
+    if any(x.kind == "number" and x.value == 0 for x in (a, b)):
+        return "; a 0 in a block matrix is a 1x1 zero: write zeros for a zero block of inferred size"
+    return ""
 
 
 def _flip(ctx, nodes) -> str:
@@ -574,7 +637,7 @@ def _same(U, a, b):
 
 def _ds(U, d):
     d = U.resolve(d)
-    return "?" if any(isinstance(a, Free) for a in dim_parts(d)[1]) else str(d)
+    return "?" if any(isinstance(a, Free) for a in dim_leaves(d)) else str(d)
 
 
 def _integer_literal(node: Node):
@@ -814,6 +877,8 @@ def _dimension_argument(ctx: _Context, dimnode: Node, usage: str):
         for c in dimnode.children:
             d = dim_mul(d, _dimension_argument(ctx, c, usage))
         return d
+    if dimnode.kind == "sum" and all(op in (None, "+") for op, _ in dimnode.ops):  # m+n, (m+n)*k
+        return dim_add(*(_dimension_argument(ctx, c, usage) for c in dimnode.children))
     raise ParseError(f"{usage}: arguments must be positive integers or dimension names, at "
                      f"{where(ctx.text, dimnode.pos)}\n{caret(ctx.text, dimnode.pos)}")
 
@@ -831,20 +896,18 @@ class _Resolver:
         self.extra = 0
 
     def dim(self, d):
-        c, names = dim_parts(self.ctx.U.resolve(d))
-        out = []
-        for a in names:
-            if isinstance(a, Free):
-                if a not in self.names:
-                    if self.pool:
-                        self.names[a] = self.pool.pop(0)
-                    else:
-                        self.extra += 1
-                        self.names[a] = f"n{self.extra}"
-                out.append(self.names[a])
-            else:
-                out.append(a)
-        return make_dim(c, out)
+        return dim_map(self.ctx.U.resolve(d), self._atom)
+
+    def _atom(self, a):
+        if isinstance(a, Free):
+            if a not in self.names:
+                if self.pool:
+                    self.names[a] = self.pool.pop(0)
+                else:
+                    self.extra += 1
+                    self.names[a] = f"n{self.extra}"
+            return sym(self.names[a])
+        return Dim(1, (a,))
 
     def shape(self, s):
         return (self.dim(s[0]), self.dim(s[1]))
@@ -863,6 +926,15 @@ def _build(ctx: _Context, R: _Resolver, node: Node) -> E.Expr:
         if node.how == "zeros":
             return E.zero(shape)
         return E.var(node.value, shape, node.value in ctx.symmetric)
+    if k == "block":
+        rows, i = [], 0
+        blocks = [_build(ctx, R, c) for c in node.children]
+        for n in node.value:
+            rows.append(blocks[i:i + n])
+            i += n
+        if node.how == "grid":
+            return E.block(rows)
+        return E.block([[E.block([row])] for row in rows])
     skip = _tables().dim_args.get(node.value, ()) if k == "call" else ()
     args = [_build(ctx, R, c) for i, c in enumerate(node.children) if i not in skip]
     if k == "sum":
@@ -1112,7 +1184,11 @@ def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
     parsed.inferred = kinds
     parsed.notes = notes
     parsed.guessed = ctx.U.guessed
-    if ctx.U.guessed:
+    if ctx.U.guessed_sums:
+        parsed.notes.append("note: the sizes of blocks that are not declared were matched block by "
+                            "block in the order written ([b; zeros] against m+n rows: b has m, zeros n); "
+                            "declare shapes to be sure")
+    elif ctx.U.guessed:
         parsed.notes.append("note: sizes of Kronecker factors were matched assuming corresponding "
                             "factors agree (m*f = n*g read as f = n, g = m); declare shapes to be sure")
     # declared variables that do not occur keep their declared shapes (a zero gradient)
@@ -1123,7 +1199,7 @@ def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
 def _expect(ctx: _Context, tree: Node, expected) -> None:
     """Unify the shape of the whole expression with ``expected`` (a rigid shape)."""
     for d in expected:
-        ctx.rigid_names.update(str(a) for a in dim_parts(d)[1])
+        ctx.rigid_names.update(str(a) for a in dim_leaves(d))
     got = ctx.sstr(tree.shape)
     if not (ctx.U.unify(tree.shape[0], expected[0]) and ctx.U.unify(tree.shape[1], expected[1])):
         raise ShapeError(f"the expression is a {got}, but shape {shape_str(expected)} is expected here")

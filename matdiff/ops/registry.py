@@ -2,7 +2,7 @@
 internal op (the ``op`` field of :class:`~matdiff.core.expr.Expr`).
 
 Declarations live in family modules (:mod:`.leaves`, :mod:`.arith`, :mod:`.linalg`,
-:mod:`.reduce`, :mod:`.reshape`, :mod:`.kron`; elementwise functions in :mod:`.elementwise`,
+:mod:`.reduce`, :mod:`.reshape`, :mod:`.kron`, :mod:`.block`; elementwise functions in :mod:`.elementwise`,
 reached through the op ``fn``). Everything else reads them: the parser's function table
 (:func:`language_functions`), the constructors' ordering ranks and generic rebuild
 (:mod:`matdiff.core.expr`), the differentiator (``jvp``), the gradient pass (``transpose``,
@@ -24,6 +24,7 @@ from ..core.record import record
 from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .arith import ARITH
 from .base import OpDef
+from .block import BLOCK
 from .kron import KRON
 from .leaves import LEAVES
 from .linalg import LINALG
@@ -73,7 +74,7 @@ def registered(*defs: OpDef):
         _VERSION[0] += 1
 
 
-for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, MULTI):
+for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, BLOCK, MULTI):
     for _od in _family:
         register(_od)
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks
