@@ -13,6 +13,12 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias torch (renamed where a user name is torch)
+    "_row_max_shift": '''def _row_max_shift(z):
+    """The shift m (a column) for exp(z - m) in row-wise log-sum-exp and softmax: the largest
+    entry of each row of z, 0 where that is not finite; no gradient flows through it."""
+    m = torch.amax(z, dim=1, keepdim=True)
+    return torch.where(torch.isfinite(m), m, torch.zeros_like(m)).detach()
+''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
     w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.
