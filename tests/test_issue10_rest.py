@@ -206,3 +206,34 @@ def test_row_wise_shift_is_only_made_where_exp_m_cancels():
         assert d.check(hessian=True).verdict == "OK"
     assert "_row_max_shift" not in matdiff.derive("sum(log(exp(X*W)*ones(k))) + sum(exp(X*W))", wrt="W",
                                                   shapes=sh).source("numpy")
+
+
+def test_latex_prints_a_count_of_ones_as_the_size():
+    d = matdiff.derive("sum(log(softmax(W*x)))", wrt="W", shapes={"W": "n,m", "x": "m"})
+    assert str(d.gradient) == "(1 - sum(ones(n, 1))*softmax(W*x))*x'"  # text: parses back
+    assert to_latex(d.gradient) == "\\left(1 - n \\operatorname{softmax}\\left(W x\\right)\\right) x^{T}"
+    assert to_latex(matdiff.parse("a*sum(ones(n,m))", {"a": ""})) == "a m n"
+
+
+# ---------------------------------------------------------------------------- solve, not inv
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+@pytest.mark.parametrize("wrt", [["A"], ["A", "b", "x"]])
+def test_the_gradient_of_a_solve_solves_instead_of_inverting(backend, wrt):
+    if backend != "numpy":
+        mod = pytest.importorskip(backend)
+        if backend == "jax":
+            mod.config.update("jax_enable_x64", True)
+    d = matdiff.derive("x'*solve(A, b)", wrt=wrt, shapes={"A": "n,n", "x": "n", "b": "n"})
+    src = d.source(backend)
+    assert "inv(" not in src.split('"""')[-1] and "solve(" in src
+    rng = np.random.default_rng(3)
+    A, b, x = rng.standard_normal((4, 4)) + 4 * np.eye(4), rng.standard_normal(4), rng.standard_normal(4)
+    v, g = {"numpy": d.to_numpy, "jax": d.to_jax, "torch": d.to_torch}[backend]()(A=A, b=b, x=x)
+    Ai = np.linalg.inv(A)
+    want = {"A": -np.outer(Ai.T @ x, Ai @ b), "b": Ai.T @ x, "x": Ai @ b}
+    g = g if isinstance(g, dict) else {"A": g}
+    assert float(v) == pytest.approx(x @ Ai @ b, rel=1e-12)
+    for n in wrt:
+        got = g[n].detach().numpy() if hasattr(g[n], "detach") else np.asarray(g[n])
+        np.testing.assert_allclose(got.reshape(want[n].shape), want[n], rtol=1e-10, atol=1e-12)

@@ -215,10 +215,10 @@ class Lowerer:
                     self.known.add(tuple(ch))
                     self.known.add(_transposed_chain(ch))
                 if len(ch) >= 2:
-                    for f in ch:
+                    for j, f in enumerate(ch):
                         inv = _inv_of(f)
-                        if inv is not None:
-                            chain_uses[inv] = chain_uses.get(inv, 0) + 1
+                        if inv is not None:  # one solve per right-hand side (see _solve_key)
+                            chain_uses.setdefault(inv, set()).add(_solve_key(ch, j))
                     others = [a for a in n.args if a.is_scalar]
                 else:
                     others = list(n.args)
@@ -232,7 +232,7 @@ class Lowerer:
             inv = _inv_of(r)
             if inv is not None:
                 other_uses[inv] = other_uses.get(inv, 0) + 1
-        self.solvable = {i for i, k in chain_uses.items() if k <= 2 and not other_uses.get(i)}
+        self.solvable = {i for i, k in chain_uses.items() if len(k) <= 2 and not other_uses.get(i)}
 
     def _analyse_lse(self, nodes):
         """Which exp(E) to evaluate shifted, as exp(E - m) with m = max(E).
@@ -950,6 +950,18 @@ def _row_degrees(nodes, roots, x: Expr, R: Expr):
     if any(deg.get(r, 0) != 0 for r in roots):
         return None
     return deg
+
+
+def _solve_key(chain, j):
+    """The linear solve an inverse at chain[j] stands for, the same for both sides of a
+    transpose: inv(A)*R is solve(A, R), inv(A)'*R is solve(A', R), and at the end of a chain
+    L*inv(A) = (inv(A)'*L')' and L*inv(A)' = (inv(A)*L')'. So b'*inv(A)' (the transpose of
+    inv(A)*b) and inv(A)*b count once when deciding whether to solve or form inv(A)."""
+    f = chain[j]
+    transposed = f.op == "transpose"
+    if j + 1 < len(chain):
+        return transposed, chain[j + 1]
+    return not transposed, E.transpose(chain[j - 1])
 
 
 def _transposed_chain(chain) -> tuple:

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from ..core import expr as E
 from ..core.expr import Expr
-from ..core.shapes import dim_str
+from ..core.shapes import dim_mul, dim_str
 from ..ops.elementwise import ELEMENTWISE
 from ..ops.registry import OPS
 from .text import (
@@ -69,6 +69,13 @@ class LatexPrinter(TextPrinter):
 
     def p_ones(self, e):
         return _latex_ones(e.shape)
+
+    def p_sum(self, e):
+        a = e.args[0]
+        if a.op == "ones":  # sum(ones(n, 1)) is the size n (LaTeX need not parse back)
+            n = dim_str(dim_mul(a.rows, a.cols))
+            return n.replace("*", " "), P_ATOM
+        return self.template(e)
 
     def p_zero(self, e):
         # a row of zeros is a transposed (column) zero vector: 0^T
