@@ -62,7 +62,7 @@ class Kink:
     1-Lipschitz in its entries up to a factor of 2, so that the checker can keep its finite
     differences off the kink: a point is redrawn where a step would cross it."""
 
-    where: str  # e.g. "at x = 0", "where several entries tie for the largest"
+    where: str  # e.g. "where its argument is 0", "where several entries tie for the largest"
     derivative: str  # e.g. "abs'(0) is taken as sign(0) = 0, a subgradient"
     distance: Callable = field(compare=False, repr=False)
     noted: bool = True  # False: a single point that squares smooth over (norm2 at 0): no CLI note

@@ -126,7 +126,7 @@ _TIE_DERIVATIVE = ("d {0}(A) = <M, dA>/sum(M) with M = is{0}(A): at a tie the av
                    "one-hot indicators, a {1}gradient")
 _MAX_KINK = Kink(_TIES.format("largest"), _TIE_DERIVATIVE.format("max", "sub"), _tie_gap)
 _MIN_KINK = Kink(_TIES.format("smallest"), _TIE_DERIVATIVE.format("min", "super"), _tie_gap)
-_NORM2_KINK = Kink("at A = 0", "norm2 has no derivative at A = 0: the gradient A/norm2(A) is not finite there",
+_NORM2_KINK = Kink("where its argument is 0", "norm2 has no derivative at A = 0: the gradient A/norm2(A) is not finite there",
                    _norm2_distance, noted=False)
 
 
