@@ -6,7 +6,9 @@ X holds n samples of d features, Y the one-hot labels of k classes, W the d x k 
 the first term is the sum over samples of log(sum_j exp((X*W)_ij)), the second picks the
 logit of the true class. matdiff derives the gradient in closed form,
 X'*(softmax of each row of X*W - Y) + lambda*W, and compiles it to NumPy; plain gradient
-descent then trains on synthetic data and prints the loss falling.
+descent then trains on synthetic data and prints the loss falling. The generated code
+shifts each row of X*W by its largest entry before exp, so logits of +-1000 neither overflow
+nor lose the gradient.
 Run: python examples/softmax_regression.py
 """
 

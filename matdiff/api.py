@@ -75,6 +75,9 @@ class Derivation:
         self.inferred: dict = dict(parsed.inferred)
         #: one line per choice the naming convention made between readings that differ
         self.notes: list = list(parsed.notes)
+        from .ops.registry import kink_notes
+
+        self.notes += kink_notes(self.expr)  # nonsmooth functions: their derivative at the kink
         for name in parsed.absent:
             if name not in wrt:  # a declaration of a name that is not there is a slip
                 raise ShapeError(

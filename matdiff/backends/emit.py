@@ -91,6 +91,7 @@ ARRAY_TEMPLATES = {
     "index": "{0}[{a0}]",
     "softplus": "{xp}.logaddexp({0}, 0.0)",
     "max_shift": "_max_shift({args})",
+    "row_max_shift": "_row_max_shift({0})",
     "sum": "{xp}.sum({0})",
     "sum_axis": "{xp}.sum({0}, axis={a0}, keepdims=True)",
     "vdot": "{xp}.vdot({0}, {1})",

@@ -20,6 +20,12 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     parts = [jnp.reshape(p, (1, 1)) if jnp.ndim(p) == 0 else p for p in parts]
     return jnp.block([list(parts[i:i + nc]) for i in range(0, len(parts), nc)])
 ''',
+    "_row_max_shift": '''def _row_max_shift(z):
+    """The shift m (a column) for exp(z - m) in row-wise log-sum-exp and softmax: the largest
+    entry of each row of z, 0 where that is not finite; no gradient flows through it."""
+    m = jnp.max(z, axis=1, keepdims=True)
+    return jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
+''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
     w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.

@@ -203,6 +203,7 @@ class Lowerer:
         self.softplus_args = {_one_plus_exp(n.args[0]) for n in nodes
                               if n.op == "fn" and n.attr == "log"} - {None}
         self._analyse_lse(nodes)
+        self._analyse_row_lse(nodes, roots)
         chain_uses: dict = {}
         other_uses: dict = {}
         # a product is materialised when something other than tr/diag/sum (which lower
@@ -219,10 +220,10 @@ class Lowerer:
                     self.known.add(tuple(ch))
                     self.known.add(_transposed_chain(ch))
                 if len(ch) >= 2:
-                    for f in ch:
+                    for j, f in enumerate(ch):
                         inv = _inv_of(f)
-                        if inv is not None:
-                            chain_uses[inv] = chain_uses.get(inv, 0) + 1
+                        if inv is not None:  # one solve per right-hand side (see _solve_key)
+                            chain_uses.setdefault(inv, set()).add(_solve_key(ch, j))
                     others = [a for a in n.args if a.is_scalar]
                 else:
                     others = list(n.args)
@@ -236,7 +237,7 @@ class Lowerer:
             inv = _inv_of(r)
             if inv is not None:
                 other_uses[inv] = other_uses.get(inv, 0) + 1
-        self.solvable = {i for i, k in chain_uses.items() if k <= 2 and not other_uses.get(i)}
+        self.solvable = {i for i, k in chain_uses.items() if len(k) <= 2 and not other_uses.get(i)}
 
     def _analyse_lse(self, nodes):
         """Which exp(E) to evaluate shifted, as exp(E - m) with m = max(E).
@@ -275,6 +276,54 @@ class Lowerer:
             t = E.var(f"exp~shifted{i}", x.shape)
             self.shift_map[E.fn("exp", x)] = t
             self.leaf_nodes[t] = x
+
+    def _analyse_row_lse(self, nodes, roots):
+        """Which exp(E) (E n x k, k > 1) to evaluate shifted row by row: exp(E - m*ones(1, k)),
+        m the largest entry of each row of E.
+
+        Row sums R = exp(E)*ones(k, 1) in a log or a denominator (1 ./ R) - row-wise
+        log-sum-exp and softmax, as typed in ``log(exp(X*W)*ones(k))`` - overflow for large
+        logits. Row i of a node whose *row degree* is d carries exp(m_i)^d: exp(E) has 1, 1 ./ R
+        has -1, Hadamard products add degrees, a product takes its first factor's, diag(v)
+        keeps v's. When every node holding exp(E) has a row degree, every output has degree 0
+        and log(R) is read as m + log(R shifted), all of them are computed from the shifted
+        exp(E), which cannot overflow; otherwise nothing is shifted (the plain formula).
+        ``self.row_shift``: {exp(E) or log(R): a leaf}; ``self.row_leaves``: {leaf: meaning};
+        ``self.row_zero``: the nodes of degree 0 holding exp(E), computed by substitution."""
+        self.row_shift: dict = {}
+        self.row_leaves: dict = {}
+        self.row_zero: set = set()
+        cands: dict = {}
+        for n in nodes:
+            R = None
+            if n.op == "fn" and n.attr == "log":
+                R = n.args[0]
+            elif n.op == "hpow" and n.args[1].op == "const" and n.args[1].attr == -1:
+                R = n.args[0]
+            x = _row_sum_of_exp(R) if R is not None else None
+            if x is not None and x not in self.lse:
+                cands.setdefault(x, R)
+        for i, (x, R) in enumerate(sorted(cands.items(), key=lambda t: t[0].key)):
+            deg = _row_degrees(nodes, roots, x, R)
+            if deg is None:
+                continue
+            ex, log_r = E.fn("exp", x), E.fn("log", R)
+            t = E.var(f"exp~rowshifted{i}", ex.shape)  # names no user variable can have
+            self.row_shift[ex] = t
+            self.row_leaves[t] = ("exp", x, None)
+            if log_r in deg:
+                lr = E.var(f"lse~row{i}", R.shape)
+                self.row_shift[log_r] = lr
+                self.row_leaves[lr] = ("log", x, R)
+            self.row_zero.update(n for n, d in deg.items() if d == 0)
+
+    def _row_leaf(self, kind, x, R) -> LNode:
+        """exp(E - m*ones(1, k)) for a shifted exp(E); m + log(R shifted) for log(R)."""
+        m = self.call("row_max_shift", self.lower(x))
+        if kind == "exp":
+            return self.fn("exp", self.binop("-", self.lower(x), m, P_ADD))
+        shifted = {k: v for k, v in self.row_shift.items() if k.op == "fn" and k.attr == "exp"}
+        return self.binop("+", m, self.fn("log", self.lower(E.substitute(R, shifted))), P_ADD)
 
     def _degree(self, n: Expr):
         """{E: k}: n's value is exp(m_E)^k times its value with every exp(E) shifted; None
@@ -363,7 +412,12 @@ class Lowerer:
         if self.lse and op in ("mul", "had", "kron") and self.deg_of(e) == {} and any(
                 self.deg_of(a) for a in e.args):  # exp(m) cancels: softmax exp(E)/sum(exp(E))
             return self._shifted(e)
+        if self.row_zero and e in self.row_zero:  # row-wise log-sum-exp / softmax: shifted rows
+            return self.lower(E.substitute(e, self.row_shift))
         if op == "var":
+            r = self.row_leaves.get(e)
+            if r is not None:
+                return self._row_leaf(*r)
             x = self.leaf_nodes.get(e)
             if x is not None:  # exp(E - m)
                 return self.fn("exp", self.binop("-", L(x), self._shift_of(x), P_ADD))
@@ -847,6 +901,70 @@ def _sum_of_exp(e: Expr):
             if f.op == "fn" and f.attr == "exp" and v.shape == f.shape and v.shape[1] == 1:
                 return f.args[0], v
     return None
+
+
+def _row_sum_of_exp(R: Expr):
+    """E when R is exp(E)*ones(k, 1), the row sums of exp(E) for an n x k matrix E (k > 1)."""
+    if R.op != "mul" or len(R.args) != 2 or R.is_scalar:
+        return None
+    f, o = R.args
+    if f.op == "fn" and f.attr == "exp" and o.op == "ones" and o.cols == 1 and f.cols != 1 and f.rows != 1:
+        return f.args[0]
+    return None
+
+
+def _row_degrees(nodes, roots, x: Expr, R: Expr):
+    """{node: row degree} for the nodes holding exp(x) (see ``_analyse_row_lse``), or None
+    when some node's rows do not carry a power of exp(m) or an output does (nothing to shift)."""
+    ex, log_r = E.fn("exp", x), E.fn("log", R)
+    rows = x.rows
+    deg: dict = {}
+    for n in nodes:
+        if n == ex:
+            deg[n] = 1
+            continue
+        if not any(a in deg for a in n.args):
+            continue  # free of exp(x)
+        ds = [deg.get(a, 0) for a in n.args]
+        op = n.op
+        if n == log_r:
+            d = 0 if deg.get(R) == 1 else None
+        elif op == "had":
+            d = sum(ds)
+        elif op == "hpow":
+            c = n.args[1]
+            d = (ds[0] * int(c.attr) if c.op == "const" and c.attr.denominator == 1 and ds[1] == 0
+                 else None)
+        elif op == "mul":
+            chain = [i for i, a in enumerate(n.args) if not a.is_scalar]
+            lead = chain[0] if chain else None
+            d = ds[lead] if lead is not None else 0
+            if any(k for i, k in enumerate(ds) if i != lead):
+                d = None
+        elif op == "add":
+            d = ds[0] if all(k == ds[0] for k in ds) else None
+        elif op == "diagm":
+            d = ds[0]
+        else:  # transpose, sum, trace, a function, ...: only of a factor free of exp(m)
+            d = 0 if not any(ds) else None
+        if d is None or (d != 0 and n.rows != rows):
+            return None
+        deg[n] = d
+    if any(deg.get(r, 0) != 0 for r in roots):
+        return None
+    return deg
+
+
+def _solve_key(chain, j):
+    """The linear solve an inverse at chain[j] stands for, the same for both sides of a
+    transpose: inv(A)*R is solve(A, R), inv(A)'*R is solve(A', R), and at the end of a chain
+    L*inv(A) = (inv(A)'*L')' and L*inv(A)' = (inv(A)*L')'. So b'*inv(A)' (the transpose of
+    inv(A)*b) and inv(A)*b count once when deciding whether to solve or form inv(A)."""
+    f = chain[j]
+    transposed = f.op == "transpose"
+    if j + 1 < len(chain):
+        return transposed, chain[j + 1]
+    return not transposed, E.transpose(chain[j - 1])
 
 
 def _transposed_chain(chain) -> tuple:

@@ -28,6 +28,12 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
 
     return np.asarray(np.frompyfunc(math.erf, 1, 1)(z), dtype=float)
 ''',
+    "_row_max_shift": '''def _row_max_shift(z):
+    """The shift m (a column) for exp(z - m) in row-wise log-sum-exp and softmax: the largest
+    entry of each row of z, 0 where that is not finite."""
+    m = np.max(z, axis=1, keepdims=True)
+    return np.where(np.isfinite(m), m, 0.0)
+''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z, so
     nothing overflows and the largest term is 1; 0 when that is not finite. With weights w,

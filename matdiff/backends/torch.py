@@ -20,6 +20,12 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
              if not torch.is_tensor(p) or p.dim() == 0 else p for p in parts]
     return torch.cat([torch.cat(parts[i:i + nc], dim=1) for i in range(0, len(parts), nc)], dim=0)
 ''',
+    "_row_max_shift": '''def _row_max_shift(z):
+    """The shift m (a column) for exp(z - m) in row-wise log-sum-exp and softmax: the largest
+    entry of each row of z, 0 where that is not finite; no gradient flows through it."""
+    m = torch.amax(z, dim=1, keepdim=True)
+    return torch.where(torch.isfinite(m), m, torch.zeros_like(m)).detach()
+''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
     w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.

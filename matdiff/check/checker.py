@@ -61,6 +61,7 @@ SIZE_POOL = (4, 3, 5, 2, 6, 7)
 STEPS = tuple(10.0 ** -k for k in range(1, 13))
 SHRINKS = (1.0, 1.0, 0.5, 0.25)  # one random point each, until every check is decided
 DRAWS = 40  # random draws per point before giving up on finding a good one
+KINK_DIRECTIONS = 3  # random directions along which a point's distance to the kinks is measured
 
 _EPS = float(np.finfo(float).eps)
 _UNDERFLOW = 1e-280  # derivatives this small have lost their precision to underflow
@@ -805,6 +806,7 @@ def _check(d, sizes, directions, seed, claim, steps, hessian) -> CheckResult:
     value_fn = _Fn(d, [("value", d.expr, "value")])
     square = _must_be_nonsingular([d.expr] + first_exprs)
     cond_fn = _Fn(d, [(f"m{i}", m, "matrix") for i, m in enumerate(square)]) if square else None
+    kink_ok = _kink_guard(d, [d.expr] + first_exprs, wrt, cshape, sym_set)
     P = {n: _sym_projector(cshape[n]) for n in sym_set if n in wrt and len(cshape[n]) == 2}
 
     def value(inp):
@@ -866,7 +868,8 @@ def _check(d, sizes, directions, seed, claim, steps, hessian) -> CheckResult:
         pending = [it for it in items if not it.decided]
         if not pending:
             break
-        inp, conds = _draw_point(value, cond_fn, square, cshape, order, sym_set, positive, rng, shrink)
+        inp, conds = _draw_point(value, cond_fn, square, cshape, order, sym_set, positive, rng, shrink,
+                                 kink_ok)
         point_inputs[p] = inp
         last_conds = conds
         for it in pending:  # matdiff's first derivative first: it is the reference for second ones
@@ -989,9 +992,53 @@ def _claim_item(d, sp, c, label, shapes, P, wrt) -> _Item:
     return it
 
 
-def _draw_point(value, cond_fn, square, cshape, order, sym_set, positive, rng, shrink):
-    """A random point where the value is finite and the inverted matrices are well
-    conditioned (the best-conditioned of :data:`DRAWS` draws when none is)."""
+def _kink_guard(d, exprs, wrt, cshape, sym_set):
+    """A test ``ok(point, rng)``: no finite-difference step from the point comes near a kink of
+    a nonsmooth function in ``exprs`` (abs, relu, sign, max ties, ...: the ``kink`` of their
+    declarations), or None when there is none.
+
+    Each kink's argument is evaluated at the point and at the point moved by the largest
+    starting step of :func:`_fd` along a few random directions; an entry is safe when its
+    distance to the kink (``Kink.distance``) exceeds 4 times the largest such move (``distance``
+    is Lipschitz with constant at most 2), or when it does not move at all (a kink the
+    expression sits on whatever the point, such as abs(X - X')'s diagonal)."""
+    from ..ops.registry import kinks
+
+    found = kinks(*exprs)
+    if not found:
+        return None
+    fn = _Fn(d, [(f"k{i}", n.args[0], "value") for i, (n, _, _) in enumerate(found)])
+    dists = [k.distance for _, _, k in found]
+
+    def ok(inp, rng) -> bool:
+        base, err = _try(fn, inp)
+        if err:
+            return True  # (nothing to judge by; the value's own draw test decides)
+        h = 0.1 * _input_scale(inp, wrt)
+        moves = [np.zeros(np.shape(b)) for b in base]
+        for _ in range(KINK_DIRECTIONS):
+            V = _direction(cshape, wrt, sym_set, rng)
+            for t in (h, -h):
+                outs, err = _try(fn, _shift(inp, V, t))
+                if err:
+                    return False
+                for i, (b, o) in enumerate(zip(base, outs)):
+                    moves[i] = np.maximum(moves[i], np.abs(np.asarray(o, dtype=float) - np.asarray(b, dtype=float)))
+        for b, mv, dist in zip(base, moves, dists):
+            dv = np.asarray(dist(b), dtype=float)
+            if dv.shape != mv.shape:
+                mv = np.max(mv, initial=0.0)
+            if not np.all((dv > 4.0 * mv) | (mv == 0.0)):
+                return False
+        return True
+
+    return ok
+
+
+def _draw_point(value, cond_fn, square, cshape, order, sym_set, positive, rng, shrink, kink_ok=None):
+    """A random point where the value is finite, the inverted matrices are well conditioned and
+    no finite-difference step crosses a kink (``kink_ok``, :func:`_kink_guard`); the best of
+    :data:`DRAWS` draws when none is all of these (off the kinks first, then conditioning)."""
     best = None
     problem = ""
     # smaller inputs after a quarter of the draws, and smaller still after half: an expression
@@ -1014,9 +1061,10 @@ def _draw_point(value, cond_fn, square, cshape, order, sym_set, positive, rng, s
                 c, err = _try(np.linalg.cond, np.atleast_2d(np.asarray(M, dtype=float)))
                 conds.append((str(m), float(c) if err is None and math.isfinite(c) else math.inf))
         worst = max((c for _, c in conds), default=1.0)
-        if best is None or worst < best[0]:
-            best = (worst, trial, conds)
-        if worst <= COND_MAX:
+        on_kink = kink_ok is not None and not kink_ok(trial, rng)
+        if best is None or (on_kink, worst) < best[0]:
+            best = ((on_kink, worst), trial, conds)
+        if worst <= COND_MAX and not on_kink:
             break
     if best is None:
         raise DerivationError(f"could not find random inputs where the expression can be evaluated "

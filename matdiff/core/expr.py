@@ -71,6 +71,10 @@ NF_MUL_SPOWERS = _nf("mul.scalar-powers", "s^a*s^b = s^(a+b) (s*s^-1 = 1)", r"s^
 NF_MUL_CPOWERS = _nf("mul.chain-powers", "A^j*A^k = A^(j+k) ; inv(A)*A = I", r"A^j A^k = A^{j+k}",
                      "associativity; definition of the inverse")
 NF_MUL_IDENTITY = _nf("mul.identity", "I*A = A*I = A", r"IA = AI = A")
+NF_MUL_ONES_DIAG = _nf("mul.ones_diag", "ones(1, n)*diag(v) = v', diag(v)*ones(n, 1) = v, "
+                       "ones(a, n)*ones(n, b) = sum(ones(n, 1))*ones(a, b)",
+                       r"\mathbf{1}^T \operatorname{diag}(v) = v^T,\ \operatorname{diag}(v) \mathbf{1} = v,\ "
+                       r"\mathbf{1}_{a \times n} \mathbf{1}_{n \times b} = n \mathbf{1}_{a \times b}")
 NF_MUL_STRETCH = _nf("mul.scalar-stretch", "A*x*y'*z = (y'*z)*A*x (a 1x1 stretch of a chain is a scalar)",
                      r"A x y^T z = (y^T z) A x", "associativity")
 NF_MUL_SCALAR_CHAIN = _nf("mul.scalar-chain", "(x'*x)*x'*x = (x'*x)^2 (a scalar chain joins the scalars)",
@@ -557,6 +561,24 @@ def mul(*args: Expr) -> Expr:
                 tr.append(Step(NF_MUL_IDENTITY, before, tuple(chain), ("normal", "mul")))
             if len(merged) < len([f for f in before if f.op != "eye"]):
                 tr.append(Step(NF_MUL_CPOWERS, before, tuple(chain), ("normal", "mul")))
+    # a row (column) of ones next to a diagonal matrix picks its vector: ones(1, n)*diag(v) = v'
+    # ones(a, n)*ones(n, b) = n*ones(a, b), n as sum(ones(n, 1)) when it is a size name
+    if len(chain) >= 2 and any(f.op in ("diagm", "ones") for f in chain):
+        picked: list = []
+        for f in chain:
+            if f.op == "ones" and picked and picked[-1].op == "ones":
+                scal = [*scal, sum_(ones((f.rows, 1)))]
+                picked[-1] = ones((picked[-1].rows, f.cols))
+            elif f.op == "diagm" and picked and picked[-1].op == "ones" and picked[-1].rows == 1:
+                picked[-1] = transpose(f.args[0])
+            elif f.op == "ones" and f.cols == 1 and picked and picked[-1].op == "diagm":
+                picked[-1] = picked[-1].args[0]
+            else:
+                picked.append(f)
+        if len(picked) < len(chain):
+            if tr is not None:
+                tr.append(Step(NF_MUL_ONES_DIAG, tuple(chain), tuple(picked), ("normal", "mul")))
+            return mul(const(coeff), *scal, *picked)
     # a scalar-valued stretch inside a chain (A*x*y'*z -> (y'*z)*A*x) is a scalar factor
     if len(chain) >= 3:
         groups, rest, i, n = [], [], 0, len(chain)

@@ -53,6 +53,29 @@ class Rule:
 
 
 @record
+class Kink:
+    """Where an op is not differentiable, and what matdiff's derivative is there (issue 10).
+
+    ``where`` and ``derivative`` are sentences for users (the README, the CLI's note);
+    ``distance(a)`` takes the value of the op's (first) argument as an array and returns the
+    distance of each entry (or of the whole argument) to the kink, in the argument's units and
+    1-Lipschitz in its entries up to a factor of 2, so that the checker can keep its finite
+    differences off the kink: a point is redrawn where a step would cross it."""
+
+    where: str  # e.g. "where its argument is 0", "where several entries tie for the largest"
+    derivative: str  # e.g. "abs'(0) is taken as sign(0) = 0, a subgradient"
+    distance: Callable = field(compare=False, repr=False)
+    noted: bool = True  # False: a single point that squares smooth over (norm2 at 0): no CLI note
+
+
+def entry_distance(a):
+    """:class:`Kink` distance of a kink at 0 of each entry: |a|."""
+    import numpy as np
+
+    return np.abs(np.asarray(a, dtype=float))
+
+
+@record
 class ElementwiseDef:
     """An ordinary scalar function applied entry by entry: one entry per function.
 
@@ -71,6 +94,7 @@ class ElementwiseDef:
     at_zero: object = None  # f(0) as an exact number when it is one (constant folding)
     aliases: tuple = ()  # other libraries' names for it (suggested for an unknown name)
     names: tuple = ()  # further language names that parse as this function (asin for arcsin)
+    kink: Kink | None = None  # where it is not differentiable, and its derivative there
 
 
 @record
@@ -124,6 +148,8 @@ class OpDef:
       :data:`BACKENDS`, a template being one call as in :class:`ElementwiseDef` (``{0}``,
       ``{1}``... the arguments, ``{xp}`` the array module); a tuple-valued op's template
       returns a tuple, which its ``proj`` nodes index.
+    * ``kink``: where the op is not differentiable and what its derivative is there
+      (:class:`Kink`); the checker keeps its points off it, the CLI notes it.
     * ``kind`` and ``aliases``: what an unknown function name is matched against: a suggestion
       never crosses kinds (``expm`` is not ``exp``); ``aliases`` are other libraries' names with
       the same meaning (``inverse`` for ``inv``).
@@ -151,6 +177,7 @@ class OpDef:
     lower: dict | None = None
     kind: str = "structure"  # for suggestions: "matrix", "reduction", "structure" (never crossed)
     aliases: tuple = ()  # other libraries' names for its language name (suggested for an unknown name)
+    kink: Kink | None = None  # where it is not differentiable, and its derivative there (``Kink``)
 
     @property
     def name(self) -> str:

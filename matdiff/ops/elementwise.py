@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from ..core import expr as E
 from ..core.errors import register_function
-from .base import UNSUPPORTED, ElementwiseDef, Rule  # noqa: F401  (UNSUPPORTED: for entries)
+from .base import UNSUPPORTED, ElementwiseDef, Kink, Rule, entry_distance  # noqa: F401  (UNSUPPORTED: for entries)
 
 INF = float("inf")
 PI = math.pi
@@ -55,7 +55,8 @@ elementwise("sqrt", lambda a, node: E.mul(E.const(Fraction(1, 2)), E.hpow(node, 
             _same("{xp}.sqrt({0})"), range=(0.0, INF), domain=(0.0, INF), at_zero=0, aliases=('squareroot',))
 elementwise("abs", lambda a, node: E.fn("sign", a), "abs'(x) = sign(x) (x != 0)",
             r"|x|' = \operatorname{sign}(x)", r"\operatorname{abs}", _same("{xp}.abs({0})"),
-            range=(0.0, INF), at_zero=0, aliases=('absolute', 'fabs', 'absval'))
+            range=(0.0, INF), at_zero=0, aliases=('absolute', 'fabs', 'absval'),
+            kink=Kink("where its argument is 0", "abs'(0) is taken as sign(0) = 0 (a subgradient)", entry_distance))
 elementwise("sigmoid", lambda a, node: E.had(node, E.add(_one_like(a), E.neg(node))),
             "sigmoid'(x) = sigmoid(x)*(1 - sigmoid(x))", r"\sigma'(x) = \sigma(x)(1 - \sigma(x))",
             r"\sigma", {"numpy": "_sigmoid({0})", "jax": "jax.nn.sigmoid({0})",
@@ -63,14 +64,19 @@ elementwise("sigmoid", lambda a, node: E.had(node, E.add(_one_like(a), E.neg(nod
 elementwise("relu", lambda a, node: E.fn("step", a), "relu'(x) = step(x) (x != 0)",
             r"\operatorname{relu}'(x) = \operatorname{step}(x)", r"\operatorname{relu}",
             {"numpy": "{xp}.maximum({0}, 0.0)", "jax": "jnp.maximum({0}, 0.0)",
-             "torch": "torch.relu({0})"}, range=(0.0, INF), at_zero=0)
+             "torch": "torch.relu({0})"}, range=(0.0, INF), at_zero=0,
+            kink=Kink("where its argument is 0", "relu'(0) is taken as step(0) = 0 (a subgradient)", entry_distance))
 elementwise("sign", lambda a, node: None, "sign'(x) = 0 (x != 0)",
             r"\operatorname{sign}'(x) = 0", r"\operatorname{sign}", _same("{xp}.sign({0})"),
-            range=(-1.0, 1.0), at_zero=0, aliases=('sgn', 'signum'))
+            range=(-1.0, 1.0), at_zero=0, aliases=('sgn', 'signum'),
+            kink=Kink("where its argument is 0 (a jump from -1 to 1)", "sign'(x) is taken as 0 everywhere, also at the jump, "
+                      "where sign(0) = 0", entry_distance))
 elementwise("step", lambda a, node: None, "step'(x) = 0 (x != 0)",
             r"\operatorname{step}'(x) = 0", r"\operatorname{step}",
             {"numpy": "{xp}.heaviside({0}, 0.0)", "jax": "jnp.heaviside({0}, 0.0)",
-             "torch": "({0} > 0).to({0}.dtype)"}, range=(0.0, 1.0), at_zero=0, aliases=('heaviside',))
+             "torch": "({0} > 0).to({0}.dtype)"}, range=(0.0, 1.0), at_zero=0, aliases=('heaviside',),
+            kink=Kink("where its argument is 0 (a jump from 0 to 1)", "step'(x) is taken as 0 everywhere, also at the jump, "
+                      "where step(0) = 0", entry_distance))
 elementwise("softplus", lambda a, node: E.fn("sigmoid", a), "softplus'(x) = sigmoid(x)",
             r"\operatorname{softplus}'(x) = \sigma(x)", r"\operatorname{softplus}",
             {"numpy": "{xp}.logaddexp({0}, 0.0)", "jax": "{xp}.logaddexp({0}, 0.0)",

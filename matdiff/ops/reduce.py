@@ -7,7 +7,7 @@ from ..core import expr as E
 from ..core.facts import Facts, interval, sign_of_sums
 from ..core.record import replace
 from ..core.shapes import dim_mul
-from .base import Example, OpDef, rule
+from .base import Example, Kink, OpDef, rule
 
 
 @rule("d.sum", "d sum(A) = sum(dA)", r"\mathrm{d}\operatorname{sum}(A) = \operatorname{sum}(\mathrm{d}A)",
@@ -93,11 +93,41 @@ def _indicator(op: str, f: str) -> OpDef:
         latex=r"\mathrm{d}\operatorname{ismin}A = 0"),
         build=lambda a: E.Expr(op, (a,), a.shape), kind="structure", language=(op,), arity=1,
         shape="same", text=op + "({0})", latex="\\operatorname{{" + op + "}}\\left({0}\\right)",
-        facts=_indicator_facts,
+        facts=_indicator_facts, kink=Kink(_TIES.format("largest" if op == "ismax" else "smallest")
+                                           + " (a jump)", f"{op}(A) is piecewise constant: its derivative "
+                                           "is taken as 0, also at a tie", _tie_gap),
         lower={"numpy": "({0} == {xp}." + f + "({0})).astype(float)",
                "jax": "({0} == jnp." + f + "({0})).astype({0}.dtype)",
                "torch": "({0} == torch." + f + "({0})).to({0}.dtype)"},
         examples=(Example(f"sum({op}(X) .* A)", wrt="A", shapes={"X": "n,m", "A": "n,m"}),))
+
+
+def _tie_gap(a):
+    """:class:`Kink` distance of max/min (and their indicators): the gap between the two largest
+    (for min also: the two smallest) entries, 0 at a tie; infinite for a single entry."""
+    import numpy as np
+
+    v = np.sort(np.asarray(a, dtype=float).ravel())
+    if v.size < 2:
+        return np.array(np.inf)
+    return np.array(min(v[-1] - v[-2], v[1] - v[0]))
+
+
+def _norm2_distance(a):
+    """:class:`Kink` distance of norm2: its value over sqrt(size), at most the largest entry."""
+    import numpy as np
+
+    a = np.asarray(a, dtype=float)
+    return np.array(np.sqrt(np.mean(np.square(a))) if a.size else np.inf)
+
+
+_TIES = "where several entries tie for the {0}"
+_TIE_DERIVATIVE = ("d {0}(A) = <M, dA>/sum(M) with M = is{0}(A): at a tie the average of the tied entries' "
+                   "one-hot indicators, a {1}gradient")
+_MAX_KINK = Kink(_TIES.format("largest"), _TIE_DERIVATIVE.format("max", "sub"), _tie_gap)
+_MIN_KINK = Kink(_TIES.format("smallest"), _TIE_DERIVATIVE.format("min", "super"), _tie_gap)
+_NORM2_KINK = Kink("where its argument is 0", "norm2 has no derivative at A = 0: the gradient A/norm2(A) is not finite there",
+                   _norm2_distance, noted=False)
 
 
 def _sum_facts(n, fs):
@@ -116,16 +146,17 @@ REDUCE = [
           examples=(Example("sum(X .* X)", shapes={"X": "n,m"}),)),
     OpDef("norm2", rank=11, jvp=_norm2_jvp, build=E.norm2, kind="reduction", aliases=("norm", "fro", "frobenius", "norm_fro", "normfro"), language=("norm2",), arity=1,
           shape="scalar", text="norm2({0})", latex="\\left\\|{0}\\right\\|", facts=_norm2_facts,
+          kink=_NORM2_KINK,
           examples=(Example("norm2(X*A)", shapes={"X": "n,m", "A": "m,k"}),
                     Example("norm2(x)", wrt="x", shapes={"x": "n"}))),
     OpDef("max", rank=11, jvp=_max_jvp, build=_extreme("max"), kind="reduction", aliases=("amax",),
           language=("max",), arity=1, shape="scalar", text="max({0})", latex="\\max\\left({0}\\right)",
-          facts=_extreme_facts, lower={"numpy": "{xp}.max({0})", "jax": "jnp.max({0})", "torch": "torch.max({0})"},
+          facts=_extreme_facts, kink=_MAX_KINK, lower={"numpy": "{xp}.max({0})", "jax": "jnp.max({0})", "torch": "torch.max({0})"},
           examples=(Example("max(X .* A)", shapes={"X": "n,m", "A": "n,m"}),
                     Example("max(x)", wrt="x", shapes={"x": "n"}))),
     OpDef("min", rank=11, jvp=_min_jvp, build=_extreme("min"), kind="reduction", aliases=("amin",),
           language=("min",), arity=1, shape="scalar", text="min({0})", latex="\\min\\left({0}\\right)",
-          facts=_extreme_facts, lower={"numpy": "{xp}.min({0})", "jax": "jnp.min({0})", "torch": "torch.min({0})"},
+          facts=_extreme_facts, kink=_MIN_KINK, lower={"numpy": "{xp}.min({0})", "jax": "jnp.min({0})", "torch": "torch.min({0})"},
           examples=(Example("min(X*A)", shapes={"X": "n,m", "A": "m,k"}),
                     Example("min(x)", wrt="x", shapes={"x": "n"}))),
     _indicator("ismax", "max"),

@@ -120,3 +120,40 @@ def language_functions() -> dict[str, LanguageFunction]:
         out[m.name] = LanguageFunction(m.name, m, m.arity, m.shape,
                                        (lambda b: lambda node, *args: b(*args))(m.build))
     return out
+
+
+def kink_of(node):
+    """(name, :class:`matdiff.ops.base.Kink`) for a node of a declared op that is not
+    differentiable somewhere (abs, relu, sign, step, max, min, norm2, ...), else None."""
+    if node.op == "fn":
+        d = _ew.ELEMENTWISE.get(node.attr)
+        return (node.attr, d.kink) if d is not None and d.kink is not None else None
+    od = OPS.get(node.op)
+    return (od.op, od.kink) if od is not None and od.kink is not None else None
+
+
+def kinks(*exprs) -> list:
+    """The nodes of ``exprs`` with a kink: [(node, name, Kink)], each node once, in walk order."""
+    out, seen = [], set()
+    for e in exprs:
+        for n in e.walk():
+            if n in seen:
+                continue
+            seen.add(n)
+            k = kink_of(n)
+            if k is not None:
+                out.append((n, *k))
+    return out
+
+
+def kink_notes(expr) -> list:
+    """One note per nonsmooth function in ``expr``: where it has its kink and what matdiff's
+    derivative is there (the CLI prints them; ``--format json`` lists them in "notes")."""
+    out = []
+    for _n, name, k in kinks(expr):
+        if not k.noted:
+            continue
+        note = f"{name} is not differentiable {k.where}: {k.derivative}"
+        if note not in out:
+            out.append(note)
+    return out

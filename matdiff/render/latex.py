@@ -9,10 +9,21 @@ from fractions import Fraction
 
 from ..core import expr as E
 from ..core.expr import Expr
-from ..core.shapes import dim_str
+from ..core.shapes import dim_mul, dim_str
 from ..ops.elementwise import ELEMENTWISE
 from ..ops.registry import OPS
-from .text import P_ATOM, P_MUL, P_NEG, P_POST, P_POW, TextPrinter, _num_text, _split_mul
+from .text import (
+    P_ATOM,
+    P_MUL,
+    P_NEG,
+    P_POST,
+    P_POW,
+    TextPrinter,
+    _num_text,
+    _split_mul,
+    _sum_of_exp_arg,
+    named_factors,
+)
 
 
 def _num_latex(v: Fraction) -> str:
@@ -59,6 +70,13 @@ class LatexPrinter(TextPrinter):
     def p_ones(self, e):
         return _latex_ones(e.shape)
 
+    def p_sum(self, e):
+        a = e.args[0]
+        if a.op == "ones":  # sum(ones(n, 1)) is the size n (LaTeX need not parse back)
+            n = dim_str(dim_mul(a.rows, a.cols))
+            return n.replace("*", " "), P_ATOM
+        return self.template(e)
+
     def p_zero(self, e):
         # a row of zeros is a transposed (column) zero vector: 0^T
         return ("\\mathbf{0}^{T}", P_POST) if _is_row(e.shape) else ("\\mathbf{0}", P_ATOM)
@@ -80,13 +98,20 @@ class LatexPrinter(TextPrinter):
             return o.latex.format(*args, r=dim_str(e.rows)), P_ATOM
         return f"\\operatorname{{{op}}}\\left({', '.join(args)}\\right)", P_ATOM
 
+    def softmax(self, u, how):
+        s = f"\\operatorname{{softmax}}\\left({self.p(u)[0]}\\right)"
+        return {"col": (s, P_ATOM), "row": (s + "^{T}", P_POST),
+                "diag": (f"\\operatorname{{diag}}\\left({s}\\right)", P_ATOM)}[how]
+
     def p_mul(self, e):
         coeff, num, den = _split_mul(e)
+        num, den = named_factors(num, den)
         body = ""
         for i, f in enumerate(num):
             # a thin space after a differential: \mathrm{d}X \, X^{-1}, not dX X^{-1}
-            sep = "" if i == 0 else (" \\, " if _is_differential(num[i - 1]) else " ")
-            body += sep + self.wrap(f, P_NEG + 0.5)
+            sep = "" if i == 0 else (" \\, " if isinstance(num[i - 1], Expr) and _is_differential(num[i - 1])
+                                     else " ")
+            body += sep + self.factor(f, P_NEG + 0.5)
         if den:
             d = den[0] if len(den) == 1 else E.mul(*den)
             c = abs(coeff)
@@ -138,6 +163,9 @@ class LatexPrinter(TextPrinter):
 
     def p_fn(self, e):
         name = e.attr
+        u = _sum_of_exp_arg(e.args[0]) if name == "log" else None
+        if u is not None:
+            return f"\\operatorname{{logsumexp}}\\left({self.p(u)[0]}\\right)", P_ATOM
         arg = self.p(e.args[0])[0]
         if name == "sqrt":
             return f"\\sqrt{{{arg}}}", P_ATOM

@@ -65,6 +65,54 @@ def _split_mul(e: Expr):
     return coeff, num + chain, den
 
 
+def _sum_of_exp_arg(S: Expr):
+    """u when S is sum(exp(u)), else None."""
+    if S.op == "sum" and S.args[0].op == "fn" and S.args[0].attr == "exp" and not S.args[0].is_scalar:
+        return S.args[0].args[0]
+    return None
+
+
+def _softmax_use(f: Expr):
+    """(u, how) when the factor f is exp(u) ("col"), exp(u)' ("row") or diag(exp(u)) ("diag")
+    for a column vector u, else None."""
+    how = "col"
+    if f.op == "transpose":
+        f, how = f.args[0], "row"
+    elif f.op == "diagm":
+        f, how = f.args[0], "diag"
+    if f.op == "fn" and f.attr == "exp" and f.cols == 1 and not f.is_scalar:
+        return f.args[0], how
+    return None
+
+
+def named_factors(num: list, den: list):
+    """The factors of a product with softmax named (issue 10): each power of a denominator
+    sum(exp(u)) (u a column vector) is paired with a numerator factor exp(u), exp(u)' or
+    diag(exp(u)), and the pair prints as softmax(u), softmax(u)' or diag(softmax(u)) - the
+    language function ``softmax`` builds exactly exp(u)/sum(exp(u)), so the text parses back to
+    the same expression. Returns (num, den), paired numerator entries as ("softmax", u, how)."""
+    if not den or not num:
+        return num, den
+    num, out_den = list(num), []
+    for d in den:
+        S, k = d, Fraction(1)
+        if d.op == "pow" and d.args[1].op == "const":
+            S, k = d.args[0], d.args[1].attr
+        u = _sum_of_exp_arg(S)
+        if u is None or k.denominator != 1 or k < 1:
+            out_den.append(d)
+            continue
+        for i, f in enumerate(num):
+            if k and isinstance(f, Expr):
+                use = _softmax_use(f)
+                if use is not None and use[0] is u:
+                    num[i] = ("softmax", *use)
+                    k -= 1
+        if k:
+            out_den.append(E.power(S, E.const(k)) if k != 1 else S)
+    return num, out_den
+
+
 def _dvar_position(e: Expr) -> float:
     """Index of the first dX leaf in a left-to-right (preorder) reading of e; inf if none."""
     sizes: dict = {}
@@ -201,8 +249,21 @@ class TextPrinter:
         return "".join(parts), P_ADD
 
     # products
+    def softmax(self, u: Expr, how: str) -> tuple[str, int]:
+        """softmax(u) printed as a factor: of a column ("col"), its transpose ("row"), diag."""
+        s = f"softmax({self.p(u)[0]})"
+        return {"col": (s, P_ATOM), "row": (s + "'", P_POST), "diag": (f"diag({s})", P_ATOM)}[how]
+
+    def factor(self, f, min_prec) -> str:
+        """A product's factor: an Expr, or a named ("softmax", u, how) of :func:`named_factors`."""
+        if isinstance(f, tuple):
+            s, prec = self.softmax(f[1], f[2])
+            return s if prec >= min_prec else self.paren(s)
+        return self.wrap(f, min_prec)
+
     def p_mul(self, e):
         coeff, num, den = _split_mul(e)
+        num, den = named_factors(num, den)
         if not num:
             num_s = _num_text(coeff)[0] if coeff.denominator == 1 or not den else None
             if num_s is None:
@@ -210,12 +271,12 @@ class TextPrinter:
             head = num_s
             prec = P_MUL
         else:
-            if len(num) == 1 and num[0].op == "had" and not den:
+            if len(num) == 1 and isinstance(num[0], Expr) and num[0].op == "had" and not den:
                 # -(a .* b) prints as -a .* b, which parses to the same canonical node
                 body = self.p(num[0])[0]
             else:
-                body = "*".join(self.wrap(f, P_POW if f.is_scalar and f.op == "mul" else P_NEG + 0.5)
-                                for f in num)
+                body = "*".join(self.factor(f, P_POW if isinstance(f, Expr) and f.is_scalar and f.op == "mul"
+                                            else P_NEG + 0.5) for f in num)
             if coeff == 1:
                 head, prec = body, P_MUL
             elif coeff == -1:
@@ -267,6 +328,9 @@ class TextPrinter:
         return self.wrap(b, P_ATOM) + ".^" + self._exponent(x), P_POW
 
     def p_fn(self, e):
+        u = _sum_of_exp_arg(e.args[0]) if e.attr == "log" else None
+        if u is not None:  # the language function logsumexp(u) builds exactly log(sum(exp(u)))
+            return f"logsumexp({self.p(u)[0]})", P_ATOM
         return f"{e.attr}({self.p(e.args[0])[0]})", P_ATOM
 
     def p_unvec(self, e):
