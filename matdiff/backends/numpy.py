@@ -10,6 +10,29 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias np (renamed where a user name is np)
+    "_eigh": '''def _eigh(S):
+    """Eigenvalues (ascending, a column) and orthonormal eigenvectors (columns) of the symmetric
+    S; matdiff's sign convention: each eigenvector's largest-magnitude entry is positive."""
+    w, V = np.linalg.eigh(S)
+    top = V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])]
+    return w.reshape(-1, 1), V * np.where(top < 0, -1.0, 1.0)
+''',
+    "_eiggap": '''def _eiggap(w):
+    """F[i, j] = 1/(w[j] - w[i]) off the diagonal, 0 on it; raises at repeated eigenvalues
+    (equal to rounding), where the derivative of the eigenvectors does not exist."""
+    w = w.reshape(-1)
+    D = w[None, :] - w[:, None]
+    off = ~np.eye(w.shape[0], dtype=bool)
+    tol = 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(w), initial=0.0)))
+    if np.any(np.abs(D[off]) <= tol):
+        raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): the derivative of the "
+                         "eigenvectors does not exist there")
+    return np.divide(1.0, D, out=np.zeros_like(D), where=off)
+''',
+    "_tril_half": '''def _tril_half(M):
+    """The lower triangle of M with its diagonal halved."""
+    return (np.tril(np.ones(M.shape)) - 0.5 * np.eye(*M.shape)) * M
+''',
     "_sigmoid": '''def _sigmoid(z):
     """Logistic function 1/(1 + exp(-z)), accurate to full relative precision in both tails."""
     e = np.exp(-np.abs(z))

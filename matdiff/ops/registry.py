@@ -24,6 +24,7 @@ from ..core.record import record
 from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .arith import ARITH
 from .base import OpDef
+from .eigen import EIGEN
 from .kron import KRON
 from .leaves import LEAVES
 from .linalg import LINALG
@@ -73,7 +74,7 @@ def registered(*defs: OpDef):
         _VERSION[0] += 1
 
 
-for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, MULTI):
+for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, MULTI, EIGEN):
     for _od in _family:
         register(_od)
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks
