@@ -24,9 +24,8 @@ from ..core.multi import multi, proj
 from .base import Example, OpDef, rule
 from .multi import OUTPUT_NAMES
 
-SYMMETRIC_ONLY = ("only symmetric matrices: declare the argument symmetric (--symmetric S, symmetric=['S']) "
-                  "or pass its symmetric part sym(A); eigenvalues of a general (non-symmetric) matrix "
-                  "may be complex and are not supported")
+SYMMETRIC_ONLY = ("eigenvalues of a general (non-symmetric) matrix may be complex and are not supported; "
+                  "declare the matrix symmetric (--symmetric S) or pass its symmetric part sym(A)")
 
 
 def eigh(S):
@@ -139,7 +138,7 @@ _SQ = {"X": "n,n"}
 EIGEN = [
     OpDef("eigh", rank=21, jvp=_eigh_jvp, build=eigh, facts=_eigh_facts, lower=_EIG_LOWER,
           text="eigh({0})", latex="\\operatorname{{eigh}}\\left({0}\\right)",
-          requires=(require(0, Facts(symmetric=True), message="eigh() needs a symmetric matrix; " + SYMMETRIC_ONLY),),
+          requires=(require(0, Facts(symmetric=True), message="eigh() needs a symmetric matrix (" + SYMMETRIC_ONLY + ")"),),
           examples=(Example("x'*eigvals(X + X')", shapes={"X": "n,n", "x": "n"}, square_only=True),
                     Example("sum(eigvecs(X'*X) .* A)", shapes={"X": "n,n", "A": "n,n"}, square_only=True),
                     Example("sum(exp(eigvals(X*X' + A*A')))", shapes={"X": "n,m", "A": "n,m"}))),
@@ -150,8 +149,8 @@ EIGEN = [
     OpDef("chol", rank=21, jvp=_chol_jvp, build=chol, facts=_chol_facts, sample="positive-definite",
           language=("chol",), arity=1, shape="square_same", kind="matrix", aliases=("cholesky",),
           text="chol({0})", latex="\\operatorname{{chol}}\\left({0}\\right)",
-          requires=(require(0, Facts(symmetric=True), message="chol() needs a symmetric (positive definite) "
-                            "matrix: declare it symmetric (--symmetric S) or pass sym(A)"),),
+          requires=(require(0, Facts(symmetric=True), message="chol() needs a symmetric positive definite matrix "
+                            "(declare it symmetric: --symmetric S, or pass sym(A))"),),
           lower={"numpy": "{xp}.linalg.cholesky({0})", "jax": "jnp.linalg.cholesky({0})",
                  "torch": "torch.linalg.cholesky({0})"},
           examples=(Example("sum(chol(X*X' + A*A') .* B)", shapes={"X": "n,m", "A": "n,n", "B": "n,n"}),)),

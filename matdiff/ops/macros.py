@@ -73,7 +73,7 @@ def _softmax(x):
 
 
 def _eig_requires(name):
-    return (require(0, Facts(symmetric=True), message=f"{name}() needs a symmetric matrix; " + _eig.SYMMETRIC_ONLY),)
+    return (require(0, Facts(symmetric=True), message=f"{name}() needs a symmetric matrix ({_eig.SYMMETRIC_ONLY})"),)
 
 
 MACROS = [
