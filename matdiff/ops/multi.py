@@ -1,9 +1,12 @@
 """Several outputs of one computation: ``proj``, output number ``i`` of a tuple-valued node.
 
-A tuple-valued node (:func:`matdiff.core.multi.multi`, e.g. an eigendecomposition) is used
-only through its projections; its own declaration (a future ``eigh``) gives the facts of each
-output, and ``proj`` picks one. No language name reads ``proj`` yet: the registry tests
-exercise it through a test-only tuple-valued op.
+A tuple-valued node (:func:`matdiff.core.multi.multi`, e.g. ``eigh(S)`` of
+:mod:`matdiff.ops.eigen`) is used only through its projections; its own declaration gives
+the facts of each output, and ``proj`` picks one. ``proj`` has no language name of its own:
+:data:`OUTPUT_NAMES` gives the language names of a tuple-valued op's outputs (``eigvals``,
+``eigvecs``), and proj prints through them. A tuple-valued op's JVP may return a Python tuple
+of its outputs' differentials, each an ordinary expression (or None for zero): proj's JVP
+picks one, so no differential is tuple-valued and the transpose pass needs nothing new.
 """
 
 from __future__ import annotations
