@@ -125,10 +125,10 @@ def test_jacobian_matches_finite_differences(text, n):
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("text", ["sum(eigvals(S).^3)", "eigmax(S)", "x'*eigvecs(S)*y"])
+@pytest.mark.parametrize("text", ["sum(eigvals(S).^3)", "eigmax(S)", "x'*eigvecs(S)*y", "norm2(chol(S)*x)^2"])
 def test_hessian_vector_product_matches_finite_differences_of_the_gradient(text, n):
     rng = np.random.default_rng(5 * n)
-    vals = _values(n, rng)
+    vals = _values(n, rng, spd="chol" in text)
     d = _derive(text)
     inputs = {k: v for k, v in vals.items() if k in d.variables}
     hv = d.to_numpy(hvp=True)(**inputs, **{d.hvp_variable: (W := _sym_direction(n, rng))})

@@ -19,8 +19,8 @@
 from __future__ import annotations
 
 from ..core import expr as E
+from ..core import multi as M  # read at call time: core.multi may still be loading
 from ..core.facts import NOTHING, Facts, require
-from ..core.multi import multi, proj
 from .base import Example, OpDef, rule
 from .multi import OUTPUT_NAMES
 
@@ -30,15 +30,15 @@ SYMMETRIC_ONLY = ("eigenvalues of a general (non-symmetric) matrix may be comple
 
 def eigh(S):
     """The tuple-valued node eigh(S) = (eigenvalues ascending, eigenvectors) of a symmetric S."""
-    return multi("eigh", (S,), [(S.rows, 1), S.shape])
+    return M.multi("eigh", (S,), [(S.rows, 1), S.shape])
 
 
 def eigvals(S):
-    return proj(eigh(S), 0)
+    return M.proj(eigh(S), 0)
 
 
 def eigvecs(S):
-    return proj(eigh(S), 1)
+    return M.proj(eigh(S), 1)
 
 
 def eiggap(w):
@@ -63,7 +63,7 @@ def _eigh_jvp(n, d):
     dS = d(0)
     if dS is None:
         return None
-    w, V = proj(n, 0), proj(n, 1)
+    w, V = M.proj(n, 0), M.proj(n, 1)
     A = E.mul(E.transpose(V), dS, V)
     # the outputs' differentials as a tuple of ordinary expressions: proj's JVP picks one,
     # so no tuple-valued node ever appears in a differential (the transpose pass needs none)
