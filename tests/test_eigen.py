@@ -221,3 +221,16 @@ def test_backends_refuse_repeated_eigenvalues_outside_jit(target):
 
             with jax.enable_x64(True):
                 d.to_jax()(S=S, x=x, y=y)
+
+
+@pytest.mark.parametrize("text", ["x'*eigvecs(S)*y", "sum(eigvecs(S).^3)", "eigmax(S)", "norm2(chol(S)*x)^2"])
+def test_the_checker_agrees(text):
+    for n in SIZES:
+        assert _derive(text).check(sizes={"n": n}).ok, text
+
+
+def test_the_checker_redraws_nearly_repeated_eigenvalues():
+    from matdiff.check.checker import _gap_ratio
+
+    F = _ref("eiggap(x)", {"x": np.array([0.0, 1.0, 1.0 + 1e-9])}, 3)
+    assert _gap_ratio(F) > 1e8 and np.isclose(_gap_ratio(_ref("eiggap(x)", {"x": np.array([0.0, 1.0, 2.0])}, 3)), 2)
