@@ -234,3 +234,10 @@ def test_the_checker_redraws_nearly_repeated_eigenvalues():
 
     F = _ref("eiggap(x)", {"x": np.array([0.0, 1.0, 1.0 + 1e-9])}, 3)
     assert _gap_ratio(F) > 1e8 and np.isclose(_gap_ratio(_ref("eiggap(x)", {"x": np.array([0.0, 1.0, 2.0])}, 3)), 2)
+
+
+@pytest.mark.parametrize("target", ["numpy", *_targets()])
+def test_one_decomposition_serves_eigenvalues_and_eigenvectors(target):
+    d = _derive("sum(exp(eigvals(S))) + x'*eigvecs(S)*x")
+    body = d.source(target).split("\ndef f(", 1)[1]
+    assert body.count("_eigh(") == 1, body
