@@ -73,6 +73,21 @@ def _eig(S: np.ndarray):
     return w.reshape(-1, 1), V
 
 
+def _eigr(A: np.ndarray):
+    """(largest real eigenvalue, left eigenvector u, right eigenvector v) of a general A with a
+    real spectrum, by numpy.linalg.eig of A and of A': v unit with its largest-magnitude entry
+    positive, u scaled so that u'*v = 1."""
+    w, R = np.linalg.eig(A)
+    k = int(np.argmax(w.real))
+    assert abs(w[k].imag) < 1e-9, "complex top eigenvalue"
+    v = R[:, k].real / np.linalg.norm(R[:, k].real)
+    if v[np.argmax(np.abs(v))] < 0:
+        v = -v
+    wl, L = np.linalg.eig(A.T)
+    u = L[:, int(np.argmin(np.abs(wl - w[k])))].real
+    return w[k].real, (u / (u @ v)).reshape(-1, 1), v.reshape(-1, 1)
+
+
 def _eiggap(w: np.ndarray) -> np.ndarray:
     """F[i, j] = 1/(w[j] - w[i]) for i != j, 0 on the diagonal, entry by entry."""
     w = w.reshape(-1)
@@ -152,7 +167,9 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "logsumexp": lambda x: scalar(x.max() + np.log(np.exp(x - x.max()).sum())),
         "softmax": lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
         "eigvals": lambda x: _eig(x)[0], "eigvecs": lambda x: _eig(x)[1],
-        "eigmax": lambda x: scalar(_eig(x)[0][-1, 0]), "eigmin": lambda x: scalar(_eig(x)[0][0, 0]),
+        "eigmax": lambda x: scalar(_eig(x)[0][-1, 0] if np.array_equal(x, x.T) else _eigr(x)[0]),
+        "eigmin": lambda x: scalar(_eig(x)[0][0, 0]),
+        "eigvecl": lambda x: _eigr(x)[1], "eigvecr": lambda x: _eigr(x)[2],
         "eiggap": _eiggap, "chol": _chol, "tril_half": _tril_half,
     }
 

@@ -159,7 +159,7 @@ def test_eigmax_at_a_repeated_top_eigenvalue_gives_the_averaged_projector():
 
 
 def test_non_symmetric_arguments_are_refused_clearly():
-    for text in ("eigvals(A)'*x", "eigmax(A)", "sum(eigvecs(A))", "sum(chol(A))"):
+    for text in ("eigvals(A)'*x", "eigmin(A)", "sum(eigvecs(A))", "sum(chol(A))"):
         with pytest.raises(MatdiffError, match="symmetric") as e:
             matdiff.derive(text, wrt="A", shapes={"A": "n,n", "x": "n"})
         assert "sym" in str(e.value)
@@ -241,3 +241,57 @@ def test_one_decomposition_serves_eigenvalues_and_eigenvectors(target):
     d = _derive("sum(exp(eigvals(S))) + x'*eigvecs(S)*x")
     body = d.source(target).split("\ndef f(", 1)[1]
     assert body.count("_eigh(") == 1, body
+
+
+# ---------------------------------------------------------------------------- general (non-symmetric) A
+
+
+def _real_spectrum(n, rng):
+    """A non-symmetric A = P*diag(1..n)*inv(P): real, simple eigenvalues."""
+    P = rng.standard_normal((n, n)) + n * np.eye(n)
+    return P @ np.diag(np.arange(1.0, n + 1)) @ np.linalg.inv(P)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_eigmax_of_a_general_matrix_uses_left_and_right_eigenvectors(n):
+    rng = np.random.default_rng(40 + n)
+    A = _real_spectrum(n, rng)
+    d = matdiff.derive("eigmax(A)", wrt="A", shapes={"A": "n,n"})
+    assert str(d.gradient) == "eigvecl(A)*eigvecr(A)'"
+    assert matdiff.parse(str(d.gradient), {"A": "n,n"}) is d.gradient
+    value, G = d.to_numpy()(A=A)
+    assert np.isclose(value, n)
+    ref = lambda M: reference_value("eigmax(A)", {"A": "n,n"}, (), {"A": M}, {"n": n}).item()  # noqa: E731
+    for _ in range(3):
+        E = rng.standard_normal((n, n))
+        h = 1e-4
+        fd = (-ref(A + 2 * h * E) + 8 * ref(A + h * E) - 8 * ref(A - h * E) + ref(A - 2 * h * E)) / (12 * h)
+        assert np.isclose(np.sum(G * E), fd, rtol=1e-6, atol=1e-8)
+    assert d.check(sizes={"n": n}).ok
+
+
+def test_eigmax_of_a_general_matrix_states_its_limits():
+    d = matdiff.derive("eigmax(A)", wrt="A", shapes={"A": "n,n"})
+    with pytest.raises(MatdiffError, match="eigenvectors of a general"):
+        _ = d.hvp
+    with pytest.raises(ValueError, match="largest real part is complex"):
+        d.to_numpy()(A=np.array([[0.0, 1.0], [-1.0, 0.0]]))
+    with pytest.raises(ValueError, match="repeated"):
+        d.to_numpy()(A=np.array([[2.0, 1.0], [0.0, 2.0]]))
+
+
+@pytest.mark.parametrize("target", _targets())
+def test_eigmax_of_a_general_matrix_in_every_backend(target):
+    A = _real_spectrum(4, np.random.default_rng(9))
+    d = matdiff.derive("eigmax(A)", wrt="A", shapes={"A": "n,n"})
+    v0, g0 = d.to_numpy()(A=A)
+    if target == "torch":
+        import torch
+
+        v1, g1 = d.to_torch()(A=torch.tensor(A))
+    else:
+        import jax
+
+        with jax.enable_x64(True):
+            v1, g1 = d.to_jax()(A=A)
+    assert np.isclose(float(v1), v0) and np.allclose(np.asarray(g1), g0)

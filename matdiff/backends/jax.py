@@ -14,6 +14,27 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is one of them)
+    "_eigr": '''def _eigr(A):
+    """(lam, u, v) for a general square A: lam its eigenvalue of largest real part (real and
+    simple: checked outside jax.jit); v the right eigenvector (unit, largest-magnitude entry
+    positive), u the left eigenvector with u'*v = 1. jnp.linalg.eig runs on CPU only."""
+    w, R = jnp.linalg.eig(A)
+    k = jnp.argmax(w.real)
+    lam = w[k]
+    if not isinstance(lam, jax.core.Tracer):
+        tol = 1e-10 * max(1.0, float(jnp.max(jnp.abs(w))))
+        if abs(complex(lam).imag) > tol:
+            raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+                             "non-symmetric matrix needs a real one")
+        if int(jnp.sum(jnp.abs(w - lam) <= tol)) > 1:
+            raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+    v = R[:, k].real
+    v = v / jnp.linalg.norm(v)
+    v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
+    wl, L = jnp.linalg.eig(A.T)
+    u = L[:, jnp.argmin(jnp.abs(wl - lam))].real
+    return lam.real, (u / (u @ v)).reshape(-1, 1), v.reshape(-1, 1)
+''',
     "_eigh": '''def _eigh(S):
     """Eigenvalues (ascending, a column) and orthonormal eigenvectors (columns) of the symmetric
     S; matdiff's sign convention: each eigenvector's largest-magnitude entry is positive."""

@@ -10,6 +10,26 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias np (renamed where a user name is np)
+    "_eigr": '''def _eigr(A):
+    """(lam, u, v) for a general square A: lam its eigenvalue of largest real part, which must
+    be real and simple; v the right eigenvector (unit, largest-magnitude entry positive), u the
+    left eigenvector with u'*v = 1."""
+    w, R = np.linalg.eig(A)
+    k = int(np.argmax(w.real))
+    lam = w[k]
+    tol = 1e-10 * max(1.0, float(np.max(np.abs(w))))
+    if abs(lam.imag) > tol:
+        raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+                         "non-symmetric matrix needs a real one")
+    if np.sum(np.abs(w - lam) <= tol) > 1:
+        raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+    v = R[:, k].real
+    v = v / np.linalg.norm(v)
+    v = -v if v[np.argmax(np.abs(v))] < 0 else v
+    wl, L = np.linalg.eig(A.T)
+    u = L[:, int(np.argmin(np.abs(wl - lam)))].real
+    return lam.real, (u / (u @ v)).reshape(-1, 1), v.reshape(-1, 1)
+''',
     "_eigh": '''def _eigh(S):
     """Eigenvalues (ascending, a column) and orthonormal eigenvectors (columns) of the symmetric
     S; matdiff's sign convention: each eigenvector's largest-magnitude entry is positive."""

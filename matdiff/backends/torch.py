@@ -13,6 +13,27 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias torch (renamed where a user name is torch)
+    "_eigr": '''def _eigr(A):
+    """(lam, u, v) for a general square A: lam its eigenvalue of largest real part (real and
+    simple: checked outside torch.compile); v the right eigenvector (unit, largest-magnitude
+    entry positive), u the left eigenvector with u'*v = 1."""
+    w, R = torch.linalg.eig(A)
+    k = torch.argmax(w.real)
+    lam = w[k]
+    if not torch.compiler.is_compiling():
+        tol = 1e-10 * max(1.0, float(torch.max(torch.abs(w))))
+        if abs(complex(lam).imag) > tol:
+            raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+                             "non-symmetric matrix needs a real one")
+        if int(torch.sum(torch.abs(w - lam) <= tol)) > 1:
+            raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+    v = R[:, k].real.to(A.dtype)
+    v = v / torch.linalg.norm(v)
+    v = torch.where(v[torch.argmax(torch.abs(v))] < 0, -v, v)
+    wl, L = torch.linalg.eig(A.T)
+    u = L[:, torch.argmin(torch.abs(wl - lam))].real.to(A.dtype)
+    return lam.real.to(A.dtype), (u / (u @ v)).reshape(-1, 1), v.reshape(-1, 1)
+''',
     "_eigh": '''def _eigh(S):
     """Eigenvalues (ascending, a column) and orthonormal eigenvectors (columns) of the symmetric
     S; matdiff's sign convention: each eigenvector's largest-magnitude entry is positive."""

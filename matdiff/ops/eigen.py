@@ -11,6 +11,12 @@
   ``d V = V*(eiggap(w) .* A)``, where ``eiggap(w)`` is the matrix F with F_ij = 1/(w_j - w_i)
   off the diagonal and 0 on it. The eigenvector differential does not exist at a repeated
   eigenvalue: generated code computing ``eiggap`` raises there (never a silent inf/NaN).
+* ``eigmax(A)`` of a general (non-symmetric) square A whose eigenvalue of largest real part
+  is real and simple: the tuple-valued ``eigr(A)`` = (that eigenvalue, its left eigenvector
+  u, its right eigenvector v), read as ``eigmax(A)``, ``eigvecl(A)``, ``eigvecr(A)``; v is a
+  unit vector with the sign convention above and u'*v = 1, so ``d eigmax(A) = u'*dA*v``
+  (gradient ``u*v'``). The eigenvectors' own derivatives are not implemented: a second
+  derivative through them is a clear error.
 * ``chol(S)``: the lower Cholesky factor L of an SPD S (S = L*L'),
   ``d L = L*Phi(inv(L)*dS*inv(L)')`` with ``Phi(M)`` (language ``tril_half``) the lower
   triangle of M with its diagonal halved: a linear mask, its own adjoint.
@@ -41,6 +47,12 @@ def eigvecs(S):
     return M.proj(eigh(S), 1)
 
 
+def eigr(A):
+    """The tuple-valued node eigr(A) = (eigenvalue of largest real part, its left eigenvector
+    u, its right eigenvector v), for a general square A (u'*v = 1)."""
+    return M.multi("eigr", (A,), [(1, 1), (A.rows, 1), (A.rows, 1)])
+
+
 def eiggap(w):
     """F with F_ij = 1/(w_j - w_i) for i != j, 0 on the diagonal (w a column)."""
     return E.Expr("eiggap", (w,), (w.rows, w.rows))
@@ -68,6 +80,27 @@ def _eigh_jvp(n, d):
     # the outputs' differentials as a tuple of ordinary expressions: proj's JVP picks one,
     # so no tuple-valued node ever appears in a differential (the transpose pass needs none)
     return (E.diagv(A), E.mul(V, E.had(eiggap(w), A)))
+
+
+def _no_general_eigvec_derivative():
+    from ..core.errors import DerivationError
+
+    raise DerivationError("the derivative of the eigenvectors of a general (non-symmetric) matrix "
+                          "(eigvecl, eigvecr) is not implemented, so there is no second derivative "
+                          "through eigmax of a non-symmetric matrix; for a symmetric one declare it "
+                          "symmetric (--symmetric A)")
+
+
+@rule("d.eigr", "d eigmax(A) = eigvecl(A)'*dA*eigvecr(A) (left/right eigenvectors, u'*v = 1; "
+      "a real simple eigenvalue)", r"\mathrm{d}\lambda = u^T\,\mathrm{d}A\,v,\ u^T v = 1",
+      "18.S096 lecture 8; Magnus & Neudecker, Thm 8.7")
+def _eigr_jvp(n, d):
+    dA = d(0)
+    if dA is None:
+        return None
+    u, v = M.proj(n, 1), M.proj(n, 2)
+    # the eigenvectors' differentials: an error when asked for (proj's JVP calls them)
+    return (E.mul(E.transpose(u), dA, v), _no_general_eigvec_derivative, _no_general_eigvec_derivative)
 
 
 @rule("d.eiggap", "d eiggap(w) = eiggap(w).^2 .* (dw*ones' - ones*dw')",
@@ -131,6 +164,7 @@ def _tril_half_facts(n, fs):
     return Facts(lower=True)
 
 
+_EIGR_LOWER = {"numpy": "_eigr({0})", "jax": "_eigr({0})", "torch": "_eigr({0})"}
 _EIG_LOWER = {"numpy": "_eigh({0})", "jax": "_eigh({0})", "torch": "_eigh({0})"}
 _GAP_LOWER = {"numpy": "_eiggap({0})", "jax": "_eiggap({0})", "torch": "_eiggap({0})"}
 _SQ = {"X": "n,n"}
@@ -142,6 +176,11 @@ EIGEN = [
           examples=(Example("x'*eigvals(X + X')", shapes={"X": "n,n", "x": "n"}, square_only=True),
                     Example("sum(eigvecs(X'*X) .* A)", shapes={"X": "n,n", "A": "n,n"}, square_only=True),
                     Example("sum(exp(eigvals(X*X' + A*A')))", shapes={"X": "n,m", "A": "n,m"}))),
+    OpDef("eigr", rank=21, jvp=_eigr_jvp, build=eigr, facts=lambda n, fs: (NOTHING, NOTHING, NOTHING),
+          lower=_EIGR_LOWER, sample="positive",  # a positive matrix: its largest eigenvalue is real, simple
+          text="eigr({0})", latex="\\operatorname{{eigr}}\\left({0}\\right)",
+          examples=(Example("eigmax(X)", square_only=True, shapes={"X": "n,n"}),
+                    Example("eigmax(X*A)", shapes={"X": "n,m", "A": "m,n"}))),
     OpDef("eiggap", rank=21, jvp=_eiggap_jvp, build=eiggap, facts=_eiggap_facts, lower=_GAP_LOWER,
           language=("eiggap",), arity=1, shape="square_of_colvec", kind="matrix",
           text="eiggap({0})", latex="\\operatorname{{eiggap}}\\left({0}\\right)",
@@ -161,4 +200,5 @@ EIGEN = [
           examples=(Example("sum(tril_half(X) .* A)", shapes={"X": "n,m", "A": "n,m"}),)),
 ]
 
-OUTPUT_NAMES["eigh"] = ("eigvals", "eigvecs")  # proj(eigh(S), 0) prints as eigvals(S)
+OUTPUT_NAMES["eigh"] = ("eigvals", "eigvecs")
+OUTPUT_NAMES["eigr"] = ("eigmax", "eigvecl", "eigvecr")  # proj(eigh(S), 0) prints as eigvals(S)

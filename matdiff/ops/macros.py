@@ -17,6 +17,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from ..core import expr as E
+from ..core import facts as F
 from ..core.facts import Facts, require
 from ..core.record import field, record
 from . import eigen as _eig
@@ -72,6 +73,14 @@ def _softmax(x):
     return E.div(ex, E.sum_(ex))
 
 
+def _eigmax(A):
+    """The largest eigenvalue: of a symmetric A, the last of eigvals(A); else the eigenvalue of
+    largest real part of the general A (real and simple, or generated code raises)."""
+    if F.facts(A).symmetric:
+        return _extreme("max")(_eig.eigvals(A))
+    return _eig.M.proj(_eig.eigr(A), 0)
+
+
 def _eig_requires(name):
     return (require(0, Facts(symmetric=True), message=f"{name}() needs a symmetric matrix ({_eig.SYMMETRIC_ONLY})"),)
 
@@ -89,8 +98,13 @@ MACROS = [
           aliases=("eigvalsh", "eigenvalues", "eig"), requires=_eig_requires("eigvals")),
     Macro("eigvecs", 1, "square_same", _eig.eigvecs, "the orthonormal eigenvectors of {0} (columns)", "matrix",
           aliases=("eigh", "eigenvectors"), requires=_eig_requires("eigvecs")),
-    Macro("eigmax", 1, "scalar_of_square", lambda S: _extreme("max")(_eig.eigvals(S)),
-          "max(eigvals({0}))", "matrix", aliases=("lambda_max", "eigmaxh"), requires=_eig_requires("eigmax")),
+    Macro("eigmax", 1, "scalar_of_square", _eigmax,
+          "max(eigvals({0})) for a symmetric {0}, else its real simple eigenvalue of largest real part",
+          "matrix", aliases=("lambda_max", "eigmaxh")),
+    Macro("eigvecl", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 1),
+          "the left eigenvector u of eigmax({0}) (non-symmetric {0}; u'*eigvecr({0}) = 1)", "matrix"),
+    Macro("eigvecr", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 2),
+          "the unit right eigenvector v of eigmax({0}) (non-symmetric {0})", "matrix"),
     Macro("eigmin", 1, "scalar_of_square", lambda S: _extreme("min")(_eig.eigvals(S)),
           "min(eigvals({0}))", "matrix", aliases=("lambda_min", "eigminh"), requires=_eig_requires("eigmin")),
 ]

@@ -5,8 +5,9 @@ A tuple-valued node (:func:`matdiff.core.multi.multi`, e.g. ``eigh(S)`` of
 the facts of each output, and ``proj`` picks one. ``proj`` has no language name of its own:
 :data:`OUTPUT_NAMES` gives the language names of a tuple-valued op's outputs (``eigvals``,
 ``eigvecs``), and proj prints through them. A tuple-valued op's JVP may return a Python tuple
-of its outputs' differentials, each an ordinary expression (or None for zero): proj's JVP
-picks one, so no differential is tuple-valued and the transpose pass needs nothing new.
+of its outputs' differentials, each an ordinary expression (or None for zero, or a function
+returning one or raising a clear error where it is not implemented): proj's JVP picks one,
+so no differential is tuple-valued and the transpose pass needs nothing new.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ OUTPUT_NAMES: dict = {}
 def _proj_jvp(n, d):
     dt = d(0)
     if isinstance(dt, tuple):  # a JVP giving each output's differential (None: zero) as ordinary nodes
-        return dt[n.attr]
+        part = dt[n.attr]
+        return part() if callable(part) else part  # (a function: computed, or refused, when asked)
     return None if dt is None else M.proj(dt, n.attr)
 
 
