@@ -7,6 +7,10 @@ matdiff derives p'(lambda) symbolically (Jacobi's formula, no polynomial coeffic
 and, as the Hessian by the scalar lambda, p''(lambda).  Newton's method
 (lambda <- lambda - p/p') and Halley's method (lambda <- lambda - 2 p p' / (2 p'^2 - p p''))
 are run from a few starting guesses and compared with numpy.linalg.eigvals.
+
+The second part uses the eigenvalue derivative directly (18.S096 lecture 8): for symmetric A
+and B, d eigmax(A + t*B)/dt = v'*B*v (v the unit eigenvector of the largest eigenvalue), and
+Newton's method on g(t) = eigmax(A + t*B) - c finds the t where the largest eigenvalue is c.
 Run: python examples/newton_eigenvalue.py
 """
 
@@ -62,6 +66,35 @@ def main():
     print()
     print(f"max |lambda - eigenvalue| = {worst:.1e}")
     assert worst < 1e-8
+    print()
+    tune_largest_eigenvalue()
+
+
+def tune_largest_eigenvalue():
+    """Newton on t: eigmax(A + t*B) = c, with the derivative v'*B*v from matdiff."""
+    d = matdiff.derive("eigmax(A + t*B)", wrt="t", shapes={"A": "n,n", "B": "n,n", "t": ""},
+                       symmetric=["A", "B"])
+    print(f"g(t)  = {d.expr}")
+    print(f"g'(t) = {d.gradient}")
+    g = d.to_numpy()
+    rng = np.random.default_rng(2)
+    n = 5
+    A = rng.standard_normal((n, n))
+    A = A + A.T
+    B = np.diag(np.arange(1.0, n + 1))  # positive definite: eigmax(A + t*B) increases with t
+    c = 10.0
+    t, its = 0.0, 0
+    while its < 30:
+        its += 1
+        lam, dlam = g(A=A, B=B, t=t)
+        step = (lam - c) / dlam
+        t -= step
+        if abs(step) <= 1e-13 * max(1.0, abs(t)):
+            break
+    top = np.linalg.eigvalsh(A + t * B)[-1]
+    print(f"eigmax(A + t*B) = {c:g} at t = {t:.12f} ({its} Newton steps); numpy.linalg.eigvalsh: {top:.12f}")
+    print(f"|eigmax - c| = {abs(top - c):.1e}")
+    assert abs(top - c) < 1e-9
 
 
 if __name__ == "__main__":

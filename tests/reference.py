@@ -64,6 +64,56 @@ def _kronadj(name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 DIM_FUNCTIONS = {"eye": 0, "ones": 0, "zeros": 0, "K": 0, "unvec": 1}
 
 
+def _eig(S: np.ndarray):
+    """Eigenvalues (ascending, a column) and eigenvectors of a symmetric S, by NumPy, with
+    matdiff's sign convention: each eigenvector's largest-magnitude entry is positive."""
+    w, V = np.linalg.eigh(S)
+    for j in range(V.shape[1]):
+        if V[np.argmax(np.abs(V[:, j])), j] < 0:
+            V[:, j] = -V[:, j]
+    return w.reshape(-1, 1), V
+
+
+def _eigr(A: np.ndarray):
+    """(largest real eigenvalue, left eigenvector u, right eigenvector v) of a general A with a
+    real spectrum, by numpy.linalg.eig of A and of A': v unit with its largest-magnitude entry
+    positive, u scaled so that u'*v = 1."""
+    w, R = np.linalg.eig(A)
+    k = int(np.argmax(w.real))
+    assert abs(w[k].imag) < 1e-9, "complex top eigenvalue"
+    v = R[:, k].real / np.linalg.norm(R[:, k].real)
+    if v[np.argmax(np.abs(v))] < 0:
+        v = -v
+    wl, L = np.linalg.eig(A.T)
+    u = L[:, int(np.argmin(np.abs(wl - w[k])))].real
+    return w[k].real, (u / (u @ v)).reshape(-1, 1), v.reshape(-1, 1)
+
+
+def _eiggap(w: np.ndarray) -> np.ndarray:
+    """F[i, j] = 1/(w[j] - w[i]) for i != j, 0 on the diagonal, entry by entry."""
+    w = w.reshape(-1)
+    F = np.zeros((w.size, w.size))
+    for i in range(w.size):
+        for j in range(w.size):
+            if i != j:
+                F[i, j] = 1.0 / (w[j] - w[i])
+    return F
+
+
+def _chol(S: np.ndarray) -> np.ndarray:
+    """The lower Cholesky factor: NumPy's, or of the symmetric part as LAPACK reads it."""
+    return np.linalg.cholesky(S)
+
+
+def _tril_half(M: np.ndarray) -> np.ndarray:
+    """The lower triangle with the diagonal halved, entry by entry."""
+    out = np.zeros_like(M)
+    for i in range(M.shape[0]):
+        for j in range(min(i + 1, M.shape[1])):
+            out[i, j] = M[i, j] / 2 if i == j else M[i, j]
+    return out
+
+
 def _as_array(v) -> np.ndarray:
     v = np.asarray(v, dtype=float)
     return v.reshape(1, 1) if v.ndim == 0 else (v.reshape(-1, 1) if v.ndim == 1 else v)
@@ -117,6 +167,11 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "ismin": lambda x: (x == x.min()).astype(float),
         "logsumexp": lambda x: scalar(x.max() + np.log(np.exp(x - x.max()).sum())),
         "softmax": lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
+        "eigvals": lambda x: _eig(x)[0], "eigvecs": lambda x: _eig(x)[1],
+        "eigmax": lambda x: scalar(_eig(x)[0][-1, 0] if np.array_equal(x, x.T) else _eigr(x)[0]),
+        "eigmin": lambda x: scalar(_eig(x)[0][0, 0]),
+        "eigvecl": lambda x: _eigr(x)[1], "eigvecr": lambda x: _eigr(x)[2],
+        "eiggap": _eiggap, "chol": _chol, "tril_half": _tril_half,
     }
 
     def times(a, b):

@@ -245,7 +245,7 @@ def test_requirement_error_names_requirement_position_and_declaration(chol_op):
     assert "         ^" in msg  # the caret under the argument
     token = ER.INTERFACE.set("cli")
     try:
-        with pytest.raises(RequirementError, match="--sym A"):
+        with pytest.raises(RequirementError, match="--symmetric A"):
             P.parse("tchol(A)", {"A": "n,n"})
     finally:
         ER.INTERFACE.reset(token)

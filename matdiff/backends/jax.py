@@ -26,6 +26,52 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     m = jnp.max(z, axis=1, keepdims=True)
     return jax.lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0.0))
 ''',
+    "_eigr": '''def _eigr(A):
+    """(lam, u, v) for a general square A: lam its eigenvalue of largest real part (real and
+    simple: checked outside jax.jit); v the right eigenvector (unit, largest-magnitude entry
+    positive), u the left eigenvector with u'*v = 1. jnp.linalg.eig runs on CPU only."""
+    w, R = jnp.linalg.eig(A)
+    k = jnp.argmax(w.real)
+    lam = w[k]
+    if not isinstance(lam, jax.core.Tracer):
+        tol = 1e-10 * max(1.0, float(jnp.max(jnp.abs(w))))
+        if abs(complex(lam).imag) > tol:
+            raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+                             "non-symmetric matrix needs a real one")
+        if int(jnp.sum(jnp.abs(w - lam) <= tol)) > 1:
+            raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+    v = R[:, k].real
+    v = v / jnp.linalg.norm(v)
+    v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
+    wl, L = jnp.linalg.eig(A.T)
+    u = L[:, jnp.argmin(jnp.abs(wl - lam))].real
+    return lam.real, (u / (u @ v)).reshape(-1, 1), v.reshape(-1, 1)
+''',
+    "_eigh": '''def _eigh(S):
+    """Eigenvalues (ascending, a column) and orthonormal eigenvectors (columns) of the symmetric
+    S; matdiff's sign convention: each eigenvector's largest-magnitude entry is positive."""
+    w, V = jnp.linalg.eigh(S)
+    top = jnp.take_along_axis(V, jnp.argmax(jnp.abs(V), axis=0)[None, :], axis=0)
+    return w.reshape(-1, 1), V * jnp.where(top < 0, -1.0, 1.0)
+''',
+    "_eiggap": '''def _eiggap(w):
+    """F[i, j] = 1/(w[j] - w[i]) off the diagonal, 0 on it. Outside jax.jit, raises at repeated
+    eigenvalues (equal to rounding), where the derivative of the eigenvectors does not exist;
+    under jit (no value checks) those entries are inf."""
+    w = w.reshape(-1)
+    D = w[None, :] - w[:, None]
+    off = ~jnp.eye(w.shape[0], dtype=bool)
+    if not isinstance(D, jax.core.Tracer):
+        tol = 64 * jnp.finfo(D.dtype).eps * max(1.0, float(jnp.max(jnp.abs(w), initial=0.0)))
+        if bool(jnp.any(jnp.where(off, jnp.abs(D), jnp.inf) <= tol)):
+            raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): the derivative of the "
+                             "eigenvectors does not exist there")
+    return jnp.where(off, 1.0 / jnp.where(off, D, 1.0), 0.0)
+''',
+    "_tril_half": '''def _tril_half(M):
+    """The lower triangle of M with its diagonal halved."""
+    return (jnp.tril(jnp.ones(M.shape, M.dtype)) - 0.5 * jnp.eye(*M.shape, dtype=M.dtype)) * M
+''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
     w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.

@@ -16,6 +16,49 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     parts = [np.reshape(p, (1, 1)) if np.ndim(p) == 0 else p for p in parts]
     return np.block([list(parts[i:i + nc]) for i in range(0, len(parts), nc)])
 ''',
+    "_eigr": '''def _eigr(A):
+    """(lam, u, v) for a general square A: lam its eigenvalue of largest real part, which must
+    be real and simple; v the right eigenvector (unit, largest-magnitude entry positive), u the
+    left eigenvector with u'*v = 1."""
+    w, R = np.linalg.eig(A)
+    k = int(np.argmax(w.real))
+    lam = w[k]
+    tol = 1e-10 * max(1.0, float(np.max(np.abs(w))))
+    if abs(lam.imag) > tol:
+        raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+                         "non-symmetric matrix needs a real one")
+    if np.sum(np.abs(w - lam) <= tol) > 1:
+        raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+    v = R[:, k].real
+    v = v / np.linalg.norm(v)
+    v = -v if v[np.argmax(np.abs(v))] < 0 else v
+    wl, L = np.linalg.eig(A.T)
+    u = L[:, int(np.argmin(np.abs(wl - lam)))].real
+    return lam.real, (u / (u @ v)).reshape(-1, 1), v.reshape(-1, 1)
+''',
+    "_eigh": '''def _eigh(S):
+    """Eigenvalues (ascending, a column) and orthonormal eigenvectors (columns) of the symmetric
+    S; matdiff's sign convention: each eigenvector's largest-magnitude entry is positive."""
+    w, V = np.linalg.eigh(S)
+    top = V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])]
+    return w.reshape(-1, 1), V * np.where(top < 0, -1.0, 1.0)
+''',
+    "_eiggap": '''def _eiggap(w):
+    """F[i, j] = 1/(w[j] - w[i]) off the diagonal, 0 on it; raises at repeated eigenvalues
+    (equal to rounding), where the derivative of the eigenvectors does not exist."""
+    w = w.reshape(-1)
+    D = w[None, :] - w[:, None]
+    off = ~np.eye(w.shape[0], dtype=bool)
+    tol = 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(w), initial=0.0)))
+    if np.any(np.abs(D[off]) <= tol):
+        raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): the derivative of the "
+                         "eigenvectors does not exist there")
+    return np.divide(1.0, D, out=np.zeros_like(D), where=off)
+''',
+    "_tril_half": '''def _tril_half(M):
+    """The lower triangle of M with its diagonal halved."""
+    return (np.tril(np.ones(M.shape)) - 0.5 * np.eye(*M.shape)) * M
+''',
     "_sigmoid": '''def _sigmoid(z):
     """Logistic function 1/(1 + exp(-z)), accurate to full relative precision in both tails."""
     e = np.exp(-np.abs(z))

@@ -26,6 +26,53 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     m = torch.amax(z, dim=1, keepdim=True)
     return torch.where(torch.isfinite(m), m, torch.zeros_like(m)).detach()
 ''',
+    "_eigr": '''def _eigr(A):
+    """(lam, u, v) for a general square A: lam its eigenvalue of largest real part (real and
+    simple: checked outside torch.compile); v the right eigenvector (unit, largest-magnitude
+    entry positive), u the left eigenvector with u'*v = 1."""
+    w, R = torch.linalg.eig(A)
+    k = torch.argmax(w.real)
+    lam = w[k]
+    if not torch.compiler.is_compiling():
+        tol = 1e-10 * max(1.0, float(torch.max(torch.abs(w))))
+        if abs(complex(lam).imag) > tol:
+            raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+                             "non-symmetric matrix needs a real one")
+        if int(torch.sum(torch.abs(w - lam) <= tol)) > 1:
+            raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+    v = R[:, k].real.to(A.dtype)
+    v = v / torch.linalg.norm(v)
+    v = torch.where(v[torch.argmax(torch.abs(v))] < 0, -v, v)
+    wl, L = torch.linalg.eig(A.T)
+    u = L[:, torch.argmin(torch.abs(wl - lam))].real.to(A.dtype)
+    return lam.real.to(A.dtype), (u / (u @ v)).reshape(-1, 1), v.reshape(-1, 1)
+''',
+    "_eigh": '''def _eigh(S):
+    """Eigenvalues (ascending, a column) and orthonormal eigenvectors (columns) of the symmetric
+    S; matdiff's sign convention: each eigenvector's largest-magnitude entry is positive."""
+    w, V = torch.linalg.eigh(S)
+    top = torch.gather(V, 0, torch.argmax(torch.abs(V), dim=0)[None, :])
+    return w.reshape(-1, 1), V * torch.where(top < 0, -1.0, 1.0).to(V.dtype)
+''',
+    "_eiggap": '''def _eiggap(w):
+    """F[i, j] = 1/(w[j] - w[i]) off the diagonal, 0 on it. Outside torch.compile, raises at
+    repeated eigenvalues (equal to rounding), where the derivative of the eigenvectors does not
+    exist; under torch.compile (no value checks) those entries are inf."""
+    w = w.reshape(-1)
+    D = w[None, :] - w[:, None]
+    off = ~torch.eye(w.shape[0], dtype=torch.bool, device=w.device)
+    if not torch.compiler.is_compiling():
+        tol = 64 * torch.finfo(D.dtype).eps * max(1.0, float(torch.max(torch.abs(w))) if w.numel() else 1.0)
+        if bool(torch.any(torch.where(off, torch.abs(D), torch.inf) <= tol)):
+            raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): the derivative of the "
+                             "eigenvectors does not exist there")
+    return torch.where(off, 1.0 / torch.where(off, D, torch.ones_like(D)), torch.zeros_like(D))
+''',
+    "_tril_half": '''def _tril_half(M):
+    """The lower triangle of M with its diagonal halved."""
+    W = torch.tril(torch.ones(M.shape, dtype=M.dtype, device=M.device))
+    return (W - 0.5 * torch.eye(*M.shape, dtype=M.dtype, device=M.device)) * M
+''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
     w != 0, unless that leaves some exp(z - m) above e^700); 0 when that is not finite.

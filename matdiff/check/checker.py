@@ -9,7 +9,9 @@ with finite differences of the value along random unit directions ``V``:
 * **values** are positive (definite) where the expression needs it (``log``, ``sqrt``,
   ``logdet``, ``inv``, fractional powers, the base of ``a^b``); a draw where the value is
   not finite or raises, or where an inverted matrix is ill-conditioned (condition number
-  above :data:`COND_MAX`), is redrawn;
+  above :data:`COND_MAX`), or where the eigenvalues whose gaps an eigenvector derivative
+  divides by (``eiggap``) are nearly repeated (largest over smallest gap above
+  :data:`COND_MAX`; a repeated eigenvalue raises), is redrawn;
 * **finite differences** are central differences extrapolated to step 0 (Ridders'
   method) from three starting steps; each comes with an error estimate: the
   extrapolation's own error, the spread between the starts, and the roundoff, estimated
@@ -276,6 +278,15 @@ def _must_be_nonsingular(exprs) -> list:
                 if kind in ("nonsingular", "positive-definite") and not a.is_scalar and a not in out \
                         and not a.has_op("dvar"):
                     out.append(a)
+    return out
+
+
+def _eigen_gaps(exprs) -> list:
+    """The eigenvalue-gap matrices ``eiggap(w)`` of the expressions: draws are redrawn where
+    their "condition" (:func:`_gap_ratio`) is above :data:`COND_MAX`."""
+    out = []
+    for e in exprs:
+        out += [n for n in e.walk() if n.op == "eiggap" and n not in out and not n.has_op("dvar")]
     return out
 
 
@@ -804,7 +815,7 @@ def _check(d, sizes, directions, seed, claim, steps, hessian) -> CheckResult:
     sizes = _choose_sizes(shapes, sizes, [d.expr])  # the domain is f's: its derivative must fit it
     cshape = {n: tuple(_rc(s, sizes)[:len(shape_to_dims(s))]) for n, s in shapes.items()}
     value_fn = _Fn(d, [("value", d.expr, "value")])
-    square = _must_be_nonsingular([d.expr] + first_exprs)
+    square = _must_be_nonsingular([d.expr] + first_exprs) + _eigen_gaps([d.expr] + first_exprs)
     cond_fn = _Fn(d, [(f"m{i}", m, "matrix") for i, m in enumerate(square)]) if square else None
     kink_ok = _kink_guard(d, [d.expr] + first_exprs, wrt, cshape, sym_set)
     P = {n: _sym_projector(cshape[n]) for n in sym_set if n in wrt and len(cshape[n]) == 2}
@@ -992,6 +1003,13 @@ def _claim_item(d, sp, c, label, shapes, P, wrt) -> _Item:
     return it
 
 
+def _gap_ratio(F) -> float:
+    """The largest eigenvalue gap over the smallest, from F = eiggap(w) (F_ij = 1/(w_j - w_i)):
+    large where two eigenvalues nearly coincide, 1 for two eigenvalues."""
+    off = np.abs(F[~np.eye(F.shape[0], dtype=bool)])
+    return float(off.max() / off.min()) if off.size and off.min() > 0 else 1.0
+
+
 def _kink_guard(d, exprs, wrt, cshape, sym_set):
     """A test ``ok(point, rng)``: no finite-difference step from the point comes near a kink of
     a nonsmooth function in ``exprs`` (abs, relu, sign, max ties, ...: the ``kink`` of their
@@ -1058,7 +1076,8 @@ def _draw_point(value, cond_fn, square, cshape, order, sym_set, positive, rng, s
                 problem = err
                 continue
             for m, M in zip(square, outs):
-                c, err = _try(np.linalg.cond, np.atleast_2d(np.asarray(M, dtype=float)))
+                c, err = _try(_gap_ratio if m.op == "eiggap" else np.linalg.cond,
+                              np.atleast_2d(np.asarray(M, dtype=float)))
                 conds.append((str(m), float(c) if err is None and math.isfinite(c) else math.inf))
         worst = max((c for _, c in conds), default=1.0)
         on_kink = kink_ok is not None and not kink_ok(trial, rng)

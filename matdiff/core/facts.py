@@ -364,7 +364,7 @@ def _declaration_hint(a: Expr, needs: Facts) -> str:
               if n.op == "var" and n.rows == n.cols and not n.is_scalar and not n.attr[1]}
     if square and facts(E.substitute(a, square)).meets(needs):
         names = sorted(n.attr[0] for n in square)
-        decl = spelled(" ".join(f"--sym {n}" for n in names), f"symmetric={names!r}")
+        decl = spelled(" ".join(f"--symmetric {n}" for n in names), f"symmetric={names!r}")
         t = a.attr[0] if a.op == "var" else "A"
         return f"; declare {', '.join(names)} symmetric ({decl}), or pass the symmetric part ({t} + {t}')/2"
     return "; write a symmetric expression, such as (A + A')/2 or A'*A"

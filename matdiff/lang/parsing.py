@@ -780,6 +780,18 @@ def _f_colvec_same(ctx, node, shapes):
     return s
 
 
+def _f_colvec_of_square(ctx, node, shapes):
+    _square(ctx, node, shapes[0], node.value)
+    return (shapes[0][0], 1)
+
+
+def _f_square_of_colvec(ctx, node, shapes):
+    s = shapes[0]
+    if not _is_colvec(ctx.U, s):
+        ctx.fail(f"{node.value}() needs a column vector, but its argument is a {ctx.sstr(s)}", node.pos)
+    return (s[0], s[0])
+
+
 # the parser's shape rules, by the name an op's declaration gives (OpDef.shape); "dims": the
 # arguments are sizes (eye, ones, zeros, K), handled in _infer_call
 SHAPE_RULES = {
@@ -788,6 +800,7 @@ SHAPE_RULES = {
     "unvec": _f_unvec, "kron": _f_kron, "kronadj1": _f_kronadj1, "kronadj2": _f_kronadj2, "dims": None,
     "bcast": _f_bcast,
     "solve": _f_solve, "colvec_same": _f_colvec_same,
+    "colvec_of_square": _f_colvec_of_square, "square_of_colvec": _f_square_of_colvec,
 }
 
 class _Tables:

@@ -119,7 +119,8 @@ class OpDef:
       (an exponent, a function name, a shape). Leaves have neither.
     * ``rank``: where nodes of this op sort among terms of a sum and scalar factors.
     * ``jvp``: ``fn(node, d)`` with ``d(i)`` the differential of argument ``i`` (None: zero);
-      returns the node's differential, linear in the ``dX`` leaves, or None for zero.
+      returns the node's differential, linear in the ``dX`` leaves, or None for zero (a
+      tuple-valued op: a tuple of its outputs' differentials, see :mod:`matdiff.ops.multi`).
     * ``transpose``: for ops linear in an argument, ``fn(node, C, i)`` pulls the cotangent C
       back to argument ``i`` (``<C, L(M)> = <transpose(C), M>``).
     * ``vec``: for ops linear in an argument, ``fn(node, i, J)``, the Jacobian block of the

@@ -17,7 +17,11 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from ..core import expr as E
+from ..core import facts as F
+from ..core.facts import Facts, require
 from ..core.record import field, record
+from . import eigen as _eig
+from .reduce import _extreme
 
 
 @record(eq=False)
@@ -69,6 +73,18 @@ def _softmax(x):
     return E.div(ex, E.sum_(ex))
 
 
+def _eigmax(A):
+    """The largest eigenvalue: of a symmetric A, the last of eigvals(A); else the eigenvalue of
+    largest real part of the general A (real and simple, or generated code raises)."""
+    if F.facts(A).symmetric:
+        return _extreme("max")(_eig.eigvals(A))
+    return _eig.M.proj(_eig.eigr(A), 0)
+
+
+def _eig_requires(name):
+    return (require(0, Facts(symmetric=True), message=f"{name}() needs a symmetric matrix ({_eig.SYMMETRIC_ONLY})"),)
+
+
 MACROS = [
     Macro("solve", 2, "solve", _solve, "inv({0})*{1}", "matrix",
           aliases=("mldivide", "linsolve", "linear_solve")),
@@ -77,4 +93,18 @@ MACROS = [
     Macro("norm1", 1, "scalar", _norm1, "sum(abs({0}))", "reduction", aliases=("norm_1", "l1", "l1norm")),
     Macro("logsumexp", 1, "scalar", _logsumexp, "log(sum(exp({0})))", "reduction", aliases=("lse",)),
     Macro("softmax", 1, "colvec_same", _softmax, "exp({0})/sum(exp({0}))", "reduction"),
+    # outputs of one symmetric eigendecomposition (ops/eigen.py): eigmax is the last eigenvalue
+    Macro("eigvals", 1, "colvec_of_square", _eig.eigvals, "the eigenvalues of {0}, ascending", "matrix",
+          aliases=("eigvalsh", "eigenvalues", "eig"), requires=_eig_requires("eigvals")),
+    Macro("eigvecs", 1, "square_same", _eig.eigvecs, "the orthonormal eigenvectors of {0} (columns)", "matrix",
+          aliases=("eigh", "eigenvectors"), requires=_eig_requires("eigvecs")),
+    Macro("eigmax", 1, "scalar_of_square", _eigmax,
+          "max(eigvals({0})) for a symmetric {0}, else its real simple eigenvalue of largest real part",
+          "matrix", aliases=("lambda_max", "eigmaxh")),
+    Macro("eigvecl", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 1),
+          "the left eigenvector u of eigmax({0}) (non-symmetric {0}; u'*eigvecr({0}) = 1)", "matrix"),
+    Macro("eigvecr", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 2),
+          "the unit right eigenvector v of eigmax({0}) (non-symmetric {0})", "matrix"),
+    Macro("eigmin", 1, "scalar_of_square", lambda S: _extreme("min")(_eig.eigvals(S)),
+          "min(eigvals({0}))", "matrix", aliases=("lambda_min", "eigminh"), requires=_eig_requires("eigmin")),
 ]

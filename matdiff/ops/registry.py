@@ -25,6 +25,7 @@ from . import elementwise as _ew  # (a module: elementwise.py may be the one loa
 from .arith import ARITH
 from .base import OpDef
 from .block import BLOCK
+from .eigen import EIGEN
 from .kron import KRON
 from .leaves import LEAVES
 from .linalg import LINALG
@@ -74,7 +75,7 @@ def registered(*defs: OpDef):
         _VERSION[0] += 1
 
 
-for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, BLOCK, MULTI):
+for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, BLOCK, MULTI, EIGEN):
     for _od in _family:
         register(_od)
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks

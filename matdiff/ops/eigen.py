@@ -1,0 +1,204 @@
+"""Symmetric eigenproblems and the Cholesky factor (18.S096 lecture 8; issue 11).
+
+* ``eigh(S)``: one tuple-valued node (:func:`matdiff.core.multi.multi`) with two outputs, the
+  eigenvalues ``w`` of the symmetric S in ascending order (a column) and the orthonormal
+  eigenvectors ``V`` (S = V*diag(w)*V'). The language reads its outputs as ``eigvals(S)`` and
+  ``eigvecs(S)`` (:mod:`matdiff.ops.macros`), so one decomposition serves both in generated
+  code. Sign convention, the same in every back-end and in the test suite's evaluator: the
+  entry of largest magnitude of each eigenvector (the first such, on ties) is positive.
+* Differentials from ordinary ops, so gradients, Jacobians and Hessians come from the
+  ordinary rules: with A = V'*dS*V, ``d w = diag(A)`` (d w_i = v_i'*dS*v_i) and
+  ``d V = V*(eiggap(w) .* A)``, where ``eiggap(w)`` is the matrix F with F_ij = 1/(w_j - w_i)
+  off the diagonal and 0 on it. The eigenvector differential does not exist at a repeated
+  eigenvalue: generated code computing ``eiggap`` raises there (never a silent inf/NaN).
+* ``eigmax(A)`` of a general (non-symmetric) square A whose eigenvalue of largest real part
+  is real and simple: the tuple-valued ``eigr(A)`` = (that eigenvalue, its left eigenvector
+  u, its right eigenvector v), read as ``eigmax(A)``, ``eigvecl(A)``, ``eigvecr(A)``; v is a
+  unit vector with the sign convention above and u'*v = 1, so ``d eigmax(A) = u'*dA*v``
+  (gradient ``u*v'``). The eigenvectors' own derivatives are not implemented: a second
+  derivative through them is a clear error.
+* ``chol(S)``: the lower Cholesky factor L of an SPD S (S = L*L'),
+  ``d L = L*Phi(inv(L)*dS*inv(L)')`` with ``Phi(M)`` (language ``tril_half``) the lower
+  triangle of M with its diagonal halved: a linear mask, its own adjoint.
+"""
+
+from __future__ import annotations
+
+from ..core import expr as E
+from ..core import multi as M  # read at call time: core.multi may still be loading
+from ..core.facts import NOTHING, Facts, require
+from .base import Example, OpDef, rule
+from .multi import OUTPUT_NAMES
+
+SYMMETRIC_ONLY = ("eigenvalues of a general (non-symmetric) matrix may be complex and are not supported; "
+                  "declare the matrix symmetric (--symmetric S) or pass its symmetric part sym(A)")
+
+
+def eigh(S):
+    """The tuple-valued node eigh(S) = (eigenvalues ascending, eigenvectors) of a symmetric S."""
+    return M.multi("eigh", (S,), [(S.rows, 1), S.shape])
+
+
+def eigvals(S):
+    return M.proj(eigh(S), 0)
+
+
+def eigvecs(S):
+    return M.proj(eigh(S), 1)
+
+
+def eigr(A):
+    """The tuple-valued node eigr(A) = (eigenvalue of largest real part, its left eigenvector
+    u, its right eigenvector v), for a general square A (u'*v = 1)."""
+    return M.multi("eigr", (A,), [(1, 1), (A.rows, 1), (A.rows, 1)])
+
+
+def eiggap(w):
+    """F with F_ij = 1/(w_j - w_i) for i != j, 0 on the diagonal (w a column)."""
+    return E.Expr("eiggap", (w,), (w.rows, w.rows))
+
+
+def chol(S):
+    return E.Expr("chol", (S,), S.shape)
+
+
+def tril_half(M):
+    """Phi(M): the lower triangle of M with its diagonal halved."""
+    return E.Expr("tril_half", (M,), M.shape)
+
+
+@rule("d.eigh", "d eigvals(S) = diag(V'*dS*V), d eigvecs(S) = V*(eiggap(w) .* (V'*dS*V)), "
+      "w = eigvals(S), V = eigvecs(S), eiggap(w)_ij = 1/(w_j - w_i) (0 for i = j)",
+      r"\mathrm{d}\lambda_i = v_i^T\,\mathrm{d}S\,v_i,\ \mathrm{d}V = V\left(F \circ (V^T\mathrm{d}S\,V)\right),"
+      r"\ F_{ij} = \frac{1}{\lambda_j - \lambda_i}", "18.S096 lecture 8; Magnus & Neudecker, Thm 8.9")
+def _eigh_jvp(n, d):
+    dS = d(0)
+    if dS is None:
+        return None
+    w, V = M.proj(n, 0), M.proj(n, 1)
+    A = E.mul(E.transpose(V), dS, V)
+    # the outputs' differentials as a tuple of ordinary expressions: proj's JVP picks one,
+    # so no tuple-valued node ever appears in a differential (the transpose pass needs none)
+    return (E.diagv(A), E.mul(V, E.had(eiggap(w), A)))
+
+
+def _no_general_eigvec_derivative():
+    from ..core.errors import DerivationError
+
+    raise DerivationError("the derivative of the eigenvectors of a general (non-symmetric) matrix "
+                          "(eigvecl, eigvecr) is not implemented, so there is no second derivative "
+                          "through eigmax of a non-symmetric matrix; for a symmetric one declare it "
+                          "symmetric (--symmetric A)")
+
+
+@rule("d.eigr", "d eigmax(A) = eigvecl(A)'*dA*eigvecr(A) (left/right eigenvectors, u'*v = 1; "
+      "a real simple eigenvalue)", r"\mathrm{d}\lambda = u^T\,\mathrm{d}A\,v,\ u^T v = 1",
+      "18.S096 lecture 8; Magnus & Neudecker, Thm 8.7")
+def _eigr_jvp(n, d):
+    dA = d(0)
+    if dA is None:
+        return None
+    u, v = M.proj(n, 1), M.proj(n, 2)
+    # the eigenvectors' differentials: an error when asked for (proj's JVP calls them)
+    return (E.mul(E.transpose(u), dA, v), _no_general_eigvec_derivative, _no_general_eigvec_derivative)
+
+
+@rule("d.eiggap", "d eiggap(w) = eiggap(w).^2 .* (dw*ones' - ones*dw')",
+      r"\mathrm{d}F_{ij} = F_{ij}^2\,(\mathrm{d}\lambda_i - \mathrm{d}\lambda_j)", "calculus: d(1/x) = -dx/x^2")
+def _eiggap_jvp(n, d):
+    dw = d(0)
+    if dw is None:
+        return None
+    one = E.ones((n.rows, 1))
+    diff = E.add(E.mul(dw, E.transpose(one)), E.neg(E.mul(one, E.transpose(dw))))
+    return E.had(E.hpow(n, E.const(2)), diff)
+
+
+@rule("d.chol", "d chol(S) = L*tril_half(inv(L)*dS*inv(L)'), L = chol(S)",
+      r"\mathrm{d}L = L\,\Phi\left(L^{-1}\mathrm{d}S\,L^{-T}\right)", "18.S096 lecture 8; Murray (2016), eq. 8")
+def _chol_jvp(n, d):
+    dS = d(0)
+    if dS is None:
+        return None
+    Li = E.inv(n)
+    return E.mul(n, tril_half(E.mul(Li, dS, E.transpose(Li))))
+
+
+@rule("d.tril_half", "d tril_half(M) = tril_half(dM)",
+      r"\mathrm{d}\Phi(M) = \Phi(\mathrm{d}M)", "calculus: linearity")
+def _tril_half_jvp(n, d):
+    return None if d(0) is None else tril_half(d(0))
+
+
+@rule("T.tril_half", "<C, tril_half(M)> = <tril_half(C), M> (a mask: its own adjoint)",
+      r"\langle C, \Phi(M)\rangle = \langle \Phi(C), M\rangle", "definition")
+def _tril_half_transpose(n, C, i):
+    return tril_half(C)
+
+
+@rule("vec.tril_half", "vec(tril_half(M)) = diag(vec(tril_half(ones)))*vec(M)",
+      r"\operatorname{vec}\Phi(M) = \operatorname{diag}(\operatorname{vec}\Phi(\mathbf{1}))\operatorname{vec}M",
+      "definition")
+def _tril_half_vec(n, i, J):
+    return E.mul(E.diagm(E.vec(tril_half(E.ones(n.shape)))), J)
+
+
+# ---------------------------------------------------------------------------- facts (transfer rules)
+def _eigh_facts(n, fs):
+    # eigenvalues of a psd (pd) S are >= 0 (> 0); the eigenvector matrix is orthogonal
+    (s,) = fs
+    w = Facts(lo=0.0) if s.psd else NOTHING
+    return (w, Facts(orthogonal=True, nonsingular=True, lo=-1.0, hi=1.0))
+
+
+def _eiggap_facts(n, fs):
+    return Facts(symmetric=False)
+
+
+def _chol_facts(n, fs):
+    # the Cholesky factor is lower triangular with a positive diagonal: nonsingular
+    return Facts(lower=True, nonsingular=True)
+
+
+def _tril_half_facts(n, fs):
+    return Facts(lower=True)
+
+
+_EIGR_LOWER = {"numpy": "_eigr({0})", "jax": "_eigr({0})", "torch": "_eigr({0})"}
+_EIG_LOWER = {"numpy": "_eigh({0})", "jax": "_eigh({0})", "torch": "_eigh({0})"}
+_GAP_LOWER = {"numpy": "_eiggap({0})", "jax": "_eiggap({0})", "torch": "_eiggap({0})"}
+_SQ = {"X": "n,n"}
+
+EIGEN = [
+    OpDef("eigh", rank=21, jvp=_eigh_jvp, build=eigh, facts=_eigh_facts, lower=_EIG_LOWER,
+          text="eigh({0})", latex="\\operatorname{{eigh}}\\left({0}\\right)",
+          requires=(require(0, Facts(symmetric=True), message="eigh() needs a symmetric matrix (" + SYMMETRIC_ONLY + ")"),),
+          examples=(Example("x'*eigvals(X + X')", shapes={"X": "n,n", "x": "n"}, square_only=True),
+                    Example("sum(eigvecs(X'*X) .* A)", shapes={"X": "n,n", "A": "n,n"}, square_only=True),
+                    Example("sum(exp(eigvals(X*X' + A*A')))", shapes={"X": "n,m", "A": "n,m"}))),
+    OpDef("eigr", rank=21, jvp=_eigr_jvp, build=eigr, facts=lambda n, fs: (NOTHING, NOTHING, NOTHING),
+          lower=_EIGR_LOWER, sample="positive",  # a positive matrix: its largest eigenvalue is real, simple
+          text="eigr({0})", latex="\\operatorname{{eigr}}\\left({0}\\right)",
+          examples=(Example("eigmax(X)", square_only=True, shapes={"X": "n,n"}),
+                    Example("eigmax(X*A)", shapes={"X": "n,m", "A": "m,n"}))),
+    OpDef("eiggap", rank=21, jvp=_eiggap_jvp, build=eiggap, facts=_eiggap_facts, lower=_GAP_LOWER,
+          language=("eiggap",), arity=1, shape="square_of_colvec", kind="matrix",
+          text="eiggap({0})", latex="\\operatorname{{eiggap}}\\left({0}\\right)",
+          examples=(Example("sum(eiggap(x) .* A)", wrt="x", shapes={"x": "n", "A": "n,n"}),)),
+    OpDef("chol", rank=21, jvp=_chol_jvp, build=chol, facts=_chol_facts, sample="positive-definite",
+          language=("chol",), arity=1, shape="square_same", kind="matrix", aliases=("cholesky",),
+          text="chol({0})", latex="\\operatorname{{chol}}\\left({0}\\right)",
+          requires=(require(0, Facts(symmetric=True), message="chol() needs a symmetric positive definite matrix "
+                            "(declare it symmetric: --symmetric S, or pass sym(A))"),),
+          lower={"numpy": "{xp}.linalg.cholesky({0})", "jax": "jnp.linalg.cholesky({0})",
+                 "torch": "torch.linalg.cholesky({0})"},
+          examples=(Example("sum(chol(X*X' + A*A') .* B)", shapes={"X": "n,m", "A": "n,n", "B": "n,n"}),)),
+    OpDef("tril_half", rank=21, jvp=_tril_half_jvp, build=tril_half, transpose=_tril_half_transpose,
+          vec=_tril_half_vec, facts=_tril_half_facts, language=("tril_half",), arity=1, shape="same",
+          kind="matrix", text="tril_half({0})", latex="\\Phi\\left({0}\\right)",
+          lower={"numpy": "_tril_half({0})", "jax": "_tril_half({0})", "torch": "_tril_half({0})"},
+          examples=(Example("sum(tril_half(X) .* A)", shapes={"X": "n,m", "A": "n,m"}),)),
+]
+
+OUTPUT_NAMES["eigh"] = ("eigvals", "eigvecs")
+OUTPUT_NAMES["eigr"] = ("eigmax", "eigvecl", "eigvecr")  # proj(eigh(S), 0) prints as eigvals(S)
