@@ -136,3 +136,19 @@ def test_cli_reports_the_note_and_exits_2():
     r = CliRunner().invoke(main, ["expm(X)", "--wrt", "X", "--shape", "X=n,n"])
     assert r.exit_code == 2
     assert "matrix exponential is not supported" in r.output and "did you mean" not in r.output
+
+
+def test_an_unknown_function_lists_the_functions_of_its_family():
+    """Issue 10: the error names the family the suggestion (or the name) belongs to, and lists
+    it; a name of no recognizable family lists every family."""
+    def message(text):
+        with pytest.raises(matdiff.ParseError) as e:
+            matdiff.parse(text)
+        return str(e.value)
+
+    m = message("tanhh(x)")
+    assert "did you mean 'tanh'" in m and "elementwise functions: abs" in m and "logsumexp" not in m
+    m = message("lse(x)")
+    assert "'logsumexp'" in m and "reductions and scalar functions:" in m and "norm1" in m
+    m = message("frob(A)")
+    assert "elementwise functions:" in m and "reductions and scalar functions:" in m

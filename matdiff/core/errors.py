@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import difflib
+import re
 import threading
 
 # Which interface the user is typing into: advice in messages is spelt for it
@@ -324,3 +325,23 @@ def suggest_function(name: str, available) -> str:
         if syn in available and syn not in close:
             close.append(syn)
     return _hint(" (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)")
+
+
+def function_family(name: str, hint: str, available) -> str:
+    """The functions of the family an unknown ``name`` belongs to, as a sentence for its
+    error: the family of the suggested function (or of the kind the name reads as), else
+    every family in brief (issue 10: "the error lists the available functions of that
+    family")."""
+    available = set(available)
+    kind = None
+    for cand in re.findall(r"'([A-Za-z][A-Za-z0-9_]*)'", hint or ""):
+        kind = _KIND_OF.get(cand) or kind
+    kind = kind or _guess_kind(name)
+    titles = {"elementwise": "elementwise functions", "matrix": "matrix functions",
+              "reduction": "reductions and scalar functions", "structure": "structural functions"}
+    if kind is not None:
+        names = sorted(n for n in FUNCTION_KINDS.get(kind, ()) if n in available)
+        return f"; {titles[kind]}: {', '.join(names)}" if names else ""
+    parts = [f"{titles[k]}: {', '.join(sorted(n for n in v if n in available))}"
+             for k, v in FUNCTION_KINDS.items() if any(n in available for n in v)]
+    return "; functions are " + "; ".join(parts) if parts else ""

@@ -26,6 +26,7 @@ from ..core.errors import (
     ShapeError,
     caret,
     declare,
+    function_family,
     option,
     suggest,
     suggest_function,
@@ -848,8 +849,9 @@ def _infer_call(ctx: _Context, node: Node):
         if name in ctx.declared or name in ctx.env or (name[0].isupper() and len(name) == 1):
             ctx.fail(f"{name!r} is a variable, not a function; write {name}*(...) for a product",
                      node.pos)
-        raise ParseError(f"unknown function {name!r} at {where(ctx.text, node.pos)}"
-                         f"{suggest_function(name, tables.names)}\n{caret(ctx.text, node.pos, len(name))}")
+        hint = suggest_function(name, tables.names)
+        raise ParseError(f"unknown function {name!r} at {where(ctx.text, node.pos)}{hint}"
+                         f"{function_family(name, hint, tables.names)}\n{caret(ctx.text, node.pos, len(name))}")
     arity, rule, _ = tables.functions[name]
     if name in ("eye", "ones", "zeros"):  # eye(n), ones(n), ones(n, m), zeros(n, m)
         nargs = len(node.children)
