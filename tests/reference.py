@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
+import scipy.linalg
 
 from matdiff.core.shapes import dim_parts
 from matdiff.lang import parsing as P
@@ -57,6 +58,40 @@ def _kronadj(name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         for j in range(n):
             out += A[i, j] * C[i * p:(i + 1) * p, j * q:(j + 1) * q]
     return out
+
+
+# matrix functions: (value by SciPy, scalar f and f' for the Fréchet derivative below)
+_MATFUN = {
+    "expm": (scipy.linalg.expm, np.exp, np.exp),
+    "logm": (lambda a: np.real(scipy.linalg.logm(a)), np.log, lambda z: 1 / z),
+    "sqrtm": (lambda a: np.real(scipy.linalg.sqrtm(a)), np.sqrt, lambda z: 0.5 / np.sqrt(z)),
+    "sinm": (scipy.linalg.sinm, np.sin, np.cos),
+    "cosm": (scipy.linalg.cosm, np.cos, lambda z: -np.sin(z)),
+}
+
+
+def _frechet(name: str, A: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Df(A, E) by the Daleckii-Krein formula on the (complex) eigendecomposition A = V diag(l)
+    inv(V): V (F .* (inv(V) E V)) inv(V), F the divided differences of f on l (f'(l_i) where
+    l_i = l_j): independent of matdiff's block-triangular evaluation; A diagonalizable."""
+    _, f, fp = _MATFUN[name]
+    lam, V = np.linalg.eig(A.astype(complex))
+    Vi = np.linalg.inv(V)
+    L1, L2 = np.meshgrid(lam, lam, indexing="ij")
+    close = np.abs(L1 - L2) <= 1e-9 * np.maximum(1.0, np.abs(L1))
+    F = np.where(close, fp(L1), (f(L1) - f(L2)) / np.where(close, 1.0, L1 - L2))
+    return np.real(V @ (F * (Vi @ E @ V)) @ Vi)
+
+
+def _frechet_kron(name: str, A: np.ndarray) -> np.ndarray:
+    """J with vec(Df(A, E)) = J vec(E), column by column from _frechet."""
+    n = A.shape[0]
+    J = np.zeros((n * n, n * n))
+    for k in range(n * n):
+        Ek = np.zeros((n, n))
+        Ek[k % n, k // n] = 1.0
+        J[:, k] = _frechet(name, A, Ek).reshape(-1, order="F")
+    return J
 
 
 # functions whose arguments after the first N are sizes: {name: N}
@@ -183,6 +218,12 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
                 return lambda vals: np.kron(kids[0](vals), kids[1](vals))
             if name == "solve":
                 return lambda vals: np.linalg.solve(kids[0](vals), kids[1](vals))
+            if name[1:] in _MATFUN and name[0] == "D":  # Dexpm(A, E): the Fréchet derivative
+                return lambda vals: _frechet(name[1:], kids[0](vals), kids[1](vals))
+            if name[1:] in _MATFUN and name[0] == "J":  # Jexpm(A): its Kronecker form
+                return lambda vals: _frechet_kron(name[1:], kids[0](vals))
+            if name in _MATFUN:
+                return lambda vals: _MATFUN[name][0](kids[0](vals))
             if name in ("kronadj1", "kronadj2"):  # the adjoints of M -> kron(M, B), M -> kron(A, M)
                 return lambda vals: _kronadj(name, kids[0](vals), kids[1](vals))
             fn = unary[name]

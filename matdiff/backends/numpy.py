@@ -58,6 +58,49 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
     return M.reshape(n, m, M.shape[1]).transpose(1, 0, 2).reshape(m * n, M.shape[1])
 ''',
+    "_matfun": '''def _matfun(f, A, E=None, jacobian=False):
+    """The matrix function f (expm, logm, sqrtm, sinm, cosm; principal branches) of a real
+    square A with SciPy; with E its Frechet derivative Df(A, E), with jacobian=True the
+    n^2 x n^2 matrix J with vec(Df(A, E)) = J @ vec(E). expm's derivative is
+    scipy.linalg.expm_frechet; the others' the block identity f([A, E; 0, A]) = [f(A),
+    Df(A, E); 0, f(A)] (E scaled to A's norm, for accuracy). logm and sqrtm need A without
+    eigenvalues on the closed negative real axis: there the principal value is real, and a
+    round-off imaginary part SciPy returns is dropped; elsewhere a ValueError."""
+    import scipy.linalg as sl
+
+    A = np.asarray(A, dtype=float)
+    n = A.shape[0]
+    if f in ("logm", "sqrtm"):
+        w = np.linalg.eigvals(A)
+        if np.any((w.real <= 0) & (np.abs(w.imag) <= 1e-12 * max(1.0, float(np.max(np.abs(w)))))):
+            raise ValueError(f"{f}(A): A has an eigenvalue on the closed negative real axis, where "
+                             f"the principal {f} is not defined as a real matrix function")
+
+    def value(M):
+        F = {"expm": sl.expm, "logm": lambda M: sl.logm(M, disp=False)[0], "sqrtm": sl.sqrtm,
+             "sinm": sl.sinm, "cosm": sl.cosm}[f](M)
+        return np.real(F) if np.iscomplexobj(F) else F
+
+    def frechet(E):
+        E = np.asarray(E, dtype=float)
+        if f == "expm":
+            return sl.expm_frechet(A, E, compute_expm=False)
+        s = float(np.linalg.norm(E))
+        if s == 0.0:
+            return np.zeros_like(A)
+        t = max(float(np.linalg.norm(A)), 1.0) / s
+        B = np.block([[A, t * E], [np.zeros_like(A), A]])
+        return value(B)[:n, n:] / t
+
+    if jacobian:
+        J = np.empty((n * n, n * n))
+        for k in range(n * n):
+            Ek = np.zeros((n, n))
+            Ek[k % n, k // n] = 1.0
+            J[:, k] = frechet(Ek).reshape(-1, order="F")
+        return J
+    return value(A) if E is None else frechet(E)
+''',
 }
 
 

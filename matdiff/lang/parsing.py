@@ -717,6 +717,22 @@ def _f_colvec_same(ctx, node, shapes):
     return s
 
 
+def _f_frechet(ctx, node, shapes):
+    """Dexpm(A, E): A square, the direction E of A's shape."""
+    a, m = shapes
+    _square(ctx, node, a, node.value)
+    ctx.unify(a[0], m[0], node.value, node.pos, a, m)
+    ctx.unify(a[1], m[1], node.value, node.pos, a, m)
+    return a
+
+
+def _f_square_kron(ctx, node, shapes):
+    """Jexpm(A): A square n x n, the result n^2 x n^2."""
+    _square(ctx, node, shapes[0], node.value)
+    n2 = dim_mul(shapes[0][0], shapes[0][1])
+    return (n2, n2)
+
+
 # the parser's shape rules, by the name an op's declaration gives (OpDef.shape); "dims": the
 # arguments are sizes (eye, ones, zeros, K), handled in _infer_call
 SHAPE_RULES = {
@@ -725,6 +741,7 @@ SHAPE_RULES = {
     "unvec": _f_unvec, "kron": _f_kron, "kronadj1": _f_kronadj1, "kronadj2": _f_kronadj2, "dims": None,
     "bcast": _f_bcast,
     "solve": _f_solve, "colvec_same": _f_colvec_same,
+    "frechet": _f_frechet, "square_kron": _f_square_kron,
 }
 
 class _Tables:
