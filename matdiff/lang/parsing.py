@@ -1106,6 +1106,23 @@ def _note(best: _Reading, other: _Reading) -> str:
             f"vectors); {' '.join(decls)} makes {alt}")
 
 
+_MATRIX_FUNCTION_OF = {"exp": "expm", "log": "logm", "sqrt": "sqrtm", "sin": "sinm", "cos": "cosm"}
+
+
+def _elementwise_matrix_notes(e: E.Expr) -> list:
+    """One note per elementwise function of _MATRIX_FUNCTION_OF applied to a square matrix
+    (exp(A) is entry by entry, as in NumPy; expm(A) is the matrix exponential)."""
+    out, seen = [], set()
+    for n in e.walk():
+        if n.op == "fn" and n.attr in _MATRIX_FUNCTION_OF and n.attr not in seen \
+                and not n.is_scalar and n.rows == n.cols:
+            seen.add(n.attr)
+            m = _MATRIX_FUNCTION_OF[n.attr]
+            out.append(f"note: {n.attr}() of a square matrix is elementwise (entry by entry, as in "
+                       f"NumPy); the matrix function is {m}()")
+    return out
+
+
 def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
     """Parse ``text`` with declared ``shapes`` into a :class:`Parsed`.
 
@@ -1127,7 +1144,7 @@ def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
     e = _build(ctx, R, tree)
     parsed = Parsed(e, final, list(ctx.order), set(symmetric), R.names.values())
     parsed.inferred = kinds
-    parsed.notes = notes
+    parsed.notes = notes + _elementwise_matrix_notes(e)
     parsed.guessed = ctx.U.guessed
     if ctx.U.guessed:
         parsed.notes.append("note: sizes of Kronecker factors were matched assuming corresponding "

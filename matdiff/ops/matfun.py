@@ -11,7 +11,7 @@ Each function f of a square matrix comes with two more ops:
 
 ``exp(A)``, ``log(A)``... stay elementwise (as in NumPy); the parser notes the difference
 when their argument is a square matrix. Exact simplifications: ``Df(A, c*I) = c*f'(A)`` and
-``Df(A, c*A) = c*f'(A)*A`` (I and A commute with A), where f' is the scalar derivative as a
+``Df(A, c*A) = c*f'(A)*A`` (I and A commute with A), ``Df(A, c*M) = c*Df(A, M)``, where f' is the scalar derivative as a
 matrix function (expm -> expm, logm -> inv, sqrtm -> inv(sqrtm)/2, sinm -> cosm,
 cosm -> -sinm); :mod:`matdiff.passes.simplify` rewrites ``tr(Df(A, E))`` to
 ``tr(f'(A)*E)`` (the trace is cyclic in every term of the power series).
@@ -109,6 +109,8 @@ def frechet(f: str, A: E.Expr, M: E.Expr) -> E.Expr:
         return E.mul(E.const(c), derivative_function(f, A))
     if rest is A:  # Df(A, c*A) = c*f'(A)*A
         return E.mul(E.const(c), derivative_function(f, A), A)
+    if c != 1:  # Df(A, c*M) = c*Df(A, M)
+        return E.mul(E.const(c), frechet(f, A, rest))
     return E.Expr("D" + f, (A, M), A.shape)
 
 
