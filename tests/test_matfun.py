@@ -180,27 +180,49 @@ def test_cli_notes_the_elementwise_exponential(tmp_path):
 # ---------------------------------------------------------------------------- second order
 
 
-def test_hessian_where_the_gradient_is_a_matrix_function():
-    d = matdiff.derive("tr(expm(A))", wrt="A")
-    n = 3
-    A = _matrix("any", n, np.random.default_rng(0))
-    _, _, H = d.to_numpy(hessian=True)(A=A)
-    V = np.random.default_rng(1).standard_normal((n, n))
-
-    def grad(t):
-        return d.to_numpy()(A=A + t * V)[1]
-    h = 1e-4
-    fd = (grad(h) - grad(-h)) / (2 * h)
-    np.testing.assert_allclose(H @ V.reshape(-1, order="F"), fd.reshape(-1, order="F"), rtol=1e-6, atol=1e-7)
+HESSIANS = [
+    ("tr(expm(A))", {"A": "n,n"}, {}),
+    ("tr(B*expm(A))", {"A": "n,n", "B": "n,n"}, {}),
+    ("x'*logm(A)*x", {"A": "n,n", "x": "n"}, {"A": "near-I"}),
+    ("tr(sqrtm(A)*B) + tr(B*sinm(A)*cosm(A))", {"A": "n,n", "B": "n,n"}, {"A": "near-I"}),
+]
 
 
-@pytest.mark.parametrize("text", ["tr(B*expm(A))", "x'*logm(A)*x"])
-def test_second_frechet_derivative_is_a_clear_error(text):
-    d = matdiff.derive(text, wrt="A")
-    with pytest.raises(DerivationError, match="second Fréchet derivative .* not supported"):
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("text,shapes,kinds", HESSIANS, ids=[h[0] for h in HESSIANS])
+def test_hessian_and_hvp_agree_with_finite_differences_of_the_gradient(text, shapes, kinds, n):
+    d = matdiff.derive(text, wrt="A", shapes=shapes)
+    vals = _inputs(shapes, kinds, n, seed=5 * n)
+    _, _, H = d.to_numpy(hessian=True)(**vals)
+    hvp = d.to_numpy(hvp=True)
+    grad = d.to_numpy()
+    rng = np.random.default_rng(1)
+    for _ in range(2):
+        V = rng.standard_normal((n, n))
+        h = 1e-4
+        fd = (grad(**{**vals, "A": vals["A"] + h * V})[1] - grad(**{**vals, "A": vals["A"] - h * V})[1]) / (2 * h)
+        np.testing.assert_allclose(H @ V.reshape(-1, order="F"), fd.reshape(-1, order="F"), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(hvp(**vals, V=V), fd, rtol=1e-5, atol=1e-6)
+
+
+def test_the_second_frechet_derivative_is_printed():
+    d = matdiff.derive("tr(B*expm(A))", wrt="A")
+    assert str(d.hvp) == "D2expm(A', B', V')"
+    assert str(d.hessian) == "J2expm(A', B')*K(n, n)"
+    assert parse("D2expm(A, B, C)") is parse("D2expm(A, C, B)")  # symmetric in the directions
+    assert to_latex(parse("D2logm(A, B, C)")) == \
+        r"\mathrm{D}^2\operatorname{logm}\left(A\right)\left[B, C\right]"
+
+
+def test_a_third_frechet_derivative_is_a_clear_error():
+    d = matdiff.derive("tr(B*Dexpm(A, C))", wrt="A")
+    assert str(d.gradient) == "D2expm(A', B', C')"
+    with pytest.raises(DerivationError, match="third Fréchet derivative of expm is not supported"):
         d.hessian
-    with pytest.raises(DerivationError, match="second Fréchet derivative"):
-        d.hvp
+    with pytest.raises(DerivationError, match="second Fréchet derivative of logm is not supported"):
+        matdiff.derive("sum(Jlogm(A))", wrt="A").gradient
+    with pytest.raises(DerivationError, match="generated for NumPy only"):
+        matdiff.derive("tr(B*expm(A))", wrt="A").source("jax", hessian=True)
 
 
 # ---------------------------------------------------------------------------- code

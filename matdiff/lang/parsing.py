@@ -718,17 +718,18 @@ def _f_colvec_same(ctx, node, shapes):
 
 
 def _f_frechet(ctx, node, shapes):
-    """Dexpm(A, E): A square, the direction E of A's shape."""
-    a, m = shapes
+    """Dexpm(A, E), D2expm(A, E, F): A square, the directions of A's shape."""
+    a = shapes[0]
     _square(ctx, node, a, node.value)
-    ctx.unify(a[0], m[0], node.value, node.pos, a, m)
-    ctx.unify(a[1], m[1], node.value, node.pos, a, m)
+    for m in shapes[1:]:
+        ctx.unify(a[0], m[0], node.value, node.pos, a, m)
+        ctx.unify(a[1], m[1], node.value, node.pos, a, m)
     return a
 
 
 def _f_square_kron(ctx, node, shapes):
-    """Jexpm(A): A square n x n, the result n^2 x n^2."""
-    _square(ctx, node, shapes[0], node.value)
+    """Jexpm(A), J2expm(A, E): A square n x n (E too), the result n^2 x n^2."""
+    _f_frechet(ctx, node, shapes)
     n2 = dim_mul(shapes[0][0], shapes[0][1])
     return (n2, n2)
 

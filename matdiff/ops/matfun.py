@@ -36,7 +36,7 @@ from ..core import expr as E
 from ..core.errors import DerivationError
 from ..core.facts import NOTHING, Facts
 from ..core.shapes import dim_mul
-from .base import Example, OpDef, Unsupported, rule
+from .base import Example, OpDef, Unsupported, rule, zero_sum
 
 # name -> (scalar function, LaTeX of f, f' in words, sampling domain of the argument)
 FUNCTIONS = {
@@ -114,6 +114,43 @@ def frechet(f: str, A: E.Expr, M: E.Expr) -> E.Expr:
     return E.Expr("D" + f, (A, M), A.shape)
 
 
+def _scalar_second(f: str, a: E.Expr) -> E.Expr:
+    """f''(a) for a 1x1 a, with the elementwise functions."""
+    if f == "expm":
+        return E.fn("exp", a)
+    if f == "logm":
+        return E.neg(E.power(a, E.const(-2)))
+    if f == "sqrtm":
+        return E.mul(E.const(Fraction(-1, 4)), E.power(E.fn("sqrt", a), E.const(-3)))
+    if f == "sinm":
+        return E.neg(E.fn("sin", a))
+    return E.neg(E.fn("cos", a))
+
+
+def second(f: str, A: E.Expr, M: E.Expr, N: E.Expr) -> E.Expr:
+    """D2f(A, M, N), the second Fréchet derivative of f at A in the directions M and N
+    (symmetric in M and N: their order is canonical)."""
+    if A.is_scalar:
+        return E.mul(_scalar_second(f, A), M, N)
+    if E.is_zero(M) or E.is_zero(N):
+        return E.zero(A.shape)
+    c1, M = E.split_coeff(M)
+    c2, N = E.split_coeff(N)
+    if c1 * c2 != 1:  # bilinear
+        return E.mul(E.const(c1 * c2), second(f, A, M, N))
+    if N.key < M.key:
+        M, N = N, M
+    return E.Expr("D2" + f, (A, M, N), A.shape)
+
+
+def kronecker_form2(f: str, A: E.Expr, M: E.Expr) -> E.Expr:
+    """J2f(A, M), n^2 x n^2, with vec(D2f(A, M, N)) = J2f(A, M)*vec(N)."""
+    if A.is_scalar:
+        return E.mul(_scalar_second(f, A), M)
+    n2 = dim_mul(A.rows, A.cols)
+    return E.Expr("J2" + f, (A, M), (n2, n2))
+
+
 def kronecker_form(f: str, A: E.Expr) -> E.Expr:
     """Jf(A), n^2 x n^2, with vec(Df(A, M)) = Jf(A)*vec(M)."""
     if A.is_scalar:
@@ -125,12 +162,11 @@ def kronecker_form(f: str, A: E.Expr) -> E.Expr:
 # ---------------------------------------------------------------------------- rules
 
 
-def _no_second_derivative(f: str, what: str):
+def _no_second_derivative(f: str, what: str, order: str = "third"):
     raise DerivationError(
-        f"the second Fréchet derivative of {f} is not supported: {what} depends on the variable "
-        f"through the matrix argument A, so this derivative (a Hessian or HVP through {f}, or the "
-        f"derivative of a gradient that contains D{f}) would need it; first derivatives (gradient, "
-        f"Jacobian) of {f} are supported")
+        f"the {order} Fréchet derivative of {f} is not supported: {what} depends on the variable "
+        f"through the matrix argument A, so this derivative would need it; gradients, Jacobians, "
+        f"Hessians and HVPs of scalar functions of {f} are supported")
 
 
 def _fun_jvp(f: str):
@@ -143,13 +179,62 @@ def _fun_jvp(f: str):
 
 
 def _frechet_jvp(f: str):
-    @rule(f"d.D{f}", f"d D{f}(A, M) = D{f}(A, dM) (linear in M; by A: not supported)",
-          rf"\mathrm{{d}}L_{{{FUNCTIONS[f][1]}}}(A, M) = L_{{{FUNCTIONS[f][1]}}}(A, \mathrm{{d}}M)",
-          "linearity of the Fréchet derivative in its direction")
+    @rule(f"d.D{f}", f"d D{f}(A, M) = D2{f}(A, M, dA) + D{f}(A, dM)",
+          rf"\mathrm{{d}}L_{{{FUNCTIONS[f][1]}}}(A, M) = L^{{(2)}}_{{{FUNCTIONS[f][1]}}}(A, M, \mathrm{{d}}A)"
+          rf" + L_{{{FUNCTIONS[f][1]}}}(A, \mathrm{{d}}M)",
+          "Higham & Relton, SIAM J. Matrix Anal. Appl. 35(3) (2014), sec. 2")
     def jvp(n, d):
+        A, M = n.args
+        return zero_sum([None if d(0) is None else second(f, A, M, d(0)),
+                         None if d(1) is None else frechet(f, A, d(1))])
+    return jvp
+
+
+def _second_jvp(f: str):
+    @rule(f"d.D2{f}", f"d D2{f}(A, M, N) = D2{f}(A, dM, N) + D2{f}(A, M, dN) (by A: not supported)",
+          r"\mathrm{d}L^{(2)}(A, M, N) = L^{(2)}(A, \mathrm{d}M, N) + L^{(2)}(A, M, \mathrm{d}N)",
+          "bilinearity of the second Fréchet derivative")
+    def jvp(n, d):
+        A, M, N = n.args
         if d(0) is not None:
-            _no_second_derivative(f, f"D{f}(A, M)")
-        return None if d(1) is None else frechet(f, n.args[0], d(1))
+            _no_second_derivative(f, f"D2{f}(A, M, N)")
+        return zero_sum([None if d(1) is None else second(f, A, d(1), N),
+                         None if d(2) is None else second(f, A, M, d(2))])
+    return jvp
+
+
+def _second_transpose(f: str):
+    @rule(f"T.D2{f}", f"<C, D2{f}(A, M, N)> = <D2{f}(A', N', C), M> = <D2{f}(A', M', C), N>",
+          r"\langle C, L^{(2)}(A, M, N)\rangle = \langle L^{(2)}(A^T, M^T, C), N\rangle",
+          "the power series, word by word (f with real coefficients); symmetry in M, N")
+    def transpose(n, C, i):
+        A, M, N = n.args
+        if i == 0:
+            _no_second_derivative(f, f"D2{f}(A, M, N)")
+        return second(f, E.transpose(A), E.transpose(N if i == 1 else M), C)
+    return transpose
+
+
+def _second_vec(f: str):
+    @rule(f"vec.D2{f}", f"vec(D2{f}(A, M, N)) = J2{f}(A, M)*vec(N) = J2{f}(A, N)*vec(M)",
+          r"\operatorname{vec}L^{(2)}(A, M, N) = K^{(2)}(A, M)\operatorname{vec}N",
+          "definition of J2" + f)
+    def vec(n, i, J):
+        A, M, N = n.args
+        if i == 0:
+            _no_second_derivative(f, f"D2{f}(A, M, N)")
+        return E.mul(kronecker_form2(f, A, N if i == 1 else M), J)
+    return vec
+
+
+def _kron2_jvp(f: str):
+    @rule(f"d.J2{f}", f"d J2{f}(A, M): not supported (a third Fréchet derivative, or the adjoint of J2{f})",
+          r"\mathrm{d}K^{(2)}(A, M)", "not implemented")
+    def jvp(n, d):
+        if d(0) is not None or d(1) is not None:
+            raise DerivationError(f"the derivative of J2{f}(A, M) is not supported (it appears only in "
+                                  f"Hessians of scalar functions of {f}, which are not differentiated again)")
+        return None
     return jvp
 
 
@@ -159,7 +244,7 @@ def _frechet_transpose(f: str):
           "Higham, Functions of Matrices (2008), sec. 3.6 (f with a real power series)")
     def transpose(n, C, i):
         if i != 1:
-            _no_second_derivative(f, f"D{f}(A, M)")
+            _no_second_derivative(f, f"D{f}(A, M)", "second")
         return frechet(f, E.transpose(n.args[0]), C)
     return transpose
 
@@ -170,7 +255,7 @@ def _frechet_vec(f: str):
           "definition of J" + f + " (Higham, Functions of Matrices (2008), sec. 3.2)")
     def vec(n, i, J):
         if i != 1:
-            _no_second_derivative(f, f"D{f}(A, M)")
+            _no_second_derivative(f, f"D{f}(A, M)", "second")
         return E.mul(kronecker_form(f, n.args[0]), J)
     return vec
 
@@ -180,7 +265,7 @@ def _kron_jvp(f: str):
           rf"\mathrm{{d}}K_{{{FUNCTIONS[f][1]}}}(A)", "not implemented")
     def jvp(n, d):
         if d(0) is not None:
-            _no_second_derivative(f, f"J{f}(A)")
+            _no_second_derivative(f, f"J{f}(A)", "second")
         return None
     return jvp
 
@@ -208,6 +293,12 @@ def _frechet_facts(n, fs):
     return Facts(symmetric=a.symmetric and m.symmetric)
 
 
+def _second_facts(n, fs):
+    # D2f(S, M, N) with S, M, N symmetric is symmetric (its adjoint rule at S' = S)
+    a, m, k = fs
+    return Facts(symmetric=a.symmetric and m.symmetric and k.symmetric)
+
+
 def _kron_facts(n, fs):
     return NOTHING
 
@@ -217,6 +308,8 @@ def _kron_facts(n, fs):
 _NP = {f: f'_matfun("{f}", {{0}})' for f in FUNCTIONS}
 _NP_D = {f: f'_matfun("{f}", {{0}}, {{1}})' for f in FUNCTIONS}
 _NP_J = {f: f'_matfun("{f}", {{0}}, jacobian=True)' for f in FUNCTIONS}
+_NP_D2 = {f: f'_matfun("{f}", {{0}}, {{1}}, {{2}})' for f in FUNCTIONS}
+_NP_J2 = {f: f'_matfun("{f}", {{0}}, {{1}}, jacobian=True)' for f in FUNCTIONS}
 
 
 def _unsupported(f: str, backend: str) -> Unsupported:
@@ -224,7 +317,10 @@ def _unsupported(f: str, backend: str) -> Unsupported:
 
 
 def _lower(f: str, kind: str) -> dict:
-    numpy = {"": _NP, "D": _NP_D, "J": _NP_J}[kind][f]
+    numpy = {"": _NP, "D": _NP_D, "J": _NP_J, "D2": _NP_D2, "J2": _NP_J2}[kind][f]
+    if kind in ("D2", "J2"):
+        why = f"the second Fréchet derivative of {f} (a Hessian or HVP) is generated for NumPy only"
+        return {"numpy": numpy, "jax": Unsupported(why), "torch": Unsupported(why)}
     if f != "expm":
         return {"numpy": numpy, "jax": _unsupported(f, "JAX"), "torch": _unsupported(f, "PyTorch")}
     jax = {"": "_expm({0})", "D": "_expm_frechet({0}, {1})", "J": "_expm_jacobian({0})"}[kind]
@@ -246,6 +342,15 @@ def _examples(f: str) -> tuple:
 def _frechet_examples(f: str) -> tuple:
     return (Example(f"tr(B*D{f}(A, X))", shapes=SQUARE, square_only=True),
             Example(f"sum(D{f}(A, X*B) .* B)", shapes=SQUARE, square_only=True))
+
+
+def _second_examples(f: str) -> tuple:
+    return (Example(f"tr(B*D2{f}(A, X, C))", shapes={**SQUARE, "C": "n,n"}, square_only=True),
+            Example(f"sum(D2{f}(A, C, X*B) .* B)", shapes={**SQUARE, "C": "n,n"}, square_only=True))
+
+
+def _kron2_examples(f: str) -> tuple:
+    return (Example(f"sum(J2{f}(A, C) .* kron(X, B))", shapes={**SQUARE, "C": "n,n"}, square_only=True),)
 
 
 def _kron_examples(f: str) -> tuple:
@@ -270,6 +375,18 @@ def _declare(f: str) -> list:
               kind="structure", language=("J" + f,), arity=1, shape="square_kron", text="J" + f + "({0})",
               latex="\\mathrm{{J}}_{{\\operatorname{{" + f + "}}}}\\left({0}\\right)", sample=sample, facts=_kron_facts,
               examples=_kron_examples(f), lower=_lower(f, "J")),
+        OpDef("D2" + f, rank=RANK, jvp=_second_jvp(f), build=lambda a, m, n, f=f: second(f, a, m, n),
+              transpose=_second_transpose(f), vec=_second_vec(f), kind="structure",
+              language=("D2" + f,), arity=3, shape="frechet", text="D2" + f + "({0}, {1}, {2})",
+              latex="\\mathrm{{D}}^2\\operatorname{{" + f + "}}\\left({0}\\right)\\left[{1}, {2}\\right]",
+              sample=(sample, "any", "any"), facts=_second_facts, examples=_second_examples(f),
+              lower=_lower(f, "D2"), linear_in=(1, 2)),
+        OpDef("J2" + f, rank=RANK, jvp=_kron2_jvp(f), build=lambda a, m, f=f: kronecker_form2(f, a, m),
+              kind="structure", language=("J2" + f,), arity=2, shape="square_kron",
+              text="J2" + f + "({0}, {1})",
+              latex="\\mathrm{{J}}^2_{{\\operatorname{{" + f + "}}}}\\left({0}, {1}\\right)",
+              sample=(sample, "any"), facts=_kron_facts, examples=_kron2_examples(f),
+              lower=_lower(f, "J2")),
     ]
 
 
