@@ -228,8 +228,8 @@ def _second_vec(f: str):
 
 
 def _kron2_jvp(f: str):
-    @rule(f"d.J2{f}", f"d J2{f}(A, M): not supported (a third Fréchet derivative, or the adjoint of J2{f})",
-          r"\mathrm{d}K^{(2)}(A, M)", "not implemented")
+    @rule(f"d.J2{f}", f"d J2{f}(A, M) = J2{f}(A, dM) + (a third derivative by A) (not generated)",
+          r"\mathrm{d}J^{(2)}(A, M) = J^{(2)}(A, \mathrm{d}M) + \ldots", "linearity in M; not implemented")
     def jvp(n, d):
         if d(0) is not None or d(1) is not None:
             raise DerivationError(f"the derivative of J2{f}(A, M) is not supported (it appears only in "
@@ -261,8 +261,8 @@ def _frechet_vec(f: str):
 
 
 def _kron_jvp(f: str):
-    @rule(f"d.J{f}", f"d J{f}(A) by A: not supported (a second Fréchet derivative)",
-          rf"\mathrm{{d}}K_{{{FUNCTIONS[f][1]}}}(A)", "not implemented")
+    @rule(f"d.J{f}", f"d J{f}(A) = J2{f}(A, dA) (not generated: its adjoint has no closed form here)",
+          rf"\mathrm{{d}}J_{{{FUNCTIONS[f][1]}}}(A) = J^{{(2)}}(A, \mathrm{{d}}A)", "vec(D2f(A, E, dA)) = J2f(A, dA)*vec(E); not implemented")
     def jvp(n, d):
         if d(0) is not None:
             _no_second_derivative(f, f"J{f}(A)", "second")
