@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
+import scipy.linalg
 
 from matdiff.core.shapes import dim_parts
 from matdiff.lang import parsing as P
@@ -58,6 +59,77 @@ def _kronadj(name: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         for j in range(n):
             out += A[i, j] * C[i * p:(i + 1) * p, j * q:(j + 1) * q]
     return out
+
+
+# matrix functions: (value by SciPy, scalar f and f' for the Fréchet derivative below)
+_MATFUN = {
+    "expm": (scipy.linalg.expm, np.exp, np.exp),
+    "logm": (lambda a: np.real(scipy.linalg.logm(a)), np.log, lambda z: 1 / z),
+    "sqrtm": (lambda a: np.real(scipy.linalg.sqrtm(a)), np.sqrt, lambda z: 0.5 / np.sqrt(z)),
+    "sinm": (scipy.linalg.sinm, np.sin, np.cos),
+    "cosm": (scipy.linalg.cosm, np.cos, lambda z: -np.sin(z)),
+}
+
+
+def _frechet(name: str, A: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Df(A, E) by the Daleckii-Krein formula on the (complex) eigendecomposition A = V diag(l)
+    inv(V): V (F .* (inv(V) E V)) inv(V), F the divided differences of f on l (f'(l_i) where
+    l_i = l_j): independent of matdiff's block-triangular evaluation; A diagonalizable."""
+    _, f, fp = _MATFUN[name]
+    lam, V = np.linalg.eig(A.astype(complex))
+    Vi = np.linalg.inv(V)
+    L1, L2 = np.meshgrid(lam, lam, indexing="ij")
+    close = np.abs(L1 - L2) <= 1e-9 * np.maximum(1.0, np.abs(L1))
+    F = np.where(close, fp(L1), (f(L1) - f(L2)) / np.where(close, 1.0, L1 - L2))
+    return np.real(V @ (F * (Vi @ E @ V)) @ Vi)
+
+
+_SECOND = {"expm": np.exp, "logm": lambda z: -1 / z**2, "sqrtm": lambda z: -0.25 / np.sqrt(z) ** 3,
+           "sinm": lambda z: -np.sin(z), "cosm": lambda z: -np.cos(z)}
+
+
+def _frechet2(name: str, A: np.ndarray, M: np.ndarray, N: np.ndarray) -> np.ndarray:
+    """D2f(A, M, N) from the eigendecomposition A = V diag(l) inv(V) (distinct eigenvalues):
+    V X inv(V), X_ij = sum_k f[l_i, l_k, l_j] (M~_ik N~_kj + N~_ik M~_kj), M~ = inv(V) M V,
+    with the second divided differences f[., ., .] of f (f''/2 where all three coincide)."""
+    _, f, fp = _MATFUN[name]
+    fpp = _SECOND[name]
+    lam, V = np.linalg.eig(A.astype(complex))
+    Vi = np.linalg.inv(V)
+    Mt, Nt = Vi @ M @ V, Vi @ N @ V
+    n = A.shape[0]
+
+    def dd1(i, j):
+        return fp(lam[i]) if i == j else (f(lam[i]) - f(lam[j])) / (lam[i] - lam[j])
+
+    def dd2(i, k, j):
+        a, b, c = sorted((i, k, j))
+        if a == c:
+            return fpp(lam[a]) / 2
+        if a == b:
+            return (dd1(a, a) - dd1(a, c)) / (lam[a] - lam[c])
+        if b == c:
+            return (dd1(a, b) - dd1(b, b)) / (lam[a] - lam[b])
+        return (dd1(a, b) - dd1(b, c)) / (lam[a] - lam[c])
+
+    X = np.zeros((n, n), dtype=complex)
+    for i in range(n):
+        for j in range(n):
+            X[i, j] = sum(dd2(i, k, j) * (Mt[i, k] * Nt[k, j] + Nt[i, k] * Mt[k, j]) for k in range(n))
+    return np.real(V @ X @ Vi)
+
+
+def _frechet_kron(name: str, A: np.ndarray, M=None) -> np.ndarray:
+    """J with vec(Df(A, E)) = J vec(E) (with M: vec(D2f(A, M, E)) = J vec(E)), column by
+    column from _frechet (_frechet2)."""
+    n = A.shape[0]
+    J = np.zeros((n * n, n * n))
+    for k in range(n * n):
+        Ek = np.zeros((n, n))
+        Ek[k % n, k // n] = 1.0
+        D = _frechet(name, A, Ek) if M is None else _frechet2(name, A, M, Ek)
+        J[:, k] = D.reshape(-1, order="F")
+    return J
 
 
 # functions whose arguments after the first N are sizes: {name: N}
@@ -249,6 +321,16 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
                 return lambda vals: np.kron(kids[0](vals), kids[1](vals))
             if name == "solve":
                 return lambda vals: np.linalg.solve(kids[0](vals), kids[1](vals))
+            if name[2:] in _MATFUN and name[:2] == "D2":  # D2expm(A, E, F): the second one
+                return lambda vals: _frechet2(name[2:], kids[0](vals), kids[1](vals), kids[2](vals))
+            if name[2:] in _MATFUN and name[:2] == "J2":  # J2expm(A, E): its Kronecker form in F
+                return lambda vals: _frechet_kron(name[2:], kids[0](vals), kids[1](vals))
+            if name[1:] in _MATFUN and name[0] == "D":  # Dexpm(A, E): the Fréchet derivative
+                return lambda vals: _frechet(name[1:], kids[0](vals), kids[1](vals))
+            if name[1:] in _MATFUN and name[0] == "J":  # Jexpm(A): its Kronecker form
+                return lambda vals: _frechet_kron(name[1:], kids[0](vals))
+            if name in _MATFUN:
+                return lambda vals: _MATFUN[name][0](kids[0](vals))
             if name in ("kronadj1", "kronadj2"):  # the adjoints of M -> kron(M, B), M -> kron(A, M)
                 return lambda vals: _kronadj(name, kids[0](vals), kids[1](vals))
             fn = unary[name]

@@ -28,7 +28,7 @@ def test_every_module_imports_first():
     assert not failed, failed
 
 
-@pytest.mark.parametrize("heavy", ["numpy", "lark", "jax", "torch", "sympy"])
+@pytest.mark.parametrize("heavy", ["numpy", "lark", "jax", "torch", "sympy", "scipy"])
 def test_import_matdiff_stays_light(heavy):
     out = subprocess.run([sys.executable, "-c", f"import sys, matdiff; print({heavy!r} in sys.modules)"],
                          capture_output=True, text=True, check=True).stdout.strip()

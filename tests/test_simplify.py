@@ -40,6 +40,9 @@ CASES = [
     ("_mul_commute_kron", "K(p, m)*kron(A, B)*vec(X)", {"A": "m,n", "B": "p,q", "X": "q,n"}, []),
     ("_mul_commute_kron", "K(p, m)*K(m, p)*vec(X)", {"X": "m,p"}, []),
     ("_mul_vec_eye_kron", "vec(I)'*kron(B', A)", {"A": "n,m", "B": "m,n"}, []),
+    ("_tr_frechet", "tr(Dexpm(A, B*C))", {}, []),
+    ("_tr_frechet", "tr(Dsinm(A, B))", {}, []),
+    ("_tr_frechet", "tr(Dcosm(A', B))", {}, []),
 ]
 
 RULE_BY_NAME = {r.fn.__name__: r for rules in RULES.values() for r in rules}

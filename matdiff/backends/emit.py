@@ -488,9 +488,12 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     body.append(ret)
     params = [pynames[n] for n, _ in inputs] + [p for _, p, _ in (extra_params or [])]
     out = []
+    helpers = printer.helper_sources()
+    if module_doc and any("import scipy" in h for h in helpers):  # (the matrix functions' helper)
+        module_doc = module_doc.replace("Imports only NumPy.", "Imports NumPy, and SciPy (scipy.linalg) "
+                                        "for the matrix functions.")
     if module_doc:
         out += ['"""' + module_doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + '\n"""', ""]
-    helpers = printer.helper_sources()
     out += printer.import_lines("\n".join(body + helpers)) + [""]
     for h in helpers:
         out += ["", h, ""]

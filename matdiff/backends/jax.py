@@ -105,6 +105,28 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
     return M.reshape(n, m, M.shape[1]).transpose(1, 0, 2).reshape(m * n, M.shape[1])
 ''',
+    "_expm": '''def _expm(A):
+    """The matrix exponential (jax.scipy.linalg.expm)."""
+    from jax.scipy.linalg import expm
+
+    return expm(A)
+''',
+    "_expm_frechet": '''def _expm_frechet(A, E):
+    """The Frechet derivative of expm at A in the direction E (jax.scipy.linalg.expm_frechet)."""
+    from jax.scipy.linalg import expm_frechet
+
+    return expm_frechet(A, E, compute_expm=False)
+''',
+    "_expm_jacobian": '''def _expm_jacobian(A):
+    """J with vec(Dexpm(A, E)) = J @ vec(E) (column-major vec): the Frechet derivative of
+    expm at A applied to each basis matrix."""
+    from jax.scipy.linalg import expm_frechet
+
+    n = A.shape[0]
+    basis = jnp.eye(n * n, dtype=A.dtype).reshape(n * n, n, n).transpose(0, 2, 1)
+    D = jax.vmap(lambda E: expm_frechet(A, E, compute_expm=False))(basis)
+    return D.transpose(0, 2, 1).reshape(n * n, n * n).T
+''',
 }
 
 _DIMS = {(True, False): "(((0,), (0,)), ((), ()))",  # A.T @ B

@@ -113,6 +113,69 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
     return M.reshape(n, m, M.shape[1]).transpose(1, 0, 2).reshape(m * n, M.shape[1])
 ''',
+    "_matfun": '''def _matfun(f, A, E=None, F=None, jacobian=False):
+    """The matrix function f (expm, logm, sqrtm, sinm, cosm; principal branches) of a real
+    square A with SciPy; with E its Frechet derivative Df(A, E), with jacobian=True the
+    n^2 x n^2 matrix J with vec(Df(A, E)) = J @ vec(E); with E and F the second derivative
+    D2f(A, E, F), the top-right block of f([A, E, F, 0; 0, A, 0, F; 0, 0, A, E; 0, 0, 0, A])
+    (Higham and Relton 2014), with E and jacobian=True the J with vec(D2f(A, E, F)) = J @
+    vec(F). expm's derivative is
+    scipy.linalg.expm_frechet; the others' the block identity f([A, E; 0, A]) = [f(A),
+    Df(A, E); 0, f(A)] (E scaled to A's norm, for accuracy). logm and sqrtm need A without
+    eigenvalues on the closed negative real axis: there the principal value is real, and a
+    round-off imaginary part SciPy returns is dropped; elsewhere a ValueError."""
+    import warnings
+
+    import scipy.linalg as sl
+
+    A = np.asarray(A, dtype=float)
+    n = A.shape[0]
+    if f in ("logm", "sqrtm"):
+        w = np.linalg.eigvals(A)
+        if np.any((w.real <= 0) & (np.abs(w.imag) <= 1e-12 * max(1.0, float(np.max(np.abs(w)))))):
+            raise ValueError(f"{f}(A): A has an eigenvalue on the closed negative real axis, where "
+                             f"the principal {f} is not defined as a real matrix function")
+
+    def value(M, block=False):
+        with warnings.catch_warnings():
+            if block:  # logm's error estimate is pessimistic for the block-triangular matrices
+                warnings.filterwarnings("ignore", message="logm result may be inaccurate")
+            F = {"expm": sl.expm, "logm": sl.logm, "sqrtm": sl.sqrtm, "sinm": sl.sinm, "cosm": sl.cosm}[f](M)
+        return np.real(F) if np.iscomplexobj(F) else F
+
+    def frechet(E):
+        E = np.asarray(E, dtype=float)
+        if f == "expm":
+            return sl.expm_frechet(A, E, compute_expm=False)
+        s = float(np.linalg.norm(E))
+        if s == 0.0:
+            return np.zeros_like(A)
+        t = max(float(np.linalg.norm(A)), 1.0) / s
+        B = np.block([[A, t * E], [np.zeros_like(A), A]])
+        return value(B, True)[:n, n:] / t
+
+    def second(E, F):
+        E, F = np.asarray(E, dtype=float), np.asarray(F, dtype=float)
+        s, r = float(np.linalg.norm(E)), float(np.linalg.norm(F))
+        if s == 0.0 or r == 0.0:
+            return np.zeros_like(A)
+        a = max(float(np.linalg.norm(A)), 1.0)
+        t, u = a / s, a / r
+        Z = np.zeros_like(A)
+        B = np.block([[A, t * E, u * F, Z], [Z, A, Z, u * F], [Z, Z, A, t * E], [Z, Z, Z, A]])
+        return value(B, True)[:n, 3 * n:] / (t * u)
+
+    if jacobian:
+        J = np.empty((n * n, n * n))
+        for k in range(n * n):
+            Ek = np.zeros((n, n))
+            Ek[k % n, k // n] = 1.0
+            J[:, k] = (frechet(Ek) if E is None else second(E, Ek)).reshape(-1, order="F")
+        return J
+    if E is None:
+        return value(A)
+    return frechet(E) if F is None else second(E, F)
+''',
 }
 
 

@@ -116,6 +116,26 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     """K(m, n) @ M without forming the commutation matrix (K vec(A) = vec(A.T), A m x n)."""
     return M.reshape(n, m, M.shape[1]).permute(1, 0, 2).reshape(m * n, M.shape[1])
 ''',
+    "_expm_frechet": '''def _expm_frechet(A, E):
+    """The Frechet derivative of expm at A in the direction E: the top-right block of
+    matrix_exp([A, E; 0, A])."""
+    n = A.shape[0]
+    Z = torch.zeros_like(A)
+    return torch.linalg.matrix_exp(torch.cat([torch.cat([A, E], 1), torch.cat([Z, A], 1)], 0))[:n, n:]
+''',
+    "_expm_jacobian": '''def _expm_jacobian(A):
+    """J with vec(Dexpm(A, E)) = J @ vec(E) (column-major vec): the Frechet derivative of
+    expm at A (top-right block of matrix_exp([A, E; 0, A])) applied to each basis matrix."""
+    n = A.shape[0]
+    Z = torch.zeros_like(A)
+    eye = torch.eye(n * n, dtype=A.dtype, device=A.device)
+    cols = []
+    for k in range(n * n):
+        E = eye[k].reshape(n, n).T
+        D = torch.linalg.matrix_exp(torch.cat([torch.cat([A, E], 1), torch.cat([Z, A], 1)], 0))[:n, n:]
+        cols.append(D.T.reshape(-1))
+    return torch.stack(cols, 1)
+''',
 }
 
 _NEW = "dtype=_dt, device=_dev"

@@ -168,10 +168,6 @@ _MATRIX = "{matrix}, A^k"
 
 # names from other libraries that matdiff does not have: (kind, what to write instead)
 FUNCTION_HINTS = {
-    "expm": ("matrix", "the matrix exponential is not supported (exp(...) is elementwise)"),
-    "logm": ("matrix", "the matrix logarithm is not supported (log(...) is elementwise; "
-                       "logdet(A) is log|det(A)|)"),
-    "sqrtm": ("matrix", "the matrix square root is not supported (sqrt(...) is elementwise)"),
     "funm": ("matrix", "matrix functions other than " + _MATRIX + " are not supported"),
     "pinv": ("matrix", "the pseudo-inverse is not supported; inv(A) inverts a square A"),
     "matrix_power": ("matrix", "write A^k for an integer k"),
@@ -269,6 +265,10 @@ def _different_function(name: str, cand: str) -> bool:
     if cand in _TRIG + ("tanh",) and low in ("arc" + cand, "a" + cand):
         return True
     if cand in _TRIG and low == cand + "h":
+        return True
+    base, c = low[:-1], cand[:-1]  # the matrix versions: sinhm is not sinm, as sinh is not sin
+    if low.endswith("m") and cand.endswith("m") and c in _TRIG + ("tanh",) and (
+            base in ("arc" + c, "a" + c) or (c in _TRIG and base == c + "h")):
         return True
     return _KIND_OF.get(cand) == "elementwise" and low == cand + "m"
 

@@ -793,6 +793,23 @@ def _f_square_of_colvec(ctx, node, shapes):
     return (s[0], s[0])
 
 
+def _f_frechet(ctx, node, shapes):
+    """Dexpm(A, E), D2expm(A, E, F): A square, the directions of A's shape."""
+    a = shapes[0]
+    _square(ctx, node, a, node.value)
+    for m in shapes[1:]:
+        ctx.unify(a[0], m[0], node.value, node.pos, a, m)
+        ctx.unify(a[1], m[1], node.value, node.pos, a, m)
+    return a
+
+
+def _f_square_kron(ctx, node, shapes):
+    """Jexpm(A), J2expm(A, E): A square n x n (E too), the result n^2 x n^2."""
+    _f_frechet(ctx, node, shapes)
+    n2 = dim_mul(shapes[0][0], shapes[0][1])
+    return (n2, n2)
+
+
 # the parser's shape rules, by the name an op's declaration gives (OpDef.shape); "dims": the
 # arguments are sizes (eye, ones, zeros, K), handled in _infer_call
 SHAPE_RULES = {
@@ -802,6 +819,7 @@ SHAPE_RULES = {
     "bcast": _f_bcast,
     "solve": _f_solve, "colvec_same": _f_colvec_same,
     "colvec_of_square": _f_colvec_of_square, "square_of_colvec": _f_square_of_colvec,
+    "frechet": _f_frechet, "square_kron": _f_square_kron,
 }
 
 class _Tables:
@@ -1176,6 +1194,23 @@ def _note(best: _Reading, other: _Reading) -> str:
             f"vectors); {' '.join(decls)} makes {alt}")
 
 
+_MATRIX_FUNCTION_OF = {"exp": "expm", "log": "logm", "sqrt": "sqrtm", "sin": "sinm", "cos": "cosm"}
+
+
+def _elementwise_matrix_notes(e: E.Expr) -> list:
+    """One note per elementwise function of _MATRIX_FUNCTION_OF applied to a square matrix
+    (exp(A) is entry by entry, as in NumPy; expm(A) is the matrix exponential)."""
+    out, seen = [], set()
+    for n in e.walk():
+        if n.op == "fn" and n.attr in _MATRIX_FUNCTION_OF and n.attr not in seen \
+                and not n.is_scalar and n.rows == n.cols:
+            seen.add(n.attr)
+            m = _MATRIX_FUNCTION_OF[n.attr]
+            out.append(f"note: {n.attr}() of a square matrix is elementwise (entry by entry, as in "
+                       f"NumPy); the matrix function is {m}()")
+    return out
+
+
 def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
     """Parse ``text`` with declared ``shapes`` into a :class:`Parsed`.
 
@@ -1197,7 +1232,7 @@ def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
     e = _build(ctx, R, tree)
     parsed = Parsed(e, final, list(ctx.order), set(symmetric), R.names.values())
     parsed.inferred = kinds
-    parsed.notes = notes
+    parsed.notes = notes + _elementwise_matrix_notes(e)
     parsed.guessed = ctx.U.guessed
     if ctx.U.guessed_sums:
         parsed.notes.append("note: the sizes of blocks that are not declared were matched block by "

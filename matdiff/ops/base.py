@@ -125,6 +125,8 @@ class OpDef:
       back to argument ``i`` (``<C, L(M)> = <transpose(C), M>``).
     * ``vec``: for ops linear in an argument, ``fn(node, i, J)``, the Jacobian block of the
       node from argument ``i``'s block ``J`` (``vec(L(M)) = B vec(M)``: returns ``B*J``).
+    * ``linear_in``: the argument positions the transpose and vec rules hold for (None: every
+      argument; a Fréchet derivative ``Dexpm(A, E)`` is linear in E only).
     * ``language``, ``arity``, ``shape`` (the name of the parser's shape rule), ``dim_args``
       (positions of size arguments), ``parse_build(syntax node, *args)`` (when the language
       function is not ``build(*args)``), ``keeps_name`` (an elementwise-like call: its scalar
@@ -179,6 +181,7 @@ class OpDef:
     kind: str = "structure"  # for suggestions: "matrix", "reduction", "structure" (never crossed)
     aliases: tuple = ()  # other libraries' names for its language name (suggested for an unknown name)
     kink: Kink | None = None  # where it is not differentiable, and its derivative there (``Kink``)
+    linear_in: tuple | None = None  # positions the transpose/vec rules hold for (None: all)
 
     @property
     def name(self) -> str:

@@ -2,7 +2,7 @@
 internal op (the ``op`` field of :class:`~matdiff.core.expr.Expr`).
 
 Declarations live in family modules (:mod:`.leaves`, :mod:`.arith`, :mod:`.linalg`,
-:mod:`.reduce`, :mod:`.reshape`, :mod:`.kron`, :mod:`.block`; elementwise functions in :mod:`.elementwise`,
+:mod:`.reduce`, :mod:`.reshape`, :mod:`.kron`, :mod:`.block`, :mod:`.matfun`, :mod:`.eigen`; elementwise functions in :mod:`.elementwise`,
 reached through the op ``fn``). Everything else reads them: the parser's function table
 (:func:`language_functions`), the constructors' ordering ranks and generic rebuild
 (:mod:`matdiff.core.expr`), the differentiator (``jvp``), the gradient pass (``transpose``,
@@ -30,6 +30,7 @@ from .kron import KRON
 from .leaves import LEAVES
 from .linalg import LINALG
 from .macros import MACROS
+from .matfun import MATFUN
 from .multi import MULTI
 from .reduce import REDUCE
 from .reshape import RESHAPE
@@ -75,7 +76,7 @@ def registered(*defs: OpDef):
         _VERSION[0] += 1
 
 
-for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, BLOCK, MULTI, EIGEN):
+for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, BLOCK, MULTI, EIGEN, MATFUN):
     for _od in _family:
         register(_od)
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks

@@ -112,6 +112,22 @@ def _tr_kron(n):
     return E.trace_of_kron(*a.args) if a.op == "kron" else None
 
 
+@rule('simplify.trace-frechet', "tr(Df(A, E)) = tr(f'(A)*E) (f = expm, logm, sqrtm, sinm, cosm; "
+      "f' = expm, inv, inv(sqrtm)/2, cosm, -sinm)",
+      "\\operatorname{tr} L_f(A, E) = \\operatorname{tr}(f'(A) E)",
+      "Higham, Functions of Matrices (2008), sec. 3.1: the trace is cyclic in each term "
+      "A^i E A^(k-1-i) of the power series")
+def _tr_frechet(n):
+    # tr(Dexpm(A, E)) -> tr(expm(A)*E)
+    from ..ops.matfun import FUNCTIONS, derivative_function
+
+    a = n.args[0]
+    if not (a.op[:1] == "D" and a.op[1:] in FUNCTIONS):
+        return None
+    A, M = a.args
+    return E.trace(E.mul(derivative_function(a.op[1:], A), M))
+
+
 def _split_term(t):
     c, s, ch = E.factors(t)
     return c, s, ch
@@ -349,7 +365,7 @@ def _mul_sigmoid(n):
 
 RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron],
-    "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron],
+    "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron, _tr_frechet],
     "add": [_factor],
     "had": [_had_sigmoid],
     "mul": [_mul_sigmoid, _mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],
