@@ -68,6 +68,34 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
                              "eigenvectors does not exist there")
     return jnp.where(off, 1.0 / jnp.where(off, D, 1.0), 0.0)
 ''',
+    "_lu": '''def _lu(A):
+    """(L, U) of the unpivoted LU factorization A = L @ U (L unit lower, U upper triangular).
+    Outside jax.jit, raises where a leading principal minor is zero (to rounding)."""
+    n = A.shape[0]
+    U = A
+    L = jnp.eye(n, dtype=A.dtype)
+    if not isinstance(A, jax.core.Tracer):
+        tol = 64 * jnp.finfo(A.dtype).eps * max(1.0, float(jnp.max(jnp.abs(A), initial=0.0)))
+    for k in range(n):
+        if not isinstance(U, jax.core.Tracer) and abs(float(U[k, k])) <= tol:
+            raise ValueError("luL/luU: a leading principal minor is zero (to rounding): the LU "
+                             "factorization without pivoting does not exist there")
+        col = U[k + 1:, k] / U[k, k]
+        L = L.at[k + 1:, k].set(col)
+        U = U.at[k + 1:, :].add(-col[:, None] * U[k, :][None, :])
+    return L, jnp.triu(U)
+''',
+    "_qr": '''def _qr(A):
+    """(Q, R) of the thin QR factorization A = Q @ R of an m x n A, m >= n, of full column
+    rank: Q with orthonormal columns, R upper triangular with a positive diagonal."""
+    m, n = A.shape
+    if m < n:
+        raise ValueError(f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
+                         "as many rows as columns")
+    Q, R = jnp.linalg.qr(A)
+    s = jnp.where(jnp.diag(R) < 0, -1.0, 1.0).astype(A.dtype)
+    return Q * s, R * s[:, None]
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (jnp.tril(jnp.ones(M.shape, M.dtype)) - 0.5 * jnp.eye(*M.shape, dtype=M.dtype)) * M

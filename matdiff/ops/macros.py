@@ -21,6 +21,7 @@ from ..core import facts as F
 from ..core.facts import Facts, require
 from ..core.record import field, record
 from . import eigen as _eig
+from . import factor as _fac
 from .reduce import _extreme
 
 
@@ -107,4 +108,14 @@ MACROS = [
           "the unit right eigenvector v of eigmax({0}) (non-symmetric {0})", "matrix"),
     Macro("eigmin", 1, "scalar_of_square", lambda S: _extreme("min")(_eig.eigvals(S)),
           "min(eigvals({0}))", "matrix", aliases=("lambda_min", "eigminh"), requires=_eig_requires("eigmin")),
+    # outputs of one factorization (ops/factor.py): unpivoted LU, thin QR with R's diagonal positive
+    Macro("luL", 1, "square_same", lambda A: _eig.M.proj(_fac.lu(A), 0),
+          "the unit lower triangular L of the unpivoted LU factorization {0} = L*U", "matrix", aliases=("lu",)),
+    Macro("luU", 1, "square_same", lambda A: _eig.M.proj(_fac.lu(A), 1),
+          "the upper triangular U of the unpivoted LU factorization {0} = L*U", "matrix"),
+    Macro("qrQ", 1, "same", lambda A: _eig.M.proj(_fac.qr(A), 0),
+          "the orthonormal columns Q of the thin QR factorization {0} = Q*R (R's diagonal positive)", "matrix",
+          aliases=("qr",)),
+    Macro("qrR", 1, "square_of_cols", lambda A: _eig.M.proj(_fac.qr(A), 1),
+          "the upper triangular R (positive diagonal) of the thin QR factorization {0} = Q*R", "matrix"),
 ]
