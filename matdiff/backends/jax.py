@@ -96,6 +96,18 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     s = jnp.where(jnp.diag(R) < 0, -1.0, 1.0).astype(A.dtype)
     return Q * s, R * s[:, None]
 ''',
+    "_chol_logdet": '''def _chol_logdet(C):
+    """log det S = 2*sum(log(diag(C))), from the lower Cholesky factor C of the SPD S."""
+    return 2.0 * jnp.sum(jnp.log(jnp.diag(C)))
+''',
+    "_cho_solve": '''def _cho_solve(C, B):
+    """inv(S) @ B from the lower Cholesky factor C of the SPD S = C @ C.T (triangular solves)."""
+    return jax.scipy.linalg.cho_solve((C, True), B)
+''',
+    "_cho_inv": '''def _cho_inv(C):
+    """inv(S) from the lower Cholesky factor C of the SPD S = C @ C.T (triangular solves)."""
+    return jax.scipy.linalg.cho_solve((C, True), jnp.eye(C.shape[0], dtype=C.dtype))
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (jnp.tril(jnp.ones(M.shape, M.dtype)) - 0.5 * jnp.eye(*M.shape, dtype=M.dtype)) * M

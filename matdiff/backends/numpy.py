@@ -85,6 +85,29 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     s = np.where(d < 0, -1.0, 1.0)
     return Q * s, R * s[:, None]
 ''',
+    "_chol_logdet": '''def _chol_logdet(C):
+    """log det S = 2*sum(log(diag(C))), from the lower Cholesky factor C of the SPD S."""
+    return 2.0 * np.sum(np.log(np.diag(C)))
+''',
+    "_cho_solve": '''def _cho_solve(C, B):
+    """inv(S) @ B from the lower Cholesky factor C of the SPD S = C @ C.T: two triangular
+    solves (SciPy's where it is installed, else NumPy's general solver)."""
+    try:
+        from scipy.linalg import cho_solve
+    except ImportError:
+        return np.linalg.solve(C.T, np.linalg.solve(C, B))
+    return cho_solve((C, True), B, check_finite=False)
+''',
+    "_cho_inv": '''def _cho_inv(C):
+    """inv(S) from the lower Cholesky factor C of the SPD S = C @ C.T (SciPy's triangular
+    solves where it is installed, else NumPy's general solver)."""
+    eye = np.eye(C.shape[0])
+    try:
+        from scipy.linalg import cho_solve
+    except ImportError:
+        return np.linalg.solve(C.T, np.linalg.solve(C, eye))
+    return cho_solve((C, True), eye, check_finite=False)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (np.tril(np.ones(M.shape)) - 0.5 * np.eye(*M.shape)) * M

@@ -96,6 +96,20 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     s = torch.where(torch.diagonal(R) < 0, -1.0, 1.0).to(A.dtype)
     return Q * s, R * s[:, None]
 ''',
+    "_chol_logdet": '''def _chol_logdet(C):
+    """log det S = 2*sum(log(diag(C))), from the lower Cholesky factor C of the SPD S."""
+    return 2.0 * torch.sum(torch.log(torch.diagonal(C)))
+''',
+    "_cho_solve": '''def _cho_solve(C, B):
+    """inv(S) @ B from the lower Cholesky factor C of the SPD S = C @ C.T (triangular solves)."""
+    if B.ndim == 1:
+        return torch.cholesky_solve(B[:, None], C)[:, 0]
+    return torch.cholesky_solve(B, C)
+''',
+    "_cho_inv": '''def _cho_inv(C):
+    """inv(S) from the lower Cholesky factor C of the SPD S = C @ C.T."""
+    return torch.cholesky_inverse(C)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     W = torch.tril(torch.ones(M.shape, dtype=M.dtype, device=M.device))
