@@ -108,6 +108,14 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     """inv(S) from the lower Cholesky factor C of the SPD S = C @ C.T (triangular solves)."""
     return jax.scipy.linalg.cho_solve((C, True), jnp.eye(C.shape[0], dtype=C.dtype))
 ''',
+    "_eigtop": '''def _eigtop(S):
+    """The largest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = jnp.linalg.eigh(S)
+    v = V[:, -1]
+    v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
+    return w[-1], v.reshape(-1, 1)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (jnp.tril(jnp.ones(M.shape, M.dtype)) - 0.5 * jnp.eye(*M.shape, dtype=M.dtype)) * M

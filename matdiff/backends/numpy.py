@@ -108,6 +108,14 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
         return np.linalg.solve(C.T, np.linalg.solve(C, eye))
     return cho_solve((C, True), eye, check_finite=False)
 ''',
+    "_eigtop": '''def _eigtop(S):
+    """The largest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = np.linalg.eigh(S)
+    v = V[:, -1]
+    v = -v if v[np.argmax(np.abs(v))] < 0 else v
+    return w[-1], v.reshape(-1, 1)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (np.tril(np.ones(M.shape)) - 0.5 * np.eye(*M.shape)) * M

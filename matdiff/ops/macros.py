@@ -77,8 +77,8 @@ def _softmax(x):
 def _eigmax(A):
     """The largest eigenvalue: of a symmetric A, the last of eigvals(A); else the eigenvalue of
     largest real part of the general A (real and simple, or generated code raises)."""
-    if F.facts(A).symmetric:
-        return _extreme("max")(_eig.eigvals(A))
+    if F.facts(A).symmetric:  # one output of eigtop: d eigmax(S) = v'*dS*v, v = eigvecmax(S)
+        return _eig.M.proj(_eig.eigtop(A), 0)
     return _eig.M.proj(_eig.eigr(A), 0)
 
 
@@ -100,8 +100,11 @@ MACROS = [
     Macro("eigvecs", 1, "square_same", _eig.eigvecs, "the orthonormal eigenvectors of {0} (columns)", "matrix",
           aliases=("eigh", "eigenvectors"), requires=_eig_requires("eigvecs")),
     Macro("eigmax", 1, "scalar_of_square", _eigmax,
-          "max(eigvals({0})) for a symmetric {0}, else its real simple eigenvalue of largest real part",
+          "max(eigvals({0})) for a symmetric {0} (gradient eigvecmax({0})*eigvecmax({0})'), else its real simple eigenvalue of largest real part",
           "matrix", aliases=("lambda_max", "eigmaxh")),
+    Macro("eigvecmax", 1, "colvec_of_square", lambda S: _eig.M.proj(_eig.eigtop(S), 1),
+          "the unit eigenvector of the largest eigenvalue of the symmetric {0} (signed as eigvecs)", "matrix",
+          requires=_eig_requires("eigvecmax")),
     Macro("eigvecl", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 1),
           "the left eigenvector u of eigmax({0}) (non-symmetric {0}; u'*eigvecr({0}) = 1)", "matrix"),
     Macro("eigvecr", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 2),
