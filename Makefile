@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_autodiff.py --threads 1
 	$(BIN)/python benchmarks/bench_jax.py
+	$(BIN)/python benchmarks/bench_matfun.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -186,6 +186,41 @@ def _tril_half(M: np.ndarray) -> np.ndarray:
     return out
 
 
+def _lu(A: np.ndarray):
+    """Unpivoted LU (L unit lower, U upper) by Doolittle's formulas, entry by entry."""
+    n = A.shape[0]
+    L, U = np.eye(n), np.zeros((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            U[i, j] = A[i, j] - sum(L[i, k] * U[k, j] for k in range(i))
+        for j in range(i + 1, n):
+            L[j, i] = (A[j, i] - sum(L[j, k] * U[k, i] for k in range(i))) / U[i, i]
+    return L, U
+
+
+def _qr(A: np.ndarray):
+    """Thin QR by modified Gram-Schmidt: Q orthonormal columns, R upper with R[j, j] > 0."""
+    m, n = A.shape
+    Q, R = np.array(A, dtype=float), np.zeros((n, n))
+    for j in range(n):
+        for k in range(j):
+            R[k, j] = Q[:, k] @ Q[:, j]
+            Q[:, j] = Q[:, j] - R[k, j] * Q[:, k]
+        R[j, j] = np.sqrt(Q[:, j] @ Q[:, j])
+        Q[:, j] = Q[:, j] / R[j, j]
+    return Q, R
+
+
+def _mask(M: np.ndarray, keep) -> np.ndarray:
+    """The entries (i, j) of M with keep(i, j), zero elsewhere, entry by entry."""
+    out = np.zeros_like(M)
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            if keep(i, j):
+                out[i, j] = M[i, j]
+    return out
+
+
 def _as_array(v) -> np.ndarray:
     v = np.asarray(v, dtype=float)
     return v.reshape(1, 1) if v.ndim == 0 else (v.reshape(-1, 1) if v.ndim == 1 else v)
@@ -241,9 +276,12 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "softmax": lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
         "eigvals": lambda x: _eig(x)[0], "eigvecs": lambda x: _eig(x)[1],
         "eigmax": lambda x: scalar(_eig(x)[0][-1, 0] if np.array_equal(x, x.T) else _eigr(x)[0]),
-        "eigmin": lambda x: scalar(_eig(x)[0][0, 0]),
+        "eigmin": lambda x: scalar(_eig(x)[0][0, 0]), "eigvecmax": lambda x: _eig(x)[1][:, -1:],
         "eigvecl": lambda x: _eigr(x)[1], "eigvecr": lambda x: _eigr(x)[2],
         "eiggap": _eiggap, "chol": _chol, "tril_half": _tril_half,
+        "luL": lambda x: _lu(x)[0], "luU": lambda x: _lu(x)[1], "qrQ": lambda x: _qr(x)[0],
+        "qrR": lambda x: _qr(x)[1], "triu": lambda x: _mask(x, lambda i, j: j >= i),
+        "tril_strict": lambda x: _mask(x, lambda i, j: j < i),
     }
 
     def times(a, b):

@@ -83,9 +83,9 @@ def test_gradient_matches_finite_differences(text, spd, n):
 def test_expected_gradients_print_as_the_course_writes_them():
     assert str(_derive("sum(exp(eigvals(S)))").gradient) == "eigvecs(S)*diag(exp(eigvals(S)))*eigvecs(S)'"
     assert str(_derive("sum(eigvals(S).^2)").gradient) == "2*eigvecs(S)*diag(eigvals(S))*eigvecs(S)'"
-    # eigmax: v*v' at a simple top eigenvalue, written V*diag(m)*V'/sum(m), m = ismax(eigvals(S))
-    g = str(_derive("eigmax(S)").gradient)
-    assert g == "eigvecs(S)*diag(ismax(eigvals(S)))*eigvecs(S)'/sum(ismax(eigvals(S)))"
+    # eigmax: v*v', v = eigvecmax(S) the unit eigenvector of the largest eigenvalue
+    assert str(_derive("eigmax(S)").gradient) == "eigvecmax(S)*eigvecmax(S)'"
+    assert str(_derive("eigmax(S)").differential) == "eigvecmax(S)'*dS*eigvecmax(S)"
     assert "tril_half(" in str(_derive("norm2(chol(S)*x)^2").gradient)
 
 
@@ -150,12 +150,31 @@ def test_repeated_eigenvalues_raise_where_the_eigenvector_derivative_does_not_ex
     assert np.isclose(value, 11.0) and np.allclose(G, 2 * S)
 
 
-def test_eigmax_at_a_repeated_top_eigenvalue_gives_the_averaged_projector():
-    """Not differentiable there: the gradient is the subgradient (V1*V1')/k, V1 the k top
-    eigenvectors, as max() gives at ties."""
+def test_eigmax_at_a_repeated_top_eigenvalue_gives_a_subgradient():
+    """Not differentiable there: the gradient v*v' uses one unit vector v of the top eigenspace,
+    a subgradient (the subdifferential is the convex hull of such v*v'); the CLI notes it."""
     S = np.diag([1.0, 3.0, 3.0])
-    _, G = _derive("eigmax(S)").to_numpy()(S=S)
-    assert np.allclose(G, np.diag([0.0, 0.5, 0.5]))
+    d = _derive("eigmax(S)")
+    value, G = d.to_numpy()(S=S)
+    assert np.isclose(value, 3.0)
+    assert np.allclose(G, G.T) and np.allclose(G @ G, G) and np.isclose(np.trace(G), 1.0)
+    assert np.allclose(G[0], 0.0) and np.allclose(G[:, 0], 0.0)  # inside the top eigenspace
+    assert any("largest eigenvalue is repeated" in n for n in d.notes)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_eigvecmax_is_the_last_eigenvector_with_its_derivative(n):
+    rng = np.random.default_rng(60 + n)
+    vals = _values(n, rng)
+    text = "x'*eigvecmax(S)"
+    d = _derive(text)
+    value, G = d.to_numpy()(S=vals["S"], x=vals["x"])
+    assert np.isclose(value, (vals["x"] @ _ref("eigvecs(S)", vals, n)[:, -1]))
+    assert np.allclose(_ref("eigvecmax(S)", vals, n)[:, 0], _ref("eigvecs(S)", vals, n)[:, -1])
+    for _ in range(3):
+        E = _sym_direction(n, rng)
+        assert np.isclose(np.sum(G * E), _fd(text, vals, E, n).item(), rtol=1e-6, atol=1e-8)
+    assert matdiff.parse(str(d.gradient), _shapes(text), symmetric=["S"]) is d.gradient
 
 
 def test_non_symmetric_arguments_are_refused_clearly():
@@ -178,7 +197,7 @@ def test_text_round_trip_and_latex(text):
     for e in (d.expr, d.gradient if d.expr.shape == (1, 1) else d.jacobian):
         assert matdiff.parse(str(e), shapes, symmetric=["S"]) is e
     latex = d.latex()
-    assert "\\operatorname{eigvals}" in latex or "\\operatorname{chol}" in latex or "eigvecs" in latex
+    assert "\\operatorname{eigvals}" in latex or "\\operatorname{chol}" in latex or "eigvec" in latex
 
 
 def _targets():

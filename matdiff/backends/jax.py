@@ -68,6 +68,54 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
                              "eigenvectors does not exist there")
     return jnp.where(off, 1.0 / jnp.where(off, D, 1.0), 0.0)
 ''',
+    "_lu": '''def _lu(A):
+    """(L, U) of the unpivoted LU factorization A = L @ U (L unit lower, U upper triangular).
+    Outside jax.jit, raises where a leading principal minor is zero (to rounding)."""
+    n = A.shape[0]
+    U = A
+    L = jnp.eye(n, dtype=A.dtype)
+    if not isinstance(A, jax.core.Tracer):
+        tol = 64 * jnp.finfo(A.dtype).eps * max(1.0, float(jnp.max(jnp.abs(A), initial=0.0)))
+    for k in range(n):
+        if not isinstance(U, jax.core.Tracer) and abs(float(U[k, k])) <= tol:
+            raise ValueError("luL/luU: a leading principal minor is zero (to rounding): the LU "
+                             "factorization without pivoting does not exist there")
+        col = U[k + 1:, k] / U[k, k]
+        L = L.at[k + 1:, k].set(col)
+        U = U.at[k + 1:, :].add(-col[:, None] * U[k, :][None, :])
+    return L, jnp.triu(U)
+''',
+    "_qr": '''def _qr(A):
+    """(Q, R) of the thin QR factorization A = Q @ R of an m x n A, m >= n, of full column
+    rank: Q with orthonormal columns, R upper triangular with a positive diagonal."""
+    m, n = A.shape
+    if m < n:
+        raise ValueError(f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
+                         "as many rows as columns")
+    Q, R = jnp.linalg.qr(A)
+    s = jnp.where(jnp.diag(R) < 0, -1.0, 1.0).astype(A.dtype)
+    return Q * s, R * s[:, None]
+''',
+    "_chol_logdet": '''def _chol_logdet(C):
+    """log det S = 2*sum(log(diag(C))), from the lower Cholesky factor C of the SPD S."""
+    return 2.0 * jnp.sum(jnp.log(jnp.diag(C)))
+''',
+    "_cho_solve": '''def _cho_solve(C, B):
+    """inv(S) @ B from the lower Cholesky factor C of the SPD S = C @ C.T (triangular solves)."""
+    return jax.scipy.linalg.cho_solve((C, True), B)
+''',
+    "_cho_inv": '''def _cho_inv(C):
+    """inv(S) from the lower Cholesky factor C of the SPD S = C @ C.T (triangular solves)."""
+    return jax.scipy.linalg.cho_solve((C, True), jnp.eye(C.shape[0], dtype=C.dtype))
+''',
+    "_eigtop": '''def _eigtop(S):
+    """The largest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = jnp.linalg.eigh(S)
+    v = V[:, -1]
+    v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
+    return w[-1], v.reshape(-1, 1)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (jnp.tril(jnp.ones(M.shape, M.dtype)) - 0.5 * jnp.eye(*M.shape, dtype=M.dtype)) * M

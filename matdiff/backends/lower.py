@@ -20,7 +20,8 @@ spells each operation; every decision is made here, once for all targets:
   Kronecker or commutation matrix; ``M'*diag(v)*M`` with ``v >= 0`` as ``Z.T @ Z`` (syrk);
 * ``tr(A @ B @ C) -> sum((A @ B) * C.T)`` at the cheapest cyclic split, ``diag(A@B)``
   as an ``einsum``, ``sum(A @ B)`` as a product of column and row sums;
-* ``logdet`` and ``log(det(.))`` through ``slogdet``; ``norm2(v)^2`` as ``vdot(v, v)``;
+* ``logdet`` and ``log(det(.))`` through ``slogdet`` (through the Cholesky factor, shared with
+  the inverses and solves of the same matrix, when its facts say it is SPD); ``norm2(v)^2`` as ``vdot(v, v)``;
   scalar-valued chains as ``vdot``; ``log(1 + exp(u))`` as ``softplus`` (``logaddexp``);
   log-sum-exp and softmax shifted by the maximum.
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..core import expr as E
+from ..core import facts as _facts
 from ..core.errors import DerivationError
 from ..core.expr import Expr
 from ..core.facts import is_nonnegative
@@ -449,8 +451,12 @@ class Lowerer:
         if op == "det":
             return self.call("det", L(e.args[0]))
         if op == "logdet":
+            if _spd(e.args[0]):  # 2*sum(log(diag(L))), L its Cholesky factor (shared with its solves)
+                return self.call("chol_logdet", self._chol(e.args[0]))
             return self.node("index", self._slogdet(e.args[0]), attrs=(1,), argmin=(P_ATOM,))
         if op == "inv":
+            if _spd(e.args[0]):
+                return self.call("cho_inv", self._chol(e.args[0]))
             return self.call("inv", L(e.args[0]))
         if op == "mpow":
             return self.call("matrix_power", L(e.args[0]), attrs=(int(e.attr),))
@@ -478,6 +484,8 @@ class Lowerer:
         if op == "fn":
             name = e.attr
             a = e.args[0]
+            if name == "log" and a.op == "det" and _spd(a.args[0]):
+                return self.call("chol_logdet", self._chol(a.args[0]))
             if name == "log" and a.op == "det":  # log(det(A)) = log(sign) + log|det A|
                 s = self._slogdet(a.args[0])
                 return self.binop("+", self.fn("log", self.node("index", s, attrs=(0,), argmin=(P_ATOM,))),
@@ -533,6 +541,10 @@ class Lowerer:
 
     def _slogdet(self, a: Expr) -> LNode:
         return self.call("slogdet", self.lower(a))
+
+    def _chol(self, a: Expr) -> LNode:
+        """The lower Cholesky factor of the SPD ``a`` (one per matrix: logdet and solves share it)."""
+        return self.call("cholesky", self.lower(a))
 
     def _power_node(self, base: LNode, x: Expr) -> LNode:
         if x.op == "const" and x.attr.denominator == 1:
@@ -753,6 +765,10 @@ class Lowerer:
             if lk == "colones":
                 return v
             return self.times(self._segment(left), self.T(v))
+        if lk == "inv" and _spd(left[0][4][0]):  # inv(S)*R, S SPD: Cholesky solves (S' = S)
+            return self.call("cho_solve", self._chol(left[0][4][0]), self._segment(right))
+        if rk == "inv" and _spd(right[0][4][0]):  # R*inv(S) = (inv(S)*R')'
+            return self.T(self.call("cho_solve", self._chol(right[0][4][0]), self.T(self._segment(left))))
         if lk == "inv":
             A, transposed = left[0][4]
             A = self.lower(A)
@@ -953,6 +969,12 @@ def _row_degrees(nodes, roots, x: Expr, R: Expr):
     if any(deg.get(r, 0) != 0 for r in roots):
         return None
     return deg
+
+
+def _spd(a: Expr) -> bool:
+    """``a`` is known symmetric positive definite (its facts say so): generated code factors it
+    by Cholesky for its log-determinant, inverse and solves."""
+    return not a.is_scalar and _facts.facts(a).pd
 
 
 def _solve_key(chain, j):

@@ -55,6 +55,67 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
                          "eigenvectors does not exist there")
     return np.divide(1.0, D, out=np.zeros_like(D), where=off)
 ''',
+    "_lu": '''def _lu(A):
+    """(L, U) of the unpivoted LU factorization A = L @ U (L unit lower, U upper triangular);
+    raises where a leading principal minor of A is zero (to rounding): no factorization there."""
+    n = A.shape[0]
+    U = np.array(A, dtype=float)
+    L = np.eye(n)
+    tol = 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(A), initial=0.0)))
+    for k in range(n):
+        if abs(U[k, k]) <= tol:
+            raise ValueError("luL/luU: a leading principal minor is zero (to rounding): the LU "
+                             "factorization without pivoting does not exist there")
+        L[k + 1:, k] = U[k + 1:, k] / U[k, k]
+        U[k + 1:, :] -= np.outer(L[k + 1:, k], U[k, :])
+    return L, np.triu(U)
+''',
+    "_qr": '''def _qr(A):
+    """(Q, R) of the thin QR factorization A = Q @ R of an m x n A, m >= n, of full column
+    rank: Q with orthonormal columns, R upper triangular with a positive diagonal."""
+    m, n = A.shape
+    if m < n:
+        raise ValueError(f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
+                         "as many rows as columns")
+    Q, R = np.linalg.qr(A)
+    d = np.diag(R)
+    if np.any(np.abs(d) <= 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(R), initial=0.0)))):
+        raise ValueError("qrQ/qrR: the argument does not have full column rank (to rounding): "
+                         "its QR factorization is not unique and not differentiable there")
+    s = np.where(d < 0, -1.0, 1.0)
+    return Q * s, R * s[:, None]
+''',
+    "_chol_logdet": '''def _chol_logdet(C):
+    """log det S = 2*sum(log(diag(C))), from the lower Cholesky factor C of the SPD S."""
+    return 2.0 * np.sum(np.log(np.diag(C)))
+''',
+    "_cho_solve": '''def _cho_solve(C, B):
+    """inv(S) @ B from the lower Cholesky factor C of the SPD S = C @ C.T: two triangular
+    solves (SciPy's where it is installed, else NumPy's general solver)."""
+    try:
+        from scipy.linalg import cho_solve
+    except ImportError:
+        return np.linalg.solve(C.T, np.linalg.solve(C, B))
+    return cho_solve((C, True), B, check_finite=False)
+''',
+    "_cho_inv": '''def _cho_inv(C):
+    """inv(S) from the lower Cholesky factor C of the SPD S = C @ C.T (SciPy's triangular
+    solves where it is installed, else NumPy's general solver)."""
+    eye = np.eye(C.shape[0])
+    try:
+        from scipy.linalg import cho_solve
+    except ImportError:
+        return np.linalg.solve(C.T, np.linalg.solve(C, eye))
+    return cho_solve((C, True), eye, check_finite=False)
+''',
+    "_eigtop": '''def _eigtop(S):
+    """The largest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = np.linalg.eigh(S)
+    v = V[:, -1]
+    v = -v if v[np.argmax(np.abs(v))] < 0 else v
+    return w[-1], v.reshape(-1, 1)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (np.tril(np.ones(M.shape)) - 0.5 * np.eye(*M.shape)) * M

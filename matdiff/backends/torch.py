@@ -68,6 +68,56 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
                              "eigenvectors does not exist there")
     return torch.where(off, 1.0 / torch.where(off, D, torch.ones_like(D)), torch.zeros_like(D))
 ''',
+    "_lu": '''def _lu(A):
+    """(L, U) of the unpivoted LU factorization A = L @ U (L unit lower, U upper triangular).
+    Outside torch.compile, raises where a leading principal minor is zero (to rounding)."""
+    n = A.shape[0]
+    U = A.clone()
+    L = torch.eye(n, dtype=A.dtype, device=A.device)
+    check = not torch.compiler.is_compiling()
+    tol = 64 * torch.finfo(A.dtype).eps * max(1.0, float(torch.max(torch.abs(A)))) if check and n else 0.0
+    for k in range(n):
+        if check and abs(float(U[k, k])) <= tol:
+            raise ValueError("luL/luU: a leading principal minor is zero (to rounding): the LU "
+                             "factorization without pivoting does not exist there")
+        col = U[k + 1:, k] / U[k, k]
+        L[k + 1:, k] = col
+        U[k + 1:, :] = U[k + 1:, :] - col[:, None] * U[k, :][None, :]
+    return L, torch.triu(U)
+''',
+    "_qr": '''def _qr(A):
+    """(Q, R) of the thin QR factorization A = Q @ R of an m x n A, m >= n, of full column
+    rank: Q with orthonormal columns, R upper triangular with a positive diagonal."""
+    m, n = A.shape
+    if m < n:
+        raise ValueError(f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
+                         "as many rows as columns")
+    Q, R = torch.linalg.qr(A)
+    s = torch.where(torch.diagonal(R) < 0, -1.0, 1.0).to(A.dtype)
+    return Q * s, R * s[:, None]
+''',
+    "_chol_logdet": '''def _chol_logdet(C):
+    """log det S = 2*sum(log(diag(C))), from the lower Cholesky factor C of the SPD S."""
+    return 2.0 * torch.sum(torch.log(torch.diagonal(C)))
+''',
+    "_cho_solve": '''def _cho_solve(C, B):
+    """inv(S) @ B from the lower Cholesky factor C of the SPD S = C @ C.T (triangular solves)."""
+    if B.ndim == 1:
+        return torch.cholesky_solve(B[:, None], C)[:, 0]
+    return torch.cholesky_solve(B, C)
+''',
+    "_cho_inv": '''def _cho_inv(C):
+    """inv(S) from the lower Cholesky factor C of the SPD S = C @ C.T."""
+    return torch.cholesky_inverse(C)
+''',
+    "_eigtop": '''def _eigtop(S):
+    """The largest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = torch.linalg.eigh(S)
+    v = V[:, -1]
+    v = torch.where(v[torch.argmax(torch.abs(v))] < 0, -v, v)
+    return w[-1], v.reshape(-1, 1)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     W = torch.tril(torch.ones(M.shape, dtype=M.dtype, device=M.device))

@@ -810,6 +810,14 @@ def _f_square_kron(ctx, node, shapes):
     return (n2, n2)
 
 
+def _f_square_of_cols(ctx, node, shapes):
+    s = shapes[0]
+    if _vector_shape(ctx.U, s) and not _is_colvec(ctx.U, s):
+        ctx.fail(f"{node.value}() needs a matrix with at least as many rows as columns, but its argument "
+                 f"is a {ctx.sstr(s)}", node.pos)
+    return (s[1], s[1])
+
+
 # the parser's shape rules, by the name an op's declaration gives (OpDef.shape); "dims": the
 # arguments are sizes (eye, ones, zeros, K), handled in _infer_call
 SHAPE_RULES = {
@@ -820,6 +828,7 @@ SHAPE_RULES = {
     "solve": _f_solve, "colvec_same": _f_colvec_same,
     "colvec_of_square": _f_colvec_of_square, "square_of_colvec": _f_square_of_colvec,
     "frechet": _f_frechet, "square_kron": _f_square_kron,
+    "square_of_cols": _f_square_of_cols,
 }
 
 class _Tables:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from ..core import expr as E
 from ..core import multi as M  # read at call time: core.multi may still be loading
 from ..core.facts import NOTHING, Facts, require
-from .base import Example, OpDef, rule
+from .base import Example, Kink, OpDef, rule
 from .multi import OUTPUT_NAMES
 
 SYMMETRIC_ONLY = ("eigenvalues of a general (non-symmetric) matrix may be complex and are not supported; "
@@ -45,6 +45,12 @@ def eigvals(S):
 
 def eigvecs(S):
     return M.proj(eigh(S), 1)
+
+
+def eigtop(S):
+    """The tuple-valued node eigtop(S) = (largest eigenvalue, its unit eigenvector) of a
+    symmetric S, read as eigmax(S) and eigvecmax(S)."""
+    return M.multi("eigmax", (S,), [(1, 1), (S.rows, 1)])
 
 
 def eigr(A):
@@ -80,6 +86,35 @@ def _eigh_jvp(n, d):
     # the outputs' differentials as a tuple of ordinary expressions: proj's JVP picks one,
     # so no tuple-valued node ever appears in a differential (the transpose pass needs none)
     return (E.diagv(A), E.mul(V, E.had(eiggap(w), A)))
+
+
+@rule("d.eigmax", "d eigmax(S) = v'*dS*v, d eigvecmax(S) = V*((eiggap(w)*ismax(w)) .* (V'*dS*v)), "
+      "v = eigvecmax(S), w = eigvals(S), V = eigvecs(S) (a simple largest eigenvalue)",
+      r"\mathrm{d}\lambda_{\max} = v^T\mathrm{d}S\,v,\ \mathrm{d}v = V\left(f \circ (V^T\mathrm{d}S\,v)\right),"
+      r"\ f_i = \frac{1}{\lambda_{\max} - \lambda_i}\ (i \ne \max)", "18.S096 lecture 8; Magnus & Neudecker, Thm 8.9")
+def _eigtop_jvp(n, d):
+    dS = d(0)
+    if dS is None:
+        return None
+    S, v = n.args[0], M.proj(n, 1)
+
+    def dv():
+        # column "max" of the eigenvector differential: eiggap(w)*ismax(w) is the column of
+        # 1/(w_max - w_i) (0 at i = max) where the largest eigenvalue is simple
+        w, V = eigvals(S), eigvecs(S)
+        col = E.mul(eiggap(w), E.Expr("ismax", (w,), w.shape))
+        return E.mul(V, E.had(col, E.mul(E.transpose(V), dS, v)))
+
+    return (E.mul(E.transpose(v), dS, v), dv)
+
+
+def _top_gap(a):
+    """:class:`Kink` distance of eigtop: half the gap between the two largest eigenvalues of the
+    symmetric argument (eigenvalues move at most as far as the matrix, in the 2-norm)."""
+    import numpy as np
+
+    w = np.linalg.eigvalsh(np.asarray(a, dtype=float))
+    return float(w[-1] - w[-2]) / 2 if w.size > 1 else float("inf")
 
 
 def _no_general_eigvec_derivative():
@@ -164,6 +199,12 @@ def _tril_half_facts(n, fs):
     return Facts(lower=True)
 
 
+def _eigtop_facts(n, fs):
+    (s,) = fs
+    return (Facts(lo=0.0) if s.psd else NOTHING, Facts(lo=-1.0, hi=1.0))
+
+
+_EIGTOP_LOWER = {"numpy": "_eigtop({0})", "jax": "_eigtop({0})", "torch": "_eigtop({0})"}
 _EIGR_LOWER = {"numpy": "_eigr({0})", "jax": "_eigr({0})", "torch": "_eigr({0})"}
 _EIG_LOWER = {"numpy": "_eigh({0})", "jax": "_eigh({0})", "torch": "_eigh({0})"}
 _GAP_LOWER = {"numpy": "_eiggap({0})", "jax": "_eiggap({0})", "torch": "_eiggap({0})"}
@@ -176,6 +217,16 @@ EIGEN = [
           examples=(Example("x'*eigvals(X + X')", shapes={"X": "n,n", "x": "n"}, square_only=True),
                     Example("sum(eigvecs(X'*X) .* A)", shapes={"X": "n,n", "A": "n,n"}, square_only=True),
                     Example("sum(exp(eigvals(X*X' + A*A')))", shapes={"X": "n,m", "A": "n,m"}))),
+    OpDef("eigmax", rank=21, jvp=_eigtop_jvp, build=eigtop, facts=_eigtop_facts, lower=_EIGTOP_LOWER,
+          text="eigmax({0})", latex="\\operatorname{{eigmax}}\\left({0}\\right)",
+          requires=(require(0, Facts(symmetric=True), message="eigmax()/eigvecmax() of a symmetric matrix: "
+                            + SYMMETRIC_ONLY),),
+          kink=Kink("where the largest eigenvalue is repeated",
+                    "its gradient v*v' (v = eigvecmax, the unit top eigenvector) there uses one unit vector "
+                    "of the top eigenspace, a subgradient; eigvecmax itself has no derivative there", _top_gap),
+          examples=(Example("eigmax(X + X')", shapes={"X": "n,n"}, square_only=True),
+                    Example("x'*eigvecmax(X'*X + A*A')", shapes={"X": "n,n", "A": "n,n", "x": "n"},
+                            square_only=True))),
     OpDef("eigr", rank=21, jvp=_eigr_jvp, build=eigr, facts=lambda n, fs: (NOTHING, NOTHING, NOTHING),
           lower=_EIGR_LOWER, sample="positive",  # a positive matrix: its largest eigenvalue is real, simple
           text="eigr({0})", latex="\\operatorname{{eigr}}\\left({0}\\right)",
@@ -201,4 +252,5 @@ EIGEN = [
 ]
 
 OUTPUT_NAMES["eigh"] = ("eigvals", "eigvecs")
+OUTPUT_NAMES["eigmax"] = ("eigmax", "eigvecmax")  # the op eigtop() builds, named for its notes
 OUTPUT_NAMES["eigr"] = ("eigmax", "eigvecl", "eigvecr")  # proj(eigh(S), 0) prints as eigvals(S)

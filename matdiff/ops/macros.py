@@ -21,6 +21,7 @@ from ..core import facts as F
 from ..core.facts import Facts, require
 from ..core.record import field, record
 from . import eigen as _eig
+from . import factor as _fac
 from .reduce import _extreme
 
 
@@ -76,8 +77,8 @@ def _softmax(x):
 def _eigmax(A):
     """The largest eigenvalue: of a symmetric A, the last of eigvals(A); else the eigenvalue of
     largest real part of the general A (real and simple, or generated code raises)."""
-    if F.facts(A).symmetric:
-        return _extreme("max")(_eig.eigvals(A))
+    if F.facts(A).symmetric:  # one output of eigtop: d eigmax(S) = v'*dS*v, v = eigvecmax(S)
+        return _eig.M.proj(_eig.eigtop(A), 0)
     return _eig.M.proj(_eig.eigr(A), 0)
 
 
@@ -99,12 +100,25 @@ MACROS = [
     Macro("eigvecs", 1, "square_same", _eig.eigvecs, "the orthonormal eigenvectors of {0} (columns)", "matrix",
           aliases=("eigh", "eigenvectors"), requires=_eig_requires("eigvecs")),
     Macro("eigmax", 1, "scalar_of_square", _eigmax,
-          "max(eigvals({0})) for a symmetric {0}, else its real simple eigenvalue of largest real part",
+          "max(eigvals({0})) for a symmetric {0} (gradient eigvecmax({0})*eigvecmax({0})'), else its real simple eigenvalue of largest real part",
           "matrix", aliases=("lambda_max", "eigmaxh")),
+    Macro("eigvecmax", 1, "colvec_of_square", lambda S: _eig.M.proj(_eig.eigtop(S), 1),
+          "the unit eigenvector of the largest eigenvalue of the symmetric {0} (signed as eigvecs)", "matrix",
+          requires=_eig_requires("eigvecmax")),
     Macro("eigvecl", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 1),
           "the left eigenvector u of eigmax({0}) (non-symmetric {0}; u'*eigvecr({0}) = 1)", "matrix"),
     Macro("eigvecr", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 2),
           "the unit right eigenvector v of eigmax({0}) (non-symmetric {0})", "matrix"),
     Macro("eigmin", 1, "scalar_of_square", lambda S: _extreme("min")(_eig.eigvals(S)),
           "min(eigvals({0}))", "matrix", aliases=("lambda_min", "eigminh"), requires=_eig_requires("eigmin")),
+    # outputs of one factorization (ops/factor.py): unpivoted LU, thin QR with R's diagonal positive
+    Macro("luL", 1, "square_same", lambda A: _eig.M.proj(_fac.lu(A), 0),
+          "the unit lower triangular L of the unpivoted LU factorization {0} = L*U", "matrix", aliases=("lu",)),
+    Macro("luU", 1, "square_same", lambda A: _eig.M.proj(_fac.lu(A), 1),
+          "the upper triangular U of the unpivoted LU factorization {0} = L*U", "matrix"),
+    Macro("qrQ", 1, "same", lambda A: _eig.M.proj(_fac.qr(A), 0),
+          "the orthonormal columns Q of the thin QR factorization {0} = Q*R (R's diagonal positive)", "matrix",
+          aliases=("qr",)),
+    Macro("qrR", 1, "square_of_cols", lambda A: _eig.M.proj(_fac.qr(A), 1),
+          "the upper triangular R (positive diagonal) of the thin QR factorization {0} = Q*R", "matrix"),
 ]

@@ -26,6 +26,7 @@ from .arith import ARITH
 from .base import OpDef
 from .block import BLOCK
 from .eigen import EIGEN
+from .factor import FACTOR
 from .kron import KRON
 from .leaves import LEAVES
 from .linalg import LINALG
@@ -76,7 +77,7 @@ def registered(*defs: OpDef):
         _VERSION[0] += 1
 
 
-for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, BLOCK, MULTI, EIGEN, MATFUN):
+for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, BLOCK, MULTI, EIGEN, MATFUN, FACTOR):
     for _od in _family:
         register(_od)
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks
