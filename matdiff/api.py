@@ -131,6 +131,18 @@ class Derivation:
             self._steps = steps
         return self._steps
 
+    def explain(self, full: bool = False, hessian: bool = False):
+        """The derivation step by step, top-down, as a course derives it by hand: the
+        differential (outermost operation first), the inner-product moves to the gradient (or
+        the vec/Kronecker identities to the Jacobian), the simplifications, and with
+        ``hessian`` the second differential. Every line names its rule, identity and source.
+        ``full``: every rule application (constructor normal forms included). Returns an
+        :class:`~matdiff.render.explain.Explanation` (``.steps``; ``str`` is the text, in
+        Jupyter it shows as aligned LaTeX)."""
+        from .render.explain import explain
+
+        return explain(self, full=full, hessian=hessian)
+
     # ------------------------------------------------------------------ views
     @property
     def shapes(self) -> dict:
