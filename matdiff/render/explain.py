@@ -41,6 +41,14 @@ TITLES = {"differential": "The differential, outermost operation first",
           "jacobian": "The Jacobian: vec/Kronecker identities from vec(dX) up to vec(dF)",
           "simplify": "Simplification",
           "hessian": "Second order: the differential of df with dX held fixed"}
+LATEX_TITLES = {"differential": r"\text{The differential, outermost operation first}",
+                "gradient": r"\text{The gradient: pull the cotangent through } \mathrm{d}f = \langle 1, "
+                            r"\mathrm{d}f\rangle \text{ down to } \langle G, \mathrm{d}X\rangle",
+                "jacobian": r"\text{The Jacobian: vec/Kronecker identities from } \operatorname{vec}"
+                            r"(\mathrm{d}X) \text{ up to } \operatorname{vec}(\mathrm{d}F)",
+                "simplify": r"\text{Simplification}",
+                "hessian": r"\text{Second order: the differential of } \mathrm{d}f \text{ with } "
+                           r"\mathrm{d}X \text{ held fixed}"}
 
 # rules the explanation itself states (the passes' own rules live on the op declarations)
 INNER = Rule("explain.inner-product", "df = <G, dX> = tr(G'*dX)  =>  grad f = G",
@@ -340,11 +348,15 @@ class Explanation:
         if hessian and d.expr.is_scalar:
             with tracing() as t_h:
                 differential(raw, d._dvars)
-            self._add(_differential_steps(t_h, raw, set(), "hessian", full))
+            self._add(_differential_steps(t_h, raw, wrt, "hessian", full))
             self.results.append(("hessian", "d2f", d.second_differential))
             for b in d.wrt:
                 self.results.append(("hessian", f"H[{', '.join(d.hvp_variables.values())}]"
                                      + ("" if len(d.wrt) == 1 else f"_{b}"), d.hvps[b]))
+        # shown section by section, numbered in that order
+        self.steps.sort(key=lambda st: SECTIONS.index(st.section))
+        for k, st in enumerate(self.steps, 1):
+            st.number = k
 
     def _add(self, steps) -> None:
         for s in steps:
@@ -434,13 +446,13 @@ class Explanation:
             results = [r for r in self.results if r[0] == section]
             if not steps and not results:
                 continue
-            rows.append(f"&\\text{{{TITLES[section]}}}")
+            rows.append(f"&{LATEX_TITLES[section]}")
             for s in steps:
                 rule = s.rule.name.replace("_", "\\_")
                 rows.append(f"({s.number})\\quad {s.shown[2]} &= {s.shown[3]} && \\text{{{rule}: }} "
                             f"{s.rule.latex}")
             for _, lhs, e in results:
-                rows.append(f"\\Rightarrow\\quad \\text{{{lhs}}} &= {to_latex(e)}")
+                rows.append(f"\\Rightarrow\\quad {_lhs_latex(lhs)} &= {to_latex(e)}")
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     def _repr_latex_(self) -> str:
@@ -455,6 +467,24 @@ class Explanation:
         return json.dumps({"input": d.text, "wrt": list(d.wrt), "steps": self.as_list(),
                            "results": [{"section": sec, "lhs": lhs, "text": to_text(e), "latex": to_latex(e)}
                                        for sec, lhs, e in self.results]}, indent=2)
+
+
+def _lhs_latex(lhs: str) -> str:
+    """The left-hand side of a result line (``grad_X f``, ``df = <G, dX>, G``...) in LaTeX."""
+    m = re.fullmatch(r"grad_(\w+) f", lhs)
+    if m:
+        return f"\\nabla_{{{latex_name(m.group(1))}}} f"
+    m = re.fullmatch(r"df = <G, d(\w+)>, G", lhs)
+    if m:
+        return f"\\mathrm{{d}}f = \\langle G, \\mathrm{{d}}{latex_name(m.group(1))}\\rangle,\\ G"
+    m = re.fullmatch(r"dvec\(F\)/dvec\((\w+)\)", lhs)
+    if m:
+        return f"\\frac{{\\partial \\operatorname{{vec}} F}}{{\\partial \\operatorname{{vec}} {latex_name(m.group(1))}}}"
+    if lhs in ("df", "dF"):
+        return f"\\mathrm{{d}}{lhs[1]}"
+    if lhs == "d2f":
+        return "\\mathrm{d}^2 f"
+    return "\\text{" + lhs.replace("_", "\\_") + "}"
 
 
 def explain(d, full: bool = False, hessian: bool = False) -> Explanation:
