@@ -65,6 +65,7 @@ HESSIAN = Rule("explain.hessian", "d2f = <dX, H[dX]>, H[V] = d(grad f)[V]",
                r"\mathrm{d}^2 f = \langle \mathrm{d}X, H[\mathrm{d}X]\rangle",
                "Magnus & Neudecker, Ch. 10 (second identification theorem)")
 EXPLAIN_RULES = (INNER, SYMMETRIC, VEC_RESULT, HESSIAN)
+_RESULT_RULES = {"grad": INNER, "dvec": VEC_RESULT, "H": HESSIAN}  # the closing lines' identities
 
 
 @dataclass
@@ -136,8 +137,9 @@ def _after_text(a, join: str = ", ") -> str:
 
 
 def _bare_eye(t: str) -> str:
-    """Display text: ``eye(n)`` read as ``I`` (the sizes are clear on the line)."""
-    return re.sub(r"\beye\([^()]*\)", "I", t)
+    """Display text: ``eye(n)`` read as ``I``, ``ones(n, 1)`` as ``ones`` (the sizes are clear
+    on the line)."""
+    return re.sub(r"\bones\([^()]*\)", "ones", re.sub(r"\beye\([^()]*\)", "I", t))
 
 
 def _p(e: Expr) -> str:
@@ -433,6 +435,9 @@ class Explanation:
                     lines.append(f"        by {s.rule.name}: {s.rule.identity}  [{s.rule.cite}]")
             for _, lhs, e in results:
                 lines.append(f"  => {lhs} = {to_text(e)}")
+                rule = _RESULT_RULES.get(lhs.split("_")[0].split("[")[0].split("(")[0])
+                if rule is not None:
+                    lines.append(f"        by {rule.name}: {rule.identity}  [{rule.cite}]")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
