@@ -51,6 +51,8 @@ class Derivation:
     second_differential, hvp, hvp_variable, hessian : second derivatives of a scalar
         expression by its single ``wrt`` variable (computed on first use)
     steps : every rule applied to get the first-order results, in order (on first use)
+    explain() : those steps as the course writes them, top-down, each with its identity and
+        source (:mod:`matdiff.render.explain`)
 
     >>> d = derive("logdet(X)", wrt="X")
     >>> str(d.gradient), str(d.hvp)

@@ -91,6 +91,7 @@ def main():
       matdiff "trace(X*A*X)" --wrt X
       matdiff "x'*A*x" --wrt x --shape x=n --shape A=n,n
       matdiff "x'*inv(S)*x + logdet(S)" --wrt S --symmetric S --format latex
+      matdiff "det(X)" --wrt X --explain
 
     Undeclared names: capitals are matrices; whether a lowercase name is a scalar or a
     vector is inferred from its use (b in A*x - b is a vector), the convention (a-g and

@@ -41,6 +41,9 @@ def _dims(shape) -> str:
     return ",".join(str(x) for x in shape_to_dims(shape))
 
 
+_FNS: dict = {}  # compiled reference evaluators, shared by the points of one expression
+
+
 class _Point:
     """Random values of the variables (and of dX for each wrt) at concrete sizes."""
 
@@ -61,14 +64,13 @@ class _Point:
             v = random_value(concrete_shape(d.shapes[name], sizes), "any", self.rng,
                              symmetric=name in d.symmetric)
             self.values[dn] = v
-        self._fns = {}
 
     def fn(self, text, extra=None):
         shapes = dict(self.shapes, **(extra or {}))
-        key = (text, tuple(sorted((extra or {}).items())))
-        if key not in self._fns:
-            self._fns[key] = reference_function(text, shapes, sorted(self.symmetric), self.sizes)
-        return self._fns[key]
+        key = (text, tuple(sorted(shapes.items())), tuple(sorted(self.symmetric)), tuple(sorted(self.sizes.items())))
+        if key not in _FNS:
+            _FNS[key] = reference_function(text, shapes, sorted(self.symmetric), self.sizes)
+        return _FNS[key]
 
     def value(self, text, values=None, extra=None):
         with np.errstate(all="ignore"):

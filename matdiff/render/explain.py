@@ -320,6 +320,7 @@ class Explanation:
             df = simplify(raw, factor=False)
         self._add(_simplify_steps(t_s, "simplify", full))
         self.results.append(("differential", "d" + ("f" if d.expr.is_scalar else "F"), df))
+        self.raw = raw if raw is not df else None  # what the transpose pass starts from
         if d.expr.is_scalar:
             with tracing() as t_g:
                 grads, _ = transpose_linear(raw, d.wrt)
@@ -328,8 +329,9 @@ class Explanation:
                 g = grads[name]
                 with tracing() as t_gs:
                     g2 = E.zero(d._shapes[name]) if g is None else simplify(g)
-                if g is not None:
-                    self.results.append(("gradient", f"df = <G, d{name}>, G", g))
+                if g is not None:  # several variables: G_X, the part of df in dX
+                    self.results.append(("gradient", f"df = <G, d{name}>, G" if len(d.wrt) == 1
+                                         else f"G_{name}", g))
                 self._add(_simplify_steps(t_gs, "simplify", full))
                 if name in d.symmetric:
                     s = sym(g2)
@@ -414,6 +416,17 @@ class Explanation:
     def _ref_text(self, st) -> str:
         return "  [" + ", ".join(f"({r.number})" for r in st.refs) + "]" if st.refs else ""
 
+    def _title(self, section: str) -> str:
+        """The section's title, in the variables' names (``<G, dw>``, ``vec(dU)``...)."""
+        wrt = self.derivation.wrt
+        t = TITLES[section]
+        if section == "gradient":
+            target = " + ".join(f"<G_{v}, d{v}>" for v in wrt) if len(wrt) > 1 else f"<G, d{wrt[0]}>"
+            return t.replace("<G, dX>", target)
+        if section in ("jacobian", "hessian"):
+            return t.replace("dX", ", ".join("d" + v for v in wrt))
+        return t
+
     def __str__(self) -> str:
         d = self.derivation
         lines = [f"Explain: {d.text} by {', '.join(d.wrt)}"]
@@ -424,7 +437,9 @@ class Explanation:
             if not steps and not results:
                 continue
             lines.append("")
-            lines.append(TITLES[section] + ":")
+            lines.append(self._title(section) + ":")
+            if section == "gradient" and self.raw is not None:
+                lines.append(f"  (from df as differentiated, before simplification: {to_text(self.raw)})")
             for s in steps:
                 lhs, rhs = s.shown[0], s.shown[1]
                 lines.append(f"  ({s.number}) {lhs} = {rhs}{self._ref_text(s)}")
@@ -436,7 +451,8 @@ class Explanation:
             for _, lhs, e in results:
                 lines.append(f"  => {lhs} = {to_text(e)}")
                 rule = _RESULT_RULES.get(lhs.split("_")[0].split("[")[0].split("(")[0])
-                if rule is not None:
+                if rule is not None and rule.name not in used:
+                    used[rule.name] = 0
                     lines.append(f"        by {rule.name}: {rule.identity}  [{rule.cite}]")
         return "\n".join(lines)
 
@@ -485,6 +501,9 @@ def _lhs_latex(lhs: str) -> str:
     m = re.fullmatch(r"dvec\(F\)/dvec\((\w+)\)", lhs)
     if m:
         return f"\\frac{{\\partial \\operatorname{{vec}} F}}{{\\partial \\operatorname{{vec}} {latex_name(m.group(1))}}}"
+    m = re.fullmatch(r"G_(\w+)", lhs)
+    if m:
+        return f"G_{{{latex_name(m.group(1))}}}"
     if lhs in ("df", "dF"):
         return f"\\mathrm{{d}}{lhs[1]}"
     if lhs == "d2f":
