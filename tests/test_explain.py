@@ -23,8 +23,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from exprgen import KINDS, random_corpus, shapes_for, variables_in
+from exprgen import (
+    KINDS,
+    array_expressions,
+    n_examples,
+    random_corpus,
+    scalar_expressions,
+    shapes_for,
+    variables_in,
+)
 from gradcheck import concrete_shape, declared_in, names_in, random_value
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from reference import reference_function
 from test_cookbook import ALL as COOKBOOK
 
@@ -106,39 +116,39 @@ def _fd(pt, text, names, h=1e-3):
     return (4 * cd(h / 2) - cd(h)) / 3
 
 
-def step_holds(st: ExplainStep, pt: _Point, d) -> tuple[bool, str]:
+def step_holds(step: ExplainStep, pt: _Point, d) -> tuple[bool, str]:
     """Whether both sides of the step agree at the point (and why not)."""
-    before, after = st.texts()
-    if st.relation == "differential":
+    before, after = step.texts()
+    if step.relation == "differential":
         rhs = pt.value(after)
         for h in (1e-3, 1e-4, 1e-5):  # a steep or fast-oscillating function needs a smaller step
             lhs = _fd(pt, before, d.wrt, h)
             if _close(lhs, rhs, 1e-5):
                 return True, ""
         return False, f"d({before}) = {after}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
-    if st.relation == "equal":
+    if step.relation == "equal":
         lhs, rhs = pt.value(before), pt.value(after)
         return _close(lhs, rhs, 1e-8), f"{before} = {after}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
-    if st.relation == "vec":
+    if step.relation == "vec":
         lhs, rhs = pt.value(before), pt.value(after)
         return _close(lhs, rhs, 1e-8), f"{before} = {after}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
-    if st.relation == "inner":
+    if step.relation == "inner":
         lhs, rhs = pt.value(before), pt.value(after)
         if not _close(lhs, rhs, 1e-8):
             return False, f"{before} = {after}: {lhs} vs {rhs}"
         # the same rule applied to a random cotangent C
         from matdiff.core import expr as E
 
-        C = E.var("Cq", st.node.shape)
-        pulled = st.rule(st.node, C, st.index)
-        extra = {"Cq": _dims(st.node.shape)}
-        vals = dict(pt.values, Cq=pt.rng.standard_normal(concrete_shape(shape_to_dims(st.node.shape), pt.sizes)))
+        C = E.var("Cq", step.node.shape)
+        pulled = step.rule(step.node, C, step.index)
+        extra = {"Cq": _dims(step.node.shape)}
+        vals = dict(pt.values, Cq=pt.rng.standard_normal(concrete_shape(shape_to_dims(step.node.shape), pt.sizes)))
         from matdiff.render.explain import _inner_text
 
-        lt, rt = _inner_text(C, st.before), _inner_text(pulled, st.arg)
+        lt, rt = _inner_text(C, step.before), _inner_text(pulled, step.arg)
         lhs, rhs = pt.value(lt, vals, extra), pt.value(rt, vals, extra)
         return _close(lhs, rhs, 1e-8), f"random C: {lt} = {rt}: {lhs} vs {rhs}"
-    assert st.relation in ("normal", "multi"), st.relation
+    assert step.relation in ("normal", "multi"), step.relation
     return True, ""
 
 
@@ -150,18 +160,18 @@ def check_explained(d, kinds=None, sizes=None, seed=0, hessian=False) -> int:
     assert ex.steps or d.expr.op == "const" or not any(n.op == "var" for n in d.expr.walk()) or \
         all(matdiff.core.expr.is_zero(g) for g in (d.gradients if d.expr.is_scalar else d.jacobians).values()), d.text
     checked = 0
-    for st in ex.steps:
-        if st.relation in ("normal", "multi"):  # a multi node: through its outputs' (proj) lines
+    for step in ex.steps:
+        if step.relation in ("normal", "multi"):  # a multi node: through its outputs' (proj) lines
             continue
         msgs = []
         for attempt in range(2):  # a kink or an unlucky point: another point must fail too
-            pt = _Point(d, _sizes_for(d, sizes), kinds, np.random.default_rng(seed + 17 * attempt + st.number))
-            ok, msg = step_holds(st, pt, d)
+            pt = _Point(d, _sizes_for(d, sizes), kinds, np.random.default_rng(seed + 17 * attempt + step.number))
+            ok, msg = step_holds(step, pt, d)
             if ok:
                 break
             msgs.append(msg)
         else:
-            raise AssertionError(f"{d.text!r} by {d.wrt}: step ({st.number}) {st.rule.name} is not an "
+            raise AssertionError(f"{d.text!r} by {d.wrt}: step ({step.number}) {step.rule.name} is not an "
                                  f"equality: {msgs}")
         checked += 1
     return checked
@@ -269,6 +279,20 @@ def test_random_explanations_are_equalities():
         done += 1
     cookbook_and_readme = len(COOKBOOK) + len(README_CASES)
     assert done + cookbook_and_readme >= 200, (done, cookbook_and_readme)
+
+
+@settings(max_examples=n_examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=st.one_of(scalar_expressions(max_depth=4), array_expressions(max_depth=3)), data=st.data())
+def test_hypothesis_explanations_are_equalities(case, data):
+    """The project's Hypothesis strategies: the steps of random explanations hold."""
+    text, with_sym = case
+    names = variables_in(text)
+    wrt = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=min(2, len(names)), unique=True))
+    d = matdiff.derive(text, wrt=wrt, shapes=declared_in(text, shapes_for(with_sym)),
+                       symmetric=names_in(text, ["S"]))
+    pt = _Point(d, {"n": 3, "m": 2}, KINDS, np.random.default_rng(0))
+    if np.all(np.isfinite(pt.value(to_text(d.expr)))):
+        check_explained(d)
 
 
 def test_several_variables_and_hessian():
