@@ -51,6 +51,8 @@ class Derivation:
     second_differential, hvp, hvp_variable, hessian : second derivatives of a scalar
         expression by its single ``wrt`` variable (computed on first use)
     steps : every rule applied to get the first-order results, in order (on first use)
+    explain() : those steps as the course writes them, top-down, each with its identity and
+        source (:mod:`matdiff.render.explain`)
 
     >>> d = derive("logdet(X)", wrt="X")
     >>> str(d.gradient), str(d.hvp)
@@ -130,6 +132,18 @@ class Derivation:
                     again.jacobians  # noqa: B018 (computed for its steps)
             self._steps = steps
         return self._steps
+
+    def explain(self, full: bool = False, hessian: bool = False):
+        """The derivation step by step, top-down, as a course derives it by hand: the
+        differential (outermost operation first), the inner-product moves to the gradient (or
+        the vec/Kronecker identities to the Jacobian), the simplifications, and with
+        ``hessian`` the second differential. Every line names its rule, identity and source.
+        ``full``: every rule application (constructor normal forms included). Returns an
+        :class:`~matdiff.render.explain.Explanation` (``.steps``; ``str`` is the text, in
+        Jupyter it shows as aligned LaTeX)."""
+        from .render.explain import explain
+
+        return explain(self, full=full, hessian=hessian)
 
     # ------------------------------------------------------------------ views
     @property

@@ -52,6 +52,25 @@ class _DefaultGroup(click.Group):
         return rest
 
 
+def _explain_option(f):
+    return click.option("--explain", "explain", is_flag=False, flag_value="steps", default=None,
+                        type=click.Choice(["steps", "full"]), metavar="[=full]",
+                        help="Show the derivation step by step (differential, inner-product moves to "
+                             "the gradient or vec identities to the Jacobian, simplifications), each "
+                             "line with its rule, identity and source; --explain=full: every rule "
+                             "application.")(f)
+
+
+def render_explanation(d, fmt: str, full: bool = False, hessian: bool = False) -> str:
+    """``--explain``: the step-by-step derivation as text, aligned LaTeX or a JSON list of steps."""
+    ex = d.explain(full=full, hessian=hessian)
+    if fmt == "json":
+        return ex.to_json()
+    if fmt == "latex":
+        return ex.latex()
+    return str(ex)
+
+
 def _common(f):
     f = click.option("--symmetric", "symmetric", multiple=True, metavar="S",
                      help="Mark a matrix variable symmetric (repeatable).")(f)
@@ -72,6 +91,7 @@ def main():
       matdiff "trace(X*A*X)" --wrt X
       matdiff "x'*A*x" --wrt x --shape x=n --shape A=n,n
       matdiff "x'*inv(S)*x + logdet(S)" --wrt S --symmetric S --format latex
+      matdiff "det(X)" --wrt X --explain
 
     Undeclared names: capitals are matrices; whether a lowercase name is a scalar or a
     vector is inferred from its use (b in A*x - b is a vector), the convention (a-g and
@@ -129,7 +149,8 @@ def _run(fn, json_errors: bool = False):
 @click.option("--hessian", "hessian", is_flag=True,
               help="Also print the second differential d2f, the Hessian-vector product H[V] and the "
                    "Hessian matrix on vec(X) (scalar expression, one --wrt).")
-def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
+@_explain_option
+def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian, explain):
     """Differentiate EXPRESSION: its differential and gradient (or Jacobian).
 
     Example: matdiff "det(A)" --wrt A
@@ -138,7 +159,9 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
 
     def go():
         d = _derive(expression, wrt, shapes, symmetric)
-        if hessian:
+        if explain:
+            click.echo(render_explanation(d, fmt, full=explain == "full", hessian=hessian))
+        elif hessian:
             click.echo(render_second_order(d, fmt))
         else:
             click.echo(render(d, fmt))
@@ -252,7 +275,8 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
 @click.option("--directions", default=5, show_default=True, type=click.IntRange(1, 1000),
               help="Number of random directions.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
-def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, directions, seed):
+@_explain_option
+def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, directions, seed, explain):
     """Check the derivative (and optionally hand-derived claims) by finite differences.
 
     Finite differences are extrapolated to step 0 with an error estimate (truncation and
@@ -283,11 +307,15 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, di
 
     def go():
         d = _derive(expression, wrt, shapes, symmetric)
-        return d.check(sizes=sizes, directions=directions, seed=seed, claim=list(claim) or None,
-                       steps=steps, hessian=hessian)
+        res = d.check(sizes=sizes, directions=directions, seed=seed, claim=list(claim) or None,
+                      steps=steps, hessian=hessian)
+        text = render_explanation(d, "text", full=explain == "full", hessian=hessian) if explain else None
+        return res, text
 
-    res = _run(go)
+    res, text = _run(go)
     click.echo(str(res))
+    if text is not None:  # the correct derivation next to the verdict
+        click.echo("\nThe correct derivation:\n" + text)
     sys.exit(0 if res.ok else (4 if res.inconclusive else 1))
 
 
