@@ -256,6 +256,8 @@ def test_readme_explanations_are_equalities(text, wrt, shapes, sym):
     kinds = {"X": "wc"} if re.search(r"\b(inv|det|logdet|solve)\(", text) else {}
     if "logdet" in text or "log(det" in text or "chol(" in text or "sqrtm" in text:
         kinds = {n: "spd" for n in d.shapes if len(d.shapes[n]) == 2}
+    if "sqrt(" in text:  # sqrt(lambda): its scalars in sqrt's domain
+        kinds.update({n: "pos" for n in d.shapes if len(d.shapes[n]) == 0})
     check_explained(d, kinds, hessian=d.expr.is_scalar and len(d.wrt) == 1)
 
 
