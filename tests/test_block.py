@@ -238,3 +238,19 @@ def test_generated_code_checks_and_solves_sizes_that_are_sums():
     x, y, W, v = rng.standard_normal(2), rng.standard_normal(3), rng.standard_normal((5, 4)), rng.standard_normal(4)
     val, g = f(x=x, y=y, W=W, v=v)
     assert np.isclose(val, np.concatenate([x, y]) @ W @ v)
+
+
+# ---------------------------------------------------------------------------- issue 10's "done when"
+MATRIXCALCULUS_EXAMPLES = [
+    ("0.5*x'*A*x", "x"), ("A*exp(x)", "x"), ("sin(x)'*y", "x"), ("(y.*v)'*x", "x"), ("a^b", "a"),
+    ("norm1(A*x-y)", "x"), ("norm2(A*x-y)^2", "x"), ("sum(log(exp(-y.*(X*w)) + vector(1)))", "w"),
+    ("tr(A*X'*B*X*C)", "X"), ("log(det(inv(X)))", "X"), ("x'*A*x + c*sin(y)'*x", "x"),
+]
+
+
+@pytest.mark.parametrize("text,wrt", MATRIXCALCULUS_EXAMPLES, ids=[t for t, _ in MATRIXCALCULUS_EXAMPLES])
+def test_matrixcalculus_org_examples_run_as_typed(text, wrt):
+    """matrixcalculus.org's own example inputs, typed exactly, with nothing declared: each is
+    derived and its derivative agrees with finite differences."""
+    d = matdiff.derive(text, wrt=wrt)
+    assert d.check().ok
