@@ -381,3 +381,21 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
 def reference_value(text: str, shapes: Mapping, symmetric, values: Mapping, sizes: Mapping[str, int]):
     """Evaluate ``text`` once from its syntax tree (see :func:`reference_function`)."""
     return reference_function(text, shapes, symmetric, sizes)(values)
+
+
+def reference_gradient(text: str, shapes: Mapping, values: Mapping, sizes: Mapping[str, int], wrt: str,
+                       h: float = 1e-5) -> np.ndarray:
+    """Central differences of the scalar ``text`` by each entry of ``wrt``, from the syntax-tree
+    evaluator alone (no matdiff construction is trusted); the shape of ``values[wrt]``."""
+    f = reference_function(text, shapes, (), sizes)
+
+    def value(v):
+        return float(np.asarray(f(v)).reshape(()))
+
+    X = np.asarray(values[wrt], dtype=float)
+    out = np.zeros(X.shape)
+    for idx in np.ndindex(X.shape):
+        E = np.zeros(X.shape)
+        E[idx] = h
+        out[idx] = (value({**values, wrt: X + E}) - value({**values, wrt: X - E})) / (2 * h)
+    return out
