@@ -564,7 +564,7 @@ def render_derivation(d, second_order: bool = False) -> str:
     ``second_order`` also d2f, the Hessian-vector products and the Hessian (by blocks)."""
     lines = [f"expression    {to_text(d.expr)}",
              f"shapes        {d.shape_text()}",
-             f"differential  d({to_text(d.expr)}) = {to_text(d.differential)}"]
+             f"differential  d({to_text(d.expr)}) = {_differential_text(d.differential)}"]
     if d.expr.is_scalar:
         for n, g in d.gradients.items():
             note = ""
@@ -582,6 +582,16 @@ def render_derivation(d, second_order: bool = False) -> str:
     if second_order:
         lines += _second_order_lines(d)
     return "\n".join(lines)
+
+
+def _differential_text(df: Expr) -> str:
+    """The differential as text with one spelling of the identity per result: ``I`` bare when
+    the sizes are determined with each ``dX`` read as shaped like ``X`` (as the shapes line
+    says), so that the gradient's ``I`` and the differential's agree; ``eye(n)`` otherwise."""
+    primal = E.substitute(df, {n: E.var(n.attr[0], n.shape) for n in df.walk() if n.op == "dvar"})
+    if sizes_determined(primal):
+        return TextPrinter(explicit=False)(df)
+    return to_text(df)
 
 
 def _second_order_lines(d) -> list:
