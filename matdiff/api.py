@@ -75,6 +75,8 @@ class Derivation:
         self.inferred: dict = dict(parsed.inferred)
         #: one line per choice the naming convention made between readings that differ
         self.notes: list = list(parsed.notes)
+        #: the user's named intermediates ({value: name}, from ``h = ...; f(h)``), kept in results
+        self.names: dict = dict(parsed.names)
         from .ops.registry import kink_notes
 
         self.notes += kink_notes(self.expr)  # nonsmooth functions: their derivative at the kink

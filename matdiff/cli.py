@@ -129,7 +129,9 @@ def _run(fn, json_errors: bool = False):
 @click.option("--hessian", "hessian", is_flag=True,
               help="Also print the second differential d2f, the Hessian-vector product H[V] and the "
                    "Hessian matrix on vec(X) (scalar expression, one --wrt).")
-def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
+@click.option("--no-names", "no_names", is_flag=True,
+              help="Print results in full, without named intermediates (where s1 = ...).")
+def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian, no_names):
     """Differentiate EXPRESSION: its differential and gradient (or Jacobian).
 
     Example: matdiff "det(A)" --wrt A
@@ -138,10 +140,7 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian):
 
     def go():
         d = _derive(expression, wrt, shapes, symmetric)
-        if hessian:
-            click.echo(render_second_order(d, fmt))
-        else:
-            click.echo(render(d, fmt))
+        click.echo(_renderer(fmt)(d, second_order=hessian, names=not no_names))
 
     _run(go, json_errors=fmt == "json")
 

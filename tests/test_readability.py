@@ -62,3 +62,91 @@ def test_hessian_of_a_vector_function_has_no_kron():
     H = str(d.hessian)
     assert "kron" not in H and "vec" not in H, H
     assert H == "exp(x'*A*x)*(A + A' + (A + A')*x*x'*(A + A'))"
+
+
+# ---------------------------------------------------------------------------- named intermediates
+
+from click.testing import CliRunner  # noqa: E402
+
+from matdiff.cli import main  # noqa: E402
+from matdiff.core.errors import MatdiffError  # noqa: E402
+from matdiff.lang.parsing import parse_full  # noqa: E402
+from matdiff.render.names import choose_names, where_text  # noqa: E402
+
+LOGLOSS = "sum(log(1 + exp(-y .* (X*w))))"
+NET3 = "sum((W3*tanh(W2*tanh(W1*x)) - y).^2)"
+
+
+def cli(*args) -> str:
+    r = CliRunner().invoke(main, list(args))
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def reparse(text: str, d) -> object:
+    return parse_full(text, dict(d.shapes), d.symmetric).expr
+
+
+def test_logistic_hessian_names_the_sigmoid_and_reads_back():
+    d = matdiff.derive(LOGLOSS, "w")
+    nm = choose_names([d.gradient, d.hvp, d.hessian])
+    text = where_text(d.hessian, nm)
+    assert text == "X'*diag(s1 .* y.^2 .* (1 - s1))*X where s1 = sigmoid(-y .* (X*w))"
+    assert reparse(text, d) is d.hessian  # the where form parses back to the same expression
+    out = cli("derive", LOGLOSS, "--wrt", "w", "--hessian")
+    assert "H = X'*diag(s1 .* y.^2 .* (1 - s1))*X" in out and "where         s1 = sigmoid(-y .* (X*w))" in out
+    plain = cli("derive", LOGLOSS, "--wrt", "w", "--hessian", "--no-names")
+    assert "where" not in plain and "H = X'*diag(sigmoid(-y .* (X*w)) .* y.^2" in plain
+
+
+def test_three_layer_network_shows_each_layer_once():
+    out = cli("derive", NET3, "--wrt", "W1", "--wrt", "W2", "--wrt", "W3")
+    results = out.split("gradient", 1)[1]
+    assert results.count("tanh(W2*tanh(W1*x))") == 1, out
+    d = matdiff.derive(NET3, ["W1", "W2", "W3"])
+    gs = list(d.gradients.values())
+    nm = choose_names(gs)
+    for g in gs:
+        assert reparse(where_text(g, nm), d) is g
+
+
+def test_generated_names_do_not_collide_with_user_names():
+    d = matdiff.derive("sum(log(1 + exp(-s1 .* (X*w))))", "w", {"s1": "n"})
+    nm = choose_names([d.gradient, d.hessian], taken=d.variables)
+    assert "s1" not in nm.values() and nm
+    text = where_text(d.hessian, nm)
+    assert reparse(text, d) is d.hessian
+
+
+def test_json_and_latex_show_the_definitions():
+    import json
+
+    out = json.loads(cli("derive", LOGLOSS, "--wrt", "w", "--hessian", "--format", "json"))
+    assert out["named"]["definitions"][0]["name"] == "s1"
+    assert out["named"]["definitions"][0]["text"] == "sigmoid(-y .* (X*w))"
+    assert out["hessian"]["text"].startswith("X'*diag(sigmoid(")  # the plain form stays
+    tex = cli("derive", LOGLOSS, "--wrt", "w", "--hessian", "--format", "latex")
+    assert "\\text{where}\\quad \\begin{aligned} s_{1} &= \\sigma" in tex
+    assert "H = X^{T} \\operatorname{diag}\\left(s_{1}" in tex
+
+
+@pytest.mark.parametrize("text", [
+    "h = tanh(W1*x + b1); sum((W2*h - y).^2)",
+    "sum((W2*h - y).^2) where h = tanh(W1*x + b1)",
+])
+def test_user_names_are_kept_in_results(text):
+    d = matdiff.derive(text, ["W1", "W2"])
+    plain = matdiff.derive("sum((W2*tanh(W1*x + b1) - y).^2)", ["W1", "W2"])
+    assert d.expr is plain.expr and d.gradients == plain.gradients  # the same derivation
+    out = cli("derive", text, "--wrt", "W1", "--wrt", "W2")
+    assert "df/dW1 = 2*((W2'*(W2*h - y)) .* (1 - h.^2))*x'" in out
+    assert "df/dW2 = 2*(W2*h - y)*h'" in out
+    assert "where         h = tanh(b1 + W1*x)" in out
+
+
+def test_bindings_chain_and_bad_bindings_are_clear_errors():
+    d = matdiff.derive("a = W1*x; h = tanh(a); sum(h .* h)", "W1")
+    assert d.expr is matdiff.derive("sum(tanh(W1*x) .* tanh(W1*x))", "W1").expr
+    for bad in ["h = tanh(x); h = x; sum(h)", "h = tanh(x);", "2 = x; sum(x)", "h tanh(x); sum(h)"]:
+        with pytest.raises(MatdiffError):
+            matdiff.derive(bad, "x")
