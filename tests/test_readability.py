@@ -150,3 +150,18 @@ def test_bindings_chain_and_bad_bindings_are_clear_errors():
     for bad in ["h = tanh(x); h = x; sum(h)", "h = tanh(x);", "2 = x; sum(x)", "h tanh(x); sum(h)"]:
         with pytest.raises(MatdiffError):
             matdiff.derive(bad, "x")
+
+
+def test_user_names_in_generated_code():
+    import numpy as np
+
+    d = matdiff.derive("h = tanh(W1*x + b1); sum((W2*h - y).^2)", ["W1", "W2"])
+    src = d.numpy_source()
+    assert "    h = np.tanh(" in src, src
+    plain = matdiff.derive("sum((W2*tanh(W1*x + b1) - y).^2)", ["W1", "W2"])
+    rng = np.random.default_rng(3)
+    args = dict(W2=rng.standard_normal((3, 4)), W1=rng.standard_normal((4, 2)), x=rng.standard_normal(2),
+                b1=rng.standard_normal(4), y=rng.standard_normal(3))
+    v1, g1 = d.to_numpy()(**args)
+    v2, g2 = plain.to_numpy()(**args)
+    assert np.isclose(v1, v2) and all(np.allclose(g1[k], g2[k]) for k in ("W1", "W2"))
