@@ -165,3 +165,18 @@ def test_user_names_in_generated_code():
     v1, g1 = d.to_numpy()(**args)
     v2, g2 = plain.to_numpy()(**args)
     assert np.isclose(v1, v2) and all(np.allclose(g1[k], g2[k]) for k in ("W1", "W2"))
+
+
+def test_long_trace_chain_shares_pieces_and_reads_back():
+    from matdiff.render.names import flatten_unnamed, share_chains
+
+    k = 16
+    shapes = {"X": "n,n", **{f"A{i}": "n,n" for i in range(1, k + 1)}}
+    d = matdiff.derive("tr(" + "*".join(f"X*A{i}" for i in range(1, k + 1)) + ")", "X", shapes)
+    g = d.gradient
+    disp, pieces = share_chains([g])
+    nm = choose_names([disp[g]], pieces=pieces)
+    (G,), nm = flatten_unnamed([disp[g]], nm)
+    text = where_text(G, nm)
+    assert len(text) < 0.6 * len(str(g))
+    assert reparse(text, d) is g

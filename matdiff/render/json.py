@@ -47,10 +47,10 @@ def named_dict(d, second_order: bool = False) -> dict:
     [{"name", "text", "latex"}]}`` (see :mod:`matdiff.render.names`)."""
     from .names import definition_exprs, result_names, to_latex_named, to_text_named
 
-    nm, shown = result_names(d, second_order)
+    nm, shown, display = result_names(d, second_order)
     defs = definition_exprs(shown, nm)
     return {
-        "results": {to_text(e): to_text_named(e, nm)[0] for e in shown},
+        "results": {to_text(e): to_text_named(f, nm)[0] for e, f in display.items()},
         "definitions": [{"name": n, "text": to_text_named(v, {k: m for k, m in nm.items() if k is not v})[0],
                          "latex": to_latex_named(v, nm, own=v)} for n, v in defs],
     }

@@ -252,10 +252,10 @@ def render_derivation(d, second_order: bool = False, names: bool = True) -> str:
         return "\n".join(lines)
     from .names import latex_where, result_names, to_latex_named
 
-    nm, shown = result_names(d, second_order)
+    nm, shown, display = result_names(d, second_order)
     if not nm:
         return "\n".join(lines)
-    named = {to_latex(e): to_latex_named(e, nm) for e in shown}
+    named = {to_latex(e): to_latex_named(f, nm) for e, f in display.items()}
     lines = [_replace_tail(line, named) for line in lines]
     return "\n".join([*lines, latex_where(shown, nm)])
 

@@ -36,7 +36,7 @@ def _occurrences(roots, cut) -> dict:
     return occ
 
 
-def choose_names(exprs, user: dict | None = None, taken=()) -> dict:
+def choose_names(exprs, user: dict | None = None, taken=(), pieces=frozenset()) -> dict:
     """``{node: name}`` for the results ``exprs``: the user's names of values that occur, then
     generated names for repeated subexpressions, longest saving first."""
     user = dict(user or {})
@@ -44,7 +44,24 @@ def choose_names(exprs, user: dict | None = None, taken=()) -> dict:
     names = {v: n for v, n in user.items() if v in present and v not in exprs}
     used = set(taken) | set(user.values()) | {n.attr[0] for n in present if n.op in ("var", "dvar")}
     counter = 0
-    while len(names) < MAX_NAMES:
+    if pieces:  # shared pieces of long products (share_chains): named where they repeat, in one pass
+        occ = _occurrences(list(exprs), set())
+        for v in E.postorder(list(exprs)):
+            if v in pieces and occ.get(v, 0) >= 2:
+                counter += 1
+                while f"s{counter}" in used:
+                    counter += 1
+                names[v] = f"s{counter}"
+                used.add(f"s{counter}")
+        # a piece too short to be worth its definition goes back into the pieces around it
+        occ = _occurrences(list(exprs), set(names))
+        for v in E.postorder(list(exprs)):
+            if v in pieces and v in names:
+                k, size = occ.get(v, 0), len(_printer(v, names, own=v)(v))
+                if (k - 1) * size - 2 * k < MIN_GAIN:
+                    del names[v]
+    generic = len(names)
+    while len(names) < generic + MAX_NAMES:
         occ = _occurrences(list(exprs), set(names))
         best, gain = None, 0
         for node, k in occ.items():
@@ -62,11 +79,15 @@ def choose_names(exprs, user: dict | None = None, taken=()) -> dict:
             counter += 1
         names[best] = f"s{counter}"
         used.add(f"s{counter}")
-    # generated names numbered in the order their definitions are printed (inner first)
-    generated = [v for v in E.postorder(list(names)) if v in names and v not in user]
-    fresh = iter(sorted((names[v] for v in generated), key=lambda n: int(n[1:])))
+    # generated names numbered s1, s2, ... in the order their definitions are printed
+    generated = [v for v in E.postorder(list(exprs)) if v in names and v not in user]
+    free = set(taken) | set(user.values()) | {n.attr[0] for n in present if n.op in ("var", "dvar")}
+    i = 0
     for v in generated:
-        names[v] = next(fresh)
+        i += 1
+        while f"s{i}" in free:
+            i += 1
+        names[v] = f"s{i}"
     return names
 
 
@@ -101,14 +122,22 @@ def where_text(e: Expr, names: dict) -> str:
 
 
 def result_names(d, second_order: bool = False) -> tuple:
-    """``(names, shown)`` of a derivation: the names its results print with (the user's
-    and generated ones) and the expressions whose definitions are listed."""
+    """``(names, shown, display)`` of a derivation: the names its results print with (the
+    user's and generated ones), the display forms whose definitions are listed, and
+    ``{result: display form}`` (long products share pieces, :func:`share_chains`)."""
     user = dict(getattr(d, "names", {}) or {})
     results = list(d.gradients.values()) if d.expr.is_scalar else list(d.jacobians.values())
     if second_order:
         results += list(d.hvps.values()) + list(d.hessians.values())
-    nm = choose_names(results, user, taken=d.variables)
-    return nm, ([d.expr, d.differential, *results] if user else results)
+    disp, pieces = share_chains(results)
+    shown = [disp.get(r, r) for r in results]
+    nm = choose_names(shown, user, taken=d.variables, pieces=pieces)
+    flat, nm = flatten_unnamed(shown, nm)
+    display = {r: f for r, f in zip(results, flat)}
+    if user:
+        display[d.expr], display[d.differential] = d.expr, d.differential
+        flat = [d.expr, d.differential, *flat]
+    return nm, flat, display
 
 
 def definition_exprs(exprs, names: dict) -> list:
@@ -121,7 +150,7 @@ def definition_exprs(exprs, names: dict) -> list:
             if node in names and node is not e and node not in needed:
                 needed.add(node)
                 stack.append(node)
-    return [(names[v], v) for v in E.postorder(list(needed)) if v in needed]
+    return [(names[v], v) for v in E.postorder(list(exprs)) if v in needed]
 
 
 def to_latex_named(e: Expr, names: dict, own: Expr | None = None) -> str:
@@ -146,3 +175,86 @@ def latex_where(exprs, names: dict) -> str:
         return ""
     rows = " \\\\ ".join(f"{latex_name(n)} &= {to_latex_named(v, names, own=v)}" for n, v in defs)
     return f"\\text{{where}}\\quad \\begin{{aligned}} {rows} \\end{{aligned}}"
+
+
+# ---------------------------------------------------------------------------- shared chain pieces
+
+MIN_CHAIN = 4  # products with fewer matrix factors are left alone
+
+
+def share_chains(exprs) -> tuple:
+    """``({result: display form}, pieces)``: long matrix products of the results rewritten so that an
+    adjacent pair of factors repeated across them is one node (a product ``A*B`` of two
+    factors, itself possibly such a pair), most frequent pair first, while a pair saves at
+    least :data:`MIN_GAIN` characters (greedy pair compression, Re-Pair). The display forms
+    print (and, with their names, parse back) to the same expressions; the pieces are named
+    by :func:`choose_names` as repeated subexpressions. The rotations of one long product
+    (the gradient of ``tr(X*A1*X*A2*...*X*Ak)``) share their pieces: the printed size
+    grows about as k log k instead of k^2."""
+    chains: dict = {}  # mul node -> [scalars, factors]
+    for node in E.postorder(list(exprs)):
+        if node.op == "mul":
+            c, s, ch = E.factors(node)
+            if len(ch) >= MIN_CHAIN:
+                chains[node] = ([E.const(c)] if c != 1 else []) + s, list(ch)
+    if len(chains) < 2:
+        return {}, set()
+    made = False
+    every: set = set()
+    changed = True
+    while changed:  # one round pairs up each chain left to right: about log(length) rounds
+        changed = False
+        count: dict = {}
+        for _, ch in chains.values():
+            for i in range(len(ch) - 1):
+                count[(ch[i], ch[i + 1])] = count.get((ch[i], ch[i + 1]), 0) + 1
+        pieces: dict = {}
+        for _, ch in chains.values():
+            out, i = [], 0
+            while i < len(ch):
+                if i + 1 < len(ch) and count[(ch[i], ch[i + 1])] >= 2:
+                    a, b = ch[i], ch[i + 1]
+                    piece = pieces.get((a, b))
+                    if piece is None:
+                        piece = pieces[(a, b)] = E.Expr("mul", (a, b), (a.rows, b.cols))
+                    out.append(piece)
+                    i += 2
+                else:
+                    out.append(ch[i])
+                    i += 1
+            if len(out) < len(ch):
+                ch[:] = out
+                changed = True
+        made = made or changed
+        every.update(pieces.values())
+    if not made:
+        return {}, set()
+    new: dict = {}
+    for node in E.postorder(list(exprs)):
+        if node in chains:
+            s, ch = chains[node]
+            parts = tuple(s) + tuple(new.get(f, f) for f in ch)
+            new[node] = parts[0] if len(parts) == 1 else E.Expr("mul", parts, node.shape)
+        elif node.args and any(a in new for a in node.args):
+            new[node] = E.Expr(node.op, tuple(new.get(a, a) for a in node.args), node.shape, node.attr)
+    return {e: new[e] for e in exprs if e in new}, every
+
+
+def flatten_unnamed(exprs, names: dict) -> tuple:
+    """``(exprs, names)`` with every product piece of :func:`share_chains` that got no name
+    spliced back into the product around it (so it prints without parentheses)."""
+    new: dict = {}
+    for node in E.postorder(list(exprs)):
+        if not node.args:
+            continue
+        args = []
+        for a in node.args:
+            b = new.get(a, a)
+            if node.op == "mul" and b.op == "mul" and a not in names and not b.is_scalar \
+                    and not any(x.is_scalar for x in b.args):
+                args.extend(b.args)
+            else:
+                args.append(b)
+        if tuple(args) != node.args:
+            new[node] = E.Expr(node.op, tuple(args), node.shape, node.attr)
+    return [new.get(e, e) for e in exprs], {new.get(v, v): n for v, n in names.items()}

@@ -568,12 +568,13 @@ def render_derivation(d, second_order: bool = False, names: bool = True) -> str:
     result with those definitions reads back as ``G where s1 = ..., s2 = ...``."""
     from .names import _printer, definitions, result_names
 
-    nm, shown = result_names(d, second_order) if names else ({}, [])
+    nm, shown, display = result_names(d, second_order) if names else ({}, [], {})
     user = dict(getattr(d, "names", {}) or {}) if names else {}
 
     def show(e: Expr) -> str:
         if not nm:
             return to_text(e)
+        e = display.get(e, e)
         return nm[e] if e in nm else _printer(e, nm)(e)
 
     expr_text = to_text(d.expr) if not user else show(d.expr)
