@@ -180,3 +180,21 @@ def test_long_trace_chain_shares_pieces_and_reads_back():
     text = where_text(G, nm)
     assert len(text) < 0.6 * len(str(g))
     assert reparse(text, d) is g
+
+
+def test_trace_chain_gradient_prints_in_linear_size():
+    from matdiff.render.text import render_derivation
+
+    sizes = {}
+    for k in (32, 64):
+        shapes = {"X": "n,n", **{f"A{i}": "n,n" for i in range(1, k + 1)}}
+        d = matdiff.derive("tr(" + "*".join(f"X*A{i}" for i in range(1, k + 1)) + ")", "X", shapes)
+        out = render_derivation(d)
+        sizes[k] = len(out[out.index("gradient"):])
+        assert sizes[k] < 0.5 * len(str(d.gradient))
+        # the gradient line with its definitions reads back as the gradient
+        lines = out[out.index("gradient"):].splitlines()
+        g = lines[0].split(" = ", 1)[1]
+        defs = " ".join(line.strip().removeprefix("where").strip() for line in lines[1:])
+        assert reparse(f"{g} where {defs}", d) is d.gradient
+    assert sizes[64] < 2.3 * sizes[32]  # about linear: twice k, about twice the text

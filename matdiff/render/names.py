@@ -17,6 +17,7 @@ from .text import P_ATOM, TextPrinter, sizes_determined, to_text
 MIN_CHARS = 12  # a repeated subexpression shorter than this is printed in place
 MIN_GAIN = 24  # characters a name must save (its repeats less the names) to be worth a definition
 MAX_NAMES = 26
+PACK = 8  # more definitions than this are printed several a line, comma-separated
 _LEAVES = ("var", "dvar", "const", "eye", "ones", "zero", "bcast")
 
 
@@ -36,7 +37,7 @@ def _occurrences(roots, cut) -> dict:
     return occ
 
 
-def choose_names(exprs, user: dict | None = None, taken=(), pieces=frozenset()) -> dict:
+def choose_names(exprs, user: dict | None = None, taken=(), pieces=frozenset(), prune: bool = True) -> dict:
     """``{node: name}`` for the results ``exprs``: the user's names of values that occur, then
     generated names for repeated subexpressions, longest saving first."""
     user = dict(user or {})
@@ -55,7 +56,7 @@ def choose_names(exprs, user: dict | None = None, taken=(), pieces=frozenset()) 
                 used.add(f"s{counter}")
         # a piece too short to be worth its definition goes back into the pieces around it
         occ = _occurrences(list(exprs), set(names))
-        for v in E.postorder(list(exprs)):
+        for v in E.postorder(list(exprs)) if prune else ():
             if v in pieces and v in names:
                 k, size = occ.get(v, 0), len(_printer(v, names, own=v)(v))
                 if (k - 1) * size - 2 * k < MIN_GAIN:
@@ -129,10 +130,21 @@ def result_names(d, second_order: bool = False) -> tuple:
     results = list(d.gradients.values()) if d.expr.is_scalar else list(d.jacobians.values())
     if second_order:
         results += list(d.hvps.values()) + list(d.hessians.values())
-    disp, pieces = share_chains(results)
-    shown = [disp.get(r, r) for r in results]
-    nm = choose_names(shown, user, taken=d.variables, pieces=pieces)
-    flat, nm = flatten_unnamed(shown, nm)
+    best = None
+    for sharer in (None, share_chains, share_cycle):  # the shortest printed form wins
+        disp, pieces = sharer(results) if sharer is not None else ({}, set())
+        if sharer is not None and not disp:
+            continue
+        shown = [disp.get(r, r) for r in results]
+        nm = choose_names(shown, user, taken=d.variables, pieces=pieces, prune=sharer is not share_cycle)
+        flat, nm = flatten_unnamed(shown, nm)
+        # a definition costs a line of the where block: label column, "name = ", its value
+        # the results, and the where block as printed (a label column of 14 a line)
+        size = sum(len(to_text_named(f, nm)[0]) for f in flat) + sum(
+            len(line) + 15 for line in where_lines(definitions(flat, nm)))
+        if best is None or size < best[0]:
+            best = (size, flat, nm)
+    _, flat, nm = best
     display = {r: f for r, f in zip(results, flat)}
     if user:
         display[d.expr], display[d.differential] = d.expr, d.differential
@@ -258,3 +270,111 @@ def flatten_unnamed(exprs, names: dict) -> tuple:
         if tuple(args) != node.args:
             new[node] = E.Expr(node.op, tuple(args), node.shape, node.attr)
     return [new.get(e, e) for e in exprs], {new.get(v, v): n for v, n in names.items()}
+
+
+# ---------------------------------------------------------------------------- windows of one cycle
+
+
+def _cycle_of(chains: list):
+    """``(W, offsets)`` when every chain (equal lengths) is a window of one cyclic word W
+    (the cyclic rotations of a product, as in the gradient of a long trace), else None."""
+    L = len(chains[0])
+    base = chains[0]
+    seq = list(base)
+    offsets = {0: 0}
+    todo = list(range(1, len(chains)))
+    pos = 0  # offset of `cur` in seq
+    cur = base
+    while todo:
+        best = None
+        for j in todo:
+            c = chains[j]
+            for d in range(1, L):
+                if c[:L - d] == cur[d:]:
+                    if best is None or d < best[1]:
+                        best = (j, d)
+                    break
+        if best is None:
+            return None
+        j, d = best
+        pos += d
+        seq += chains[j][L - d:]
+        offsets[j] = pos
+        cur = chains[j]
+        todo.remove(j)
+    # the smallest period N >= L of seq (the word wraps around)
+    for N in range(L, len(seq) + 1):
+        if all(seq[i] is seq[i - N] for i in range(N, len(seq))):
+            W = seq[:N]
+            offs = [offsets[i] % N for i in range(len(chains))]
+            return W, offs
+    return None
+
+
+def share_cycle(exprs) -> tuple:
+    """``({result: display form}, pieces)`` like :func:`share_chains`, for results whose long
+    products are windows of one cyclic word W: each window that wraps is
+    ``S_s * P_e`` with the suffixes ``S_s = W[s]*S_(s+1)`` and prefixes ``P_e = P_(e-1)*W[e-1]``
+    of W defined once each, so k windows of length about k print in size linear in k."""
+    chains: dict = {}
+    for node in E.postorder(list(exprs)):
+        if node.op == "mul":
+            c, s, ch = E.factors(node)
+            if len(ch) >= MIN_CHAIN and not s and c == 1:
+                chains[node] = ch
+    groups: dict = {}
+    for node, ch in chains.items():
+        groups.setdefault(len(ch), []).append(node)
+    pieces: set = set()
+    new: dict = {}
+    for nodes in groups.values():
+        if len(nodes) < 3:
+            continue
+        found = _cycle_of([chains[n] for n in nodes])
+        if found is None:
+            continue
+        W, offs = found
+        N, L = len(W), len(chains[nodes[0]])
+        suffix: dict = {N - 1: W[N - 1]}
+        for s in range(N - 2, -1, -1):
+            suffix[s] = E.Expr("mul", (W[s], suffix[s + 1]), (W[s].rows, W[-1].cols))
+        prefix: dict = {1: W[0]}
+        for e in range(2, N + 1):
+            prefix[e] = E.Expr("mul", (prefix[e - 1], W[e - 1]), (W[0].rows, W[e - 1].cols))
+        for n, s in zip(nodes, offs):
+            if s + L > N:  # wraps: W[s:] then W[:e]
+                e = s + L - N
+                new[n] = E.Expr("mul", (suffix[s], prefix[e]), n.shape)
+            elif s + L == N:
+                new[n] = suffix[s]
+            elif s == 0:
+                new[n] = prefix[L]
+        pieces.update(suffix.values())
+        pieces.update(prefix.values())
+    if not new:
+        return {}, set()
+    out: dict = {}
+    for node in E.postorder(list(exprs)):
+        if node in new:
+            out[node] = new[node]
+        elif node.args and any(a in out for a in node.args):
+            out[node] = E.Expr(node.op, tuple(out.get(a, a) for a in node.args), node.shape, node.attr)
+    pieces -= {W_ for W_ in pieces if not W_.args or W_.op != "mul"}
+    return {e: out[e] for e in exprs if e in out}, pieces
+
+
+def where_lines(defs, width: int = 96) -> list:
+    """The where block's lines: one definition a line, or for more than :data:`PACK` several
+    a line, comma-separated (as ``G where a = ..., b = ...`` reads)."""
+    items = [f"{n} = {v}" for n, v in defs]
+    if len(items) <= PACK:
+        return items
+    lines, cur = [], ""
+    for it in items:
+        if cur and len(cur) + len(it) + 2 > width:
+            lines.append(cur + ",")
+            cur = it
+        else:
+            cur = f"{cur}, {it}" if cur else it
+    lines.append(cur)
+    return lines

@@ -566,7 +566,7 @@ def render_derivation(d, second_order: bool = False, names: bool = True) -> str:
     ``names``: repeated subexpressions and the user's named intermediates are printed by
     name, defined once in a closing ``where`` block (:mod:`matdiff.render.names`); each
     result with those definitions reads back as ``G where s1 = ..., s2 = ...``."""
-    from .names import _printer, definitions, result_names
+    from .names import _printer, definitions, result_names, where_lines
 
     nm, shown, display = result_names(d, second_order) if names else ({}, [], {})
     user = dict(getattr(d, "names", {}) or {}) if names else {}
@@ -598,8 +598,8 @@ def render_derivation(d, second_order: bool = False, names: bool = True) -> str:
         lines.append(f"{'':<13} (vec(dF) = J*vec(dX), vec column-major; J is size(F) x size(X))")
     if second_order:
         lines += _second_order_lines(d, show)
-    for i, (n, v) in enumerate(definitions(shown, nm) if nm else ()):
-        lines.append(f"{'where' if i == 0 else '':<13} {n} = {v}")
+    for i, line in enumerate(where_lines(definitions(shown, nm)) if nm else ()):
+        lines.append(f"{'where' if i == 0 else '':<13} {line}")
     return "\n".join(lines)
 
 
