@@ -147,7 +147,8 @@ def test_user_names_are_kept_in_results(text):
 def test_bindings_chain_and_bad_bindings_are_clear_errors():
     d = matdiff.derive("a = W1*x; h = tanh(a); sum(h .* h)", "W1")
     assert d.expr is matdiff.derive("sum(tanh(W1*x) .* tanh(W1*x))", "W1").expr
-    for bad in ["h = tanh(x); h = x; sum(h)", "h = tanh(x);", "2 = x; sum(x)", "h tanh(x); sum(h)"]:
+    for bad in ["h = tanh(x); h = x; sum(h)", "h = tanh(x);", "2 = x; sum(x)", "h tanh(x); sum(h)",
+                "I = x*x'; tr(I)", "tr = x'*x; tr + 1", "sum(x) where", "sum(h) where h tanh(x)"]:
         with pytest.raises(MatdiffError):
             matdiff.derive(bad, "x")
 

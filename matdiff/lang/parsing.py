@@ -1231,6 +1231,9 @@ def _parse_named(body, bindings, shapes, symmetric, expected) -> Parsed:
     for name, _ in bindings:
         if shapes and name in shapes:
             raise ShapeError(f"{name!r} is bound to a value and also declared as a variable")
+        if name in CONSTANT_NAMES or name in language_functions():
+            raise ParseError(f"{name!r} cannot be bound: it names "
+                             f"{'a constant' if name in CONSTANT_NAMES else 'a function'}; choose another name")
     parsed = parse_full(body, shapes, symmetric, expected)
     names: dict = {}
     for name, value in bindings:
