@@ -150,7 +150,9 @@ def _run(fn, json_errors: bool = False):
               help="Also print the second differential d2f, the Hessian-vector product H[V] and the "
                    "Hessian matrix on vec(X) (scalar expression, one --wrt).")
 @_explain_option
-def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian, explain):
+@click.option("--no-names", "no_names", is_flag=True,
+              help="Print results in full, without named intermediates (where s1 = ...).")
+def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian, explain, no_names):
     """Differentiate EXPRESSION: its differential and gradient (or Jacobian).
 
     Example: matdiff "det(A)" --wrt A
@@ -161,10 +163,8 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian, explain):
         d = _derive(expression, wrt, shapes, symmetric)
         if explain:
             click.echo(render_explanation(d, fmt, full=explain == "full", hessian=hessian))
-        elif hessian:
-            click.echo(render_second_order(d, fmt))
         else:
-            click.echo(render(d, fmt))
+            click.echo(_renderer(fmt)(d, second_order=hessian, names=not no_names))
 
     _run(go, json_errors=fmt == "json")
 

@@ -175,7 +175,7 @@ GOLDEN = [
     ("x/norm2(x)", "x", {}, "I/norm2(x) - x*x'/norm2(x)^3"),
     ("X*Y", "Y", {}, "kron(I, X)"),
     ("tanh(W*x)", "W", {}, "diag(1 - tanh(W*x).^2)*kron(x', I)"),
-    ("det(X)*inv(X)", "X", {}, "det(X)*vec(inv(X))*vec(inv(X)')' - det(X)*kron(inv(X)', inv(X))"),
+    ("det(X)*inv(X)", "X", {}, "det(X)*(vec(inv(X))*vec(inv(X)')' - kron(inv(X)', inv(X)))"),
 ]
 
 

@@ -43,6 +43,17 @@ CASES = [
     ("_tr_frechet", "tr(Dexpm(A, B*C))", {}, []),
     ("_tr_frechet", "tr(Dsinm(A, B))", {}, []),
     ("_tr_frechet", "tr(Dcosm(A', B))", {}, []),
+    ("_mpow_transpose", "(A')^3", {}, []),
+    ("_mpow_transpose", "(inv(A)')^2*B", {}, []),
+    ("_mul_transpose_collapse", "B*A'*(A^2)'", {}, []),
+    ("_mul_transpose_collapse", "(A^2)'*inv(A)'*x", {}, []),
+    ("_add_transpose_sum", "(A + B)' + A' + C", {}, []),
+    ("_add_transpose_sum", "a*(A*B + inv(S))' + B'*A' - a*inv(S)", {}, ["S"]),
+    ("_add_had_expand", "y .* (1 - s) - s .* (1 - y)", {"y": "n", "s": "n"}, []),
+    ("_add_had_expand", "X .* (Y + 1) - Y .* X", {"X": "n,m", "Y": "n,m"}, []),
+    ("_add_common_scalar", "cos(a)*A + cos(a)*A'", {}, []),
+    ("_add_common_scalar", "2*A*x/a - 2*b*x/a^2", {}, []),
+    ("_add_common_scalar", "-exp(a)*x - exp(a)*y - exp(a)^2*z", {"x": "n", "y": "n", "z": "n"}, []),
 ]
 
 RULE_BY_NAME = {r.fn.__name__: r for rules in RULES.values() for r in rules}

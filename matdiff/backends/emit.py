@@ -281,8 +281,9 @@ class Printer(ABC):
 class Emitter:
     """Names shared or long nodes and spells the rest inline, through a printer."""
 
-    def __init__(self, roots, printer: Printer):
+    def __init__(self, roots, printer: Printer, names: dict | None = None):
         self.printer = printer
+        self.names = dict(names or {})  # node -> the user's name for it (bound where computed)
         self.uses: dict = {}
         order = E.postorder(roots)
         for n in order:
@@ -302,7 +303,10 @@ class Emitter:
             for (s, p), m in zip(raw, n.argmin):
                 parts.append(s if p >= m else f"({s})")
             code = self.printer.code(n, parts, raw, self.text)
-            if not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > 90):
+            if n in self.names and n.args:
+                self.lines.append(f"{self.names[n]} = {code}")
+                self.text[n] = (self.names[n], P_ATOM)
+            elif not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > 90):
                 self.counter += 1
                 name = f"_t{self.counter}"
                 self.lines += self._in_place(n, name) or [f"{name} = {code}"]
@@ -440,7 +444,7 @@ def _pack(spec, results, scalar, printer: Printer, top=False) -> str:
 
 def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_name: str = "np",
              extra_params: list | None = None, result=None, size_hints: dict | None = None,
-             module_doc: str | None = None, target: str = "numpy") -> str:
+             module_doc: str | None = None, target: str = "numpy", names: dict | None = None) -> str:
     """Source of a module defining ``fname(*inputs)`` that returns the outputs.
 
     ``outputs``: list of (label, Expr, kind); kind 'value' returns a scalar as a 0-d value
@@ -451,11 +455,18 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     as a tuple).
     ``size_hints``: ``{dim name: size}`` estimates for choosing the multiplication order of
     matrix chains. ``target``: ``numpy``, ``jax`` or ``torch``. ``np_name`` is accepted for
-    compatibility; every back-end picks its aliases itself.
+    compatibility; every back-end picks its aliases itself. ``names``: the user's named
+    intermediates ``{Expr: name}``; each is computed once into a variable of that name.
     """
     cls = printer_for(target)
     pynames = py_names(n for n, _ in inputs)
     taken = set(pynames.values()) | {p for _, p, _ in (extra_params or [])} | {fname}
+    bound: dict = {}
+    for e, nm in (names or {}).items():
+        py = py_name(nm, taken)
+        if py.isidentifier() and not py.startswith("_") and py not in taken:
+            bound[e] = py
+            taken.add(py)
     printer = cls(taken)
     dims: dict = {}
     body: list[str] = []
@@ -472,7 +483,7 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     roots = [e for _, e, _ in outputs]
     low = Lowerer(dims, all_inputs, roots, size_hints)
     lowered = [low.lower(e) for e in roots]
-    em = Emitter(lowered, printer)
+    em = Emitter(lowered, printer, {low.memo[e]: py for e, py in bound.items() if e in low.memo})
     em.emit()
     results, scalar = [], []
     for (_label, e, kind), n in zip(outputs, lowered):

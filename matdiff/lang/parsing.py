@@ -1048,6 +1048,7 @@ class Parsed:
         self.inferred = {}  # undeclared lowercase name -> 'scalar' | 'vector' (the reading taken)
         self.notes = []  # one line per choice the naming convention made between readings
         self.guessed = False  # some size was matched by a guess (see Unifier.settle)
+        self.names = {}  # named intermediates of the input: {value Expr: name} (lang/names.py)
 
 
 # ---------------------------------------------------------------------------- readings
@@ -1228,6 +1229,12 @@ def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
     such as those of ``I`` or ``ones``, are taken from it (a claimed gradient ``tr(A)*I``)."""
     if not isinstance(text, str):
         raise ParseError(f"expected the expression as a string, got {type(text).__name__}")
+    if ";" in text or "where" in text:  # named intermediates: h = ...; f(h)  or  f(h) where h = ...
+        from .names import inline
+
+        body, bindings = inline(text)
+        if bindings:
+            return _parse_named(body, bindings, shapes, symmetric, expected)
     symmetric = [symmetric] if isinstance(symmetric, str) else list(symmetric or ())
     decl = _Declarations(shapes)
     tree = _syntax_tree(text)
@@ -1252,6 +1259,37 @@ def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
                             "factors agree (m*f = n*g read as f = n, g = m); declare shapes to be sure")
     # declared variables that do not occur keep their declared shapes (a zero gradient)
     parsed.absent = {n: R.shape(sh) for n, sh in ctx.declared.items() if n not in ctx.env}
+    return parsed
+
+
+def _spec(shape) -> str:
+    """A final shape as a declaration: '' (scalar), 'n' (vector), 'n,m'."""
+    from ..core.shapes import dim_str
+
+    if shape == (1, 1):
+        return ""
+    return dim_str(shape[0]) if shape[1] == 1 else f"{dim_str(shape[0])},{dim_str(shape[1])}"
+
+
+def _parse_named(body, bindings, shapes, symmetric, expected) -> Parsed:
+    """:func:`parse_full` of a text with named intermediates: the inlined expression, and
+    ``names`` ({value: name}) from each binding read with the shapes found for the whole."""
+    for name, _ in bindings:
+        if shapes and name in shapes:
+            raise ShapeError(f"{name!r} is bound to a value and also declared as a variable")
+        if name in CONSTANT_NAMES or name in language_functions():
+            raise ParseError(f"{name!r} cannot be bound: it names "
+                             f"{'a constant' if name in CONSTANT_NAMES else 'a function'}; choose another name")
+    parsed = parse_full(body, shapes, symmetric, expected)
+    names: dict = {}
+    for name, value in bindings:
+        used = {n: sh for n, sh in parsed.shapes.items()
+                if re.search(r"(?<![A-Za-z0-9_.])" + re.escape(n) + r"(?![A-Za-z0-9_(])", value)}
+        decl = {n: _spec(sh) for n, sh in used.items()}
+        e = parse_full(value, decl, [s for s in parsed.symmetric if s in used]).expr
+        if e.op not in ("var", "const"):
+            names.setdefault(e, name)
+    parsed.names = names
     return parsed
 
 

@@ -363,12 +363,132 @@ def _mul_sigmoid(n):
     return E.mul(E.const(c), *out, *chain) if out is not None else None
 
 
+
+# ---------------------------------------------------------------------------- collected forms (issue 12)
+
+
+@rule('simplify.power-transpose', "(A')^k = (A^k)'",
+      '(A^T)^k = (A^k)^T', 'Matrix Cookbook (3), (6): (AB)^T = B^T A^T')
+def _mpow_transpose(n):
+    # (A')^k -> (A^k)'   (one transpose outside the power: equal terms collect up to transposition)
+    b = n.args[0]
+    if b.op == "transpose":
+        return E.transpose(E.mpow(b.args[0], n.attr))
+    return None
+
+
+@rule('simplify.transpose-collapse', "A'*B' = (B*A)' when B*A joins into fewer factors (A'*(A^2)' = (A^3)')",
+      'A^T B^T = (BA)^T', 'Matrix Cookbook (6)')
+def _mul_transpose_collapse(n):
+    # a run of adjacent transposed factors A1'*...*Ak' -> (Ak*...*A1)' when the product of the
+    # untransposed factors merges powers (fewer factors): strictly fewer chain factors, so it
+    # terminates against simplify.transpose-product, which only pushes transposes of products
+    c, s, ch = E.factors(n)
+    if len(ch) < 2:
+        return None
+    i = 0
+    while i < len(ch):
+        if ch[i].op != "transpose":
+            i += 1
+            continue
+        j = i
+        while j < len(ch) and ch[j].op == "transpose":
+            j += 1
+        if j - i >= 2:
+            inner = E.mul(*[f.args[0] for f in reversed(ch[i:j])])
+            if len(E.factors(inner)[2]) < j - i:
+                return E.mul(E.const(c), *s, *ch[:i], E.transpose(inner), *ch[j:])
+        i = j
+    return None
+
+
+def _term_count(e: Expr) -> int:
+    return len(e.args) if e.op == "add" else (0 if E.is_zero(e) else 1)
+
+
+@rule('simplify.transpose-sum-collect', "(A + B)' + C = A' + B' + C when terms then collect",
+      '(A + B)^T + C = A^T + B^T + C', 'linearity of the transpose')
+def _add_transpose_sum(n):
+    # s*(A + B)' + ... -> s*A' + s*B' + ...  only when the distributed terms collect with the
+    # others (strictly fewer terms than distributing alone gives): (A + I)' + A + I -> A + A' + 2*I
+    terms = n.args
+    for i, t in enumerate(terms):
+        c, s, ch = E.factors(t)
+        if len(ch) != 1 or ch[0].op != "transpose" or ch[0].args[0].op != "add":
+            continue
+        inner = ch[0].args[0].args
+        parts = [E.mul(E.const(c), *s, simplify(_transposed(u))) for u in inner]
+        new = E.add(*terms[:i], *parts, *terms[i + 1:])
+        if _term_count(new) < len(terms) - 1 + len(inner):
+            return new
+    return None
+
+
+def _had_expand(t: Expr) -> list:
+    """The terms of t with every Hadamard product distributed over its sum factors."""
+    out, stack = [], [t]
+    while stack:
+        u = stack.pop()
+        c, rest = E.split_coeff(u)
+        k = next((j for j, a in enumerate(rest.args) if a.op == "add"), None) if rest.op == "had" else None
+        if k is None:
+            out.append(u)
+            continue
+        others = rest.args[:k] + rest.args[k + 1:]
+        stack.extend(E.scale(c, E.had(*others, v)) for v in rest.args[k].args)
+    return out
+
+
+@rule('simplify.hadamard-expand', "y .* (1 - s) - s .* (1 - y) = y - s (distribute when it cancels)",
+      'y \\circ (1 - s) - s \\circ (1 - y) = y - s', 'distributivity of the Hadamard product')
+def _add_had_expand(n):
+    # distribute the Hadamard products of a sum over their sum factors, kept only when the
+    # collected result prints strictly shorter (terminates: the printed length decreases)
+    if not any(E.split_coeff(t)[1].op == "had" for t in n.args):
+        return None
+    terms = [u for t in n.args for u in _had_expand(t)]
+    if len(terms) == len(n.args):
+        return None
+    new = E.add(*terms)
+    return new if len(str(new)) < len(str(n)) else None
+
+
+@rule('simplify.common-scalar', "s*A + s^2*B = s*(A + s*B) ; 2*s*A - 2*s*B = 2*s*(A - B) (s a scalar factor of every term; when shorter)",
+      'sA + s^2 B = s(A + sB)', 'distributivity')
+def _add_common_scalar(n):
+    # pull a non-constant scalar factor shared by every term of a matrix sum out in front (the
+    # lowest power of it; with it the common rational factor): cos(u)*A + cos(u)*A' ->
+    # cos(u)*(A + A'), only when the printed result is shorter (I/s - x*x'/s^3 stays).
+    # Terminates: the sum loses a scalar factor in every term.
+    if n.is_scalar:
+        return None
+    per_term = []
+    for t in n.args:
+        c, s, _ = E.factors(t)
+        per_term.append((c, dict(E._scalar_base(f) for f in s)))
+    common = {}
+    for b, e in per_term[0][1].items():
+        es = [d.get(b) for _, d in per_term]
+        if all(x is not None and (x > 0) == (e > 0) for x in es):
+            common[b] = min(es) if e > 0 else max(es)
+    if not common:
+        return None
+    f = E.mul(*[E.power(b, E.const(e)) for b, e in common.items()])
+    k = _common_factor([c for c, _ in per_term])  # positive; negative when every term is
+    if all(c < 0 for c, _ in per_term):
+        k = -k
+    inv_f = E.mul(*[E.power(b, E.const(-e)) for b, e in common.items()])
+    new = E.mul(E.const(k), f, E.add(*[E.mul(E.const(1 / k), inv_f, t) for t in n.args]))
+    return new if len(str(new)) < len(str(n)) else None  # only when it shortens the result
+
+
 RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron],
     "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron, _tr_frechet],
-    "add": [_factor],
+    "add": [_add_transpose_sum, _add_had_expand, _factor, _add_common_scalar],
+    "mpow": [_mpow_transpose],
     "had": [_had_sigmoid],
-    "mul": [_mul_sigmoid, _mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],
+    "mul": [_mul_transpose_collapse, _mul_sigmoid, _mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],
 }
 
 
@@ -384,7 +504,8 @@ def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
     """
     memo: dict = {}
     tracer = current()
-    rules = RULES if factor else {op: [r for r in rs if r is not _factor] for op, rs in RULES.items()}
+    unfactored = (_factor, _add_common_scalar)
+    rules = RULES if factor else {op: [r for r in rs if r not in unfactored] for op, rs in RULES.items()}
 
     def go(node: Expr) -> Expr:
         if node in memo:

@@ -42,9 +42,26 @@ def derivation_dict(d, second_order: bool = False) -> dict:
     return out
 
 
-def render_derivation(d, second_order: bool = False) -> str:
-    """The command line's ``--format json``."""
-    return json.dumps(derivation_dict(d, second_order), indent=2)
+def named_dict(d, second_order: bool = False) -> dict:
+    """The results with named intermediates: ``{"results": {text: named text}, "definitions":
+    [{"name", "text", "latex"}]}`` (see :mod:`matdiff.render.names`)."""
+    from .names import definition_exprs, result_names, to_latex_named, to_text_named
+
+    nm, shown, display = result_names(d, second_order)
+    defs = definition_exprs(shown, nm)
+    return {
+        "results": {to_text(e): to_text_named(f, nm)[0] for e, f in display.items()},
+        "definitions": [{"name": n, "text": to_text_named(v, {k: m for k, m in nm.items() if k is not v})[0],
+                         "latex": to_latex_named(v, nm, own=v)} for n, v in defs],
+    }
+
+
+def render_derivation(d, second_order: bool = False, names: bool = True) -> str:
+    """The command line's ``--format json`` (``names``: with the named forms, ``"named"``)."""
+    out = derivation_dict(d, second_order)
+    if names:
+        out["named"] = named_dict(d, second_order)
+    return json.dumps(out, indent=2)
 
 
 def error_dict(err) -> dict:

@@ -243,7 +243,24 @@ def second_order_lines(d) -> list:
     return lines
 
 
-def render_derivation(d, second_order: bool = False) -> str:
+def render_derivation(d, second_order: bool = False, names: bool = True) -> str:
     """The command line's ``--format latex``: :func:`latex_lines`, then with
-    ``second_order`` :func:`second_order_lines`, one equation a line."""
-    return "\n".join(latex_lines(d) + (second_order_lines(d) if second_order else []))
+    ``second_order`` :func:`second_order_lines`, one equation a line; with ``names`` the
+    results use named intermediates, defined in a closing aligned ``where`` block."""
+    lines = latex_lines(d) + (second_order_lines(d) if second_order else [])
+    if not names:
+        return "\n".join(lines)
+    from .names import latex_where, result_names, to_latex_named
+
+    nm, shown, display = result_names(d, second_order)
+    if not nm:
+        return "\n".join(lines)
+    named = {to_latex(e): to_latex_named(f, nm) for e, f in display.items()}
+    lines = [_replace_tail(line, named) for line in lines]
+    return "\n".join([*lines, latex_where(shown, nm)])
+
+
+def _replace_tail(line: str, named: dict) -> str:
+    """``lhs = rhs`` with rhs replaced by its named form where it is one of the results."""
+    lhs, sep, rhs = line.rpartition(" = ")
+    return f"{lhs}{sep}{named[rhs]}" if sep and rhs in named else line

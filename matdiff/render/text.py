@@ -558,43 +558,72 @@ def postorder_new(root: Expr, seen: dict) -> list:
 # ---------------------------------------------------------------------------- a derivation
 
 
-def render_derivation(d, second_order: bool = False) -> str:
+def render_derivation(d, second_order: bool = False, names: bool = True) -> str:
     """The command line's text report of a :class:`~matdiff.api.Derivation`: expression,
     shapes, differential, gradients (Jacobians for a non-scalar expression); with
-    ``second_order`` also d2f, the Hessian-vector products and the Hessian (by blocks)."""
-    lines = [f"expression    {to_text(d.expr)}",
+    ``second_order`` also d2f, the Hessian-vector products and the Hessian (by blocks).
+
+    ``names``: repeated subexpressions and the user's named intermediates are printed by
+    name, defined once in a closing ``where`` block (:mod:`matdiff.render.names`); each
+    result with those definitions reads back as ``G where s1 = ..., s2 = ...``."""
+    from .names import _printer, definitions, result_names, where_lines
+
+    nm, shown, display = result_names(d, second_order) if names else ({}, [], {})
+    user = dict(getattr(d, "names", {}) or {}) if names else {}
+
+    def show(e: Expr) -> str:
+        if not nm:
+            return to_text(e)
+        e = display.get(e, e)
+        return nm[e] if e in nm else _printer(e, nm)(e)
+
+    expr_text = to_text(d.expr) if not user else show(d.expr)
+    diff_text = _differential_text(d.differential) if not user else show(d.differential)
+    lines = [f"expression    {expr_text}",
              f"shapes        {d.shape_text()}",
-             f"differential  d({to_text(d.expr)}) = {to_text(d.differential)}"]
+             f"differential  d({expr_text}) = {diff_text}"]
     if d.expr.is_scalar:
         for n, g in d.gradients.items():
             note = ""
             if E.is_zero(g):
                 note = f"   (the expression does not depend on {n}: the gradient is zero)"
             label = "gradient" if n == d.wrt[0] else ""
-            lines.append(f"{label:<13} df/d{n} = {to_text(g)}{note}")
+            lines.append(f"{label:<13} df/d{n} = {show(g)}{note}")
     else:
         # vec(dF) = J vec(dX): column-major vec, numerator layout (size(F) rows, size(X) columns)
         for n, J in d.jacobians.items():
             label = "jacobian" if n == d.wrt[0] else ""
             note = f"   (the expression does not depend on {n})" if E.is_zero(J) else ""
-            lines.append(f"{label:<13} dvec(F)/dvec({n}) = {to_text(J)}{note}")
+            lines.append(f"{label:<13} dvec(F)/dvec({n}) = {show(J)}{note}")
         lines.append(f"{'':<13} (vec(dF) = J*vec(dX), vec column-major; J is size(F) x size(X))")
     if second_order:
-        lines += _second_order_lines(d)
+        lines += _second_order_lines(d, show)
+    for i, line in enumerate(where_lines(definitions(shown, nm)) if nm else ()):
+        lines.append(f"{'where' if i == 0 else '':<13} {line}")
     return "\n".join(lines)
 
 
-def _second_order_lines(d) -> list:
+def _differential_text(df: Expr) -> str:
+    """The differential as text with one spelling of the identity per result: ``I`` bare when
+    the sizes are determined with each ``dX`` read as shaped like ``X`` (as the shapes line
+    says), so that the gradient's ``I`` and the differential's agree; ``eye(n)`` otherwise."""
+    primal = E.substitute(df, {n: E.var(n.attr[0], n.shape) for n in df.walk() if n.op == "dvar"})
+    if sizes_determined(primal):
+        return TextPrinter(explicit=False)(df)
+    return to_text(df)
+
+
+def _second_order_lines(d, show=to_text) -> list:
     d2, hv, H, vn = d.second_differential, d.hvps, d.hessians, d.hvp_variables
     dirs = ", ".join(vn[a] for a in d.wrt)
     single = len(d.wrt) == 1
     lines = [f"{'second diff':<13} d2f = {to_text(d2)}"]
     for i, b in enumerate(d.wrt):
         label = "hvp" if i == 0 else ""
-        lines.append(f"{label:<13} H[{dirs}]" + ("" if single else f" for {b}") + f" = {to_text(hv[b])}")
+        lines.append(f"{label:<13} H[{dirs}]" + ("" if single else f" for {b}") + f" = {show(hv[b])}")
     for i, (a, b) in enumerate((a, b) for a in d.wrt for b in d.wrt):
         label = "hessian" if i == 0 else ""
-        lines.append(f"{label:<13} " + ("H" if single else f"H({a},{b})") + f" = {to_text(H[(a, b)])}")
+        lines.append(f"{label:<13} " + ("H" if single else f"H({a},{b})") + f" = {show(H[(a, b)])}")
     if single:
         x, v = d.wrt[0], vn[d.wrt[0]]
         lines.append(f"{'':<13} (H[{v}] = d(df/d{x})[{v}], {v} shaped like {x}; "
