@@ -376,3 +376,13 @@ def test_cli_explain_text_json_latex_and_check():
     assert out.output.startswith("\\begin{aligned}")
     out = r.invoke(main, ["check", "tr(X*A*X)", "--wrt", "X", "--claim", "2*A'*X'", "--explain"])
     assert out.exit_code == 1 and "WRONG" in out.output and "The correct derivation" in out.output
+
+
+def test_explanation_ends_with_the_results_named_as_derive_prints_them():
+    """Issue 13 with issue 12: the user's names (and generated ones) in a closing summary."""
+    d = matdiff.derive("h = tanh(W1*x + b1); sum((W2*h - y).^2)", wrt="W1")
+    text = str(d.explain())
+    tail = text[text.index("In short, with named intermediates:"):]
+    assert "grad_W1 f = 2*((W2'*(W2*h - y)) .* (1 - h.^2))*x'" in tail
+    assert "where h = tanh(b1 + W1*x)" in tail
+    assert "In short" not in str(matdiff.derive("det(X)", wrt="X").explain())  # nothing to name

@@ -454,7 +454,28 @@ class Explanation:
                 if rule is not None and rule.name not in used:
                     used[rule.name] = 0
                     lines.append(f"        by {rule.name}: {rule.identity}  [{rule.cite}]")
-        return "\n".join(lines)
+        return "\n".join(lines + self._named_summary())
+
+    def _named_summary(self) -> list:
+        """The results once more with named intermediates, as the derive command prints them
+        (issue 12: a repeated subexpression once, by name, in a where block); nothing when
+        no name shortens them."""
+        from .names import definitions, result_names, where_lines
+
+        d = self.derivation
+        hessian = any(sec == "hessian" for sec, _, _ in self.results)
+        names, shown, display = result_names(d, second_order=hessian)
+        if not names:
+            return []
+        from .names import _printer
+
+        out = ["", "In short, with named intermediates:"]
+        for _, lhs, e in self.results:
+            if e in display:
+                f = display[e]
+                out.append(f"  {lhs} = {names[f] if f in names else _printer(f, names)(f)}")
+        out += [f"  where {line}" for line in where_lines(definitions(shown, names))]
+        return out
 
     def __repr__(self) -> str:
         return f"<Explanation of {self.derivation.text!r}: {len(self.steps)} steps>"
