@@ -302,6 +302,25 @@ class Derivation:
 
         return latex_lines(self)
 
+    def report(self, format: str = "text", second_order: bool = False, names: bool = True) -> str:
+        """The derivation as the command line prints it (``format``: "text", "latex" or
+        "json"): expression, shapes, differential, gradients or Jacobians, with
+        ``second_order`` the Hessian too; with ``names`` repeated subexpressions and your
+        named intermediates are printed once, by name, in a closing ``where`` block.
+
+        >>> print(derive("h = tanh(W*x); sum(h.^2)", wrt="W").report().splitlines()[-1])
+        where         h = tanh(W*x)
+        """
+        if format == "json":
+            from .render.json import render_derivation
+        elif format == "latex":
+            from .render.latex import render_derivation
+        elif format == "text":
+            from .render.text import render_derivation
+        else:
+            raise DerivationError(f"unknown format {format!r}: use text, latex or json")
+        return render_derivation(self, second_order=second_order, names=names)
+
     def to_dict(self, second_order: bool = False) -> dict:
         """A JSON-ready description: input, shapes, differential, gradients (text and LaTeX)."""
         from .render.json import derivation_dict

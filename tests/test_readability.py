@@ -199,3 +199,15 @@ def test_trace_chain_gradient_prints_in_linear_size():
         defs = " ".join(line.strip().removeprefix("where").strip() for line in lines[1:])
         assert reparse(f"{g} where {defs}", d) is d.gradient
     assert sizes[64] < 2.3 * sizes[32]  # about linear: twice k, about twice the text
+
+
+def test_python_users_get_the_named_report_too():
+    """Derivation.report(): the command line's report, with named intermediates, in Python."""
+    d = matdiff.derive("h = tanh(W*x); sum(h.^2)", wrt="W")
+    text = d.report()
+    assert "df/dW = 2*(h .* (1 - h.^2))*x'" in text and text.splitlines()[-1].startswith("where")
+    assert "h = tanh(W*x)" not in d.report(names=False) and "where" not in d.report(names=False)
+    assert "\\text{where}" in d.report("latex")
+    assert '"named"' in d.report("json")
+    with pytest.raises(matdiff.DerivationError):
+        d.report("html")
