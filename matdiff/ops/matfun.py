@@ -25,7 +25,11 @@ Code: the NumPy back-end uses SciPy (``scipy.linalg.expm``, ``expm_frechet``, ``
 ``sqrtm``, ``sinm``, ``cosm``; the Fréchet derivatives of the others by the block identity
 ``f([A, E; 0, A]) = [f(A), Df(A, E); 0, f(A)]``); JAX lowers expm and its Fréchet derivative
 (``jax.scipy.linalg``), PyTorch expm (``torch.linalg.matrix_exp``, the block identity for
-the derivative); the other functions are UNSUPPORTED there.
+the derivative); the other functions are UNSUPPORTED there for a nonsymmetric argument. For a
+symmetric S (its facts say so) the differential is the Daleckii-Krein form
+``V*(Ff(w) .* (V'*dS*V))*V'`` (:func:`daleckii_krein`; ``Ff``, ``Gf`` the divided-difference
+matrix and its partials) and every back-end computes f(S) = V*diag(f(w))*V' from ``eigh``
+(:mod:`matdiff.backends.lower`).
 """
 
 from __future__ import annotations
@@ -364,7 +368,8 @@ _NP_J2 = {f: f'_matfun("{f}", {{0}}, {{1}}, jacobian=True)' for f in FUNCTIONS}
 
 
 def _unsupported(f: str, backend: str) -> Unsupported:
-    return Unsupported(f"{backend} has no {f}: use the NumPy back-end")
+    return Unsupported(f"{backend} has no {f} of a general matrix: use the NumPy back-end (of a symmetric "
+                       f"argument, declared with --symmetric or shown by its facts, {f} is computed from eigh)")
 
 
 def _lower(f: str, kind: str) -> dict:
