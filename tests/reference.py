@@ -289,7 +289,7 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "softmax": lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
         "eigvals": lambda x: _eig(x)[0], "eigvecs": lambda x: _eig(x)[1],
         "eigmax": lambda x: scalar(_eig(x)[0][-1, 0] if np.array_equal(x, x.T) else _eigr(x)[0]),
-        "eigmin": lambda x: scalar(_eig(x)[0][0, 0]), "eigvecmax": lambda x: _eig(x)[1][:, -1:],
+        "eigmin": lambda x: scalar(_eig(x)[0][0, 0]), "eigvecmax": lambda x: _eig(x)[1][:, -1:], "eigvecmin": lambda x: _eig(x)[1][:, :1],
         "eigvecl": lambda x: _eigr(x)[1], "eigvecr": lambda x: _eigr(x)[2],
         "eiggap": _eiggap, "chol": _chol, "tril_half": _tril_half,
         "luL": lambda x: _lu(x)[0], "luU": lambda x: _lu(x)[1], "qrQ": lambda x: _qr(x)[0],

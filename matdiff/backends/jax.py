@@ -168,6 +168,14 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
     return w[-1], v.reshape(-1, 1)
 ''',
+    "_eigbot": '''def _eigbot(S):
+    """The smallest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = jnp.linalg.eigh(S)
+    v = V[:, 0]
+    v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
+    return w[0], v.reshape(-1, 1)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (jnp.tril(jnp.ones(M.shape, M.dtype)) - 0.5 * jnp.eye(*M.shape, dtype=M.dtype)) * M

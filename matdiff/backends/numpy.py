@@ -168,6 +168,14 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     v = -v if v[np.argmax(np.abs(v))] < 0 else v
     return w[-1], v.reshape(-1, 1)
 ''',
+    "_eigbot": '''def _eigbot(S):
+    """The smallest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = np.linalg.eigh(S)
+    v = V[:, 0]
+    v = -v if v[np.argmax(np.abs(v))] < 0 else v
+    return w[0], v.reshape(-1, 1)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     return (np.tril(np.ones(M.shape)) - 0.5 * np.eye(*M.shape)) * M

@@ -170,6 +170,14 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     v = torch.where(v[torch.argmax(torch.abs(v))] < 0, -v, v)
     return w[-1], v.reshape(-1, 1)
 ''',
+    "_eigbot": '''def _eigbot(S):
+    """The smallest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = torch.linalg.eigh(S)
+    v = V[:, 0]
+    v = torch.where(v[torch.argmax(torch.abs(v))] < 0, -v, v)
+    return w[0], v.reshape(-1, 1)
+''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
     W = torch.tril(torch.ones(M.shape, dtype=M.dtype, device=M.device))
