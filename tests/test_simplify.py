@@ -41,6 +41,9 @@ CASES = [
     ("_mul_commute_kron", "K(p, m)*K(m, p)*vec(X)", {"X": "m,p"}, []),
     ("_mul_vec_eye_kron", "vec(I)'*kron(B', A)", {"A": "n,m", "B": "m,n"}, []),
     ("_tr_frechet", "tr(Dexpm(A, B*C))", {}, []),
+    ("_tr_daleckii_krein", "tr(eigvecs(S)*(Fexpm(eigvals(S)) .* (eigvecs(S)'*B*eigvecs(S)))*eigvecs(S)')", {}, ["S"]),
+    ("_mul_daleckii_krein_identity", "B*eigvecs(S)*((eigvecs(S)'*eigvecs(S)) .* Fsinm(eigvals(S)))*eigvecs(S)'",
+     {}, ["S"]),
     ("_tr_frechet", "tr(Dsinm(A, B))", {}, []),
     ("_tr_frechet", "tr(Dcosm(A', B))", {}, []),
 ]

@@ -212,25 +212,31 @@ def _fun_jvp(f: str):
     return jvp
 
 
-@rule("d.Ff", "d Ff(w) = Gf(w) .* (dw*ones') + Gf(w)' .* (ones*dw')",
-      r"\mathrm{d}F_{ij} = \frac{\partial F_{ij}}{\partial w_i}\mathrm{d}w_i + \frac{\partial F_{ij}}{\partial w_j}\mathrm{d}w_j",
-      "calculus (F symmetric: dF_ij/dw_j = G_ji)")
-def _divdiff_jvp(n, d):
-    dw = d(0)
-    if dw is None:
+def _divdiff_jvp(f: str):
+    @rule(f"d.F{f}", f"d F{f}(w) = G{f}(w) .* (dw*ones') + G{f}(w)' .* (ones*dw')",
+          r"\mathrm{d}F_{ij} = \frac{\partial F_{ij}}{\partial w_i}\mathrm{d}w_i + \frac{\partial F_{ij}}{\partial w_j}\mathrm{d}w_j",
+          "calculus (F symmetric: dF_ij/dw_j = G_ji)")
+    def jvp(n, d):
+        dw = d(0)
+        if dw is None:
+            return None
+        G = divdiff_partial(f, n.args[0])
+        one = E.ones((n.rows, 1))
+        return E.add(E.had(G, E.mul(dw, E.transpose(one))), E.had(E.transpose(G), E.mul(one, E.transpose(dw))))
+    return jvp
+
+
+def _divdiff_partial_jvp(f: str):
+    @rule(f"d.G{f}", f"d G{f}(w) = (third divided differences of f) .* dw (not generated: a third derivative)",
+          r"\mathrm{d}G_{ij} = f[w_i, w_i, w_i, w_j]\,\mathrm{d}w_i + f[w_i, w_i, w_j, w_j]\,\mathrm{d}w_j",
+          "calculus of divided differences; not implemented")
+    def jvp(n, d):
+        if d(0) is not None:
+            raise DerivationError(f"the derivative of G{f}(w) (a third derivative of the matrix function {f} of "
+                                  "a symmetric matrix) is not supported; gradients, Jacobians, Hessians and HVPs "
+                                  "of scalar functions of it are")
         return None
-    G = divdiff_partial(n.op[1:], n.args[0])
-    one = E.ones((n.rows, 1))
-    return E.add(E.had(G, E.mul(dw, E.transpose(one))), E.had(E.transpose(G), E.mul(one, E.transpose(dw))))
-
-
-@rule("d.Gf", "d Gf(w): not supported (a third derivative of f)", r"\mathrm{d}G", "not implemented")
-def _divdiff_partial_jvp(n, d):
-    if d(0) is not None:
-        raise DerivationError(f"the derivative of {n.op}(w) (a third derivative of the matrix function "
-                              f"{n.op[1:]} of a symmetric matrix) is not supported; gradients, Jacobians, "
-                              "Hessians and HVPs of scalar functions of it are")
-    return None
+    return jvp
 
 
 def _frechet_jvp(f: str):
@@ -459,12 +465,12 @@ def _declare(f: str) -> list:
               latex="\\mathrm{{J}}^2_{{\\operatorname{{" + f + "}}}}\\left({0}, {1}\\right)",
               sample=(sample, "any"), facts=_kron_facts, examples=_kron2_examples(f),
               lower=_lower(f, "J2")),
-        OpDef("F" + f, rank=RANK, jvp=_divdiff_jvp, build=lambda w, f=f: divdiff(f, w), kind="matrix",
+        OpDef("F" + f, rank=RANK, jvp=_divdiff_jvp(f), build=lambda w, f=f: divdiff(f, w), kind="structure",
               language=("F" + f,), arity=1, shape="square_of_colvec", text="F" + f + "({0})",
               latex="F_{{" + scal + "}}\\left({0}\\right)", sample="positive" if sample != "any" else "any",
               facts=_divdiff_facts, examples=_divdiff_examples(f), lower=_lower_divdiff(f, 0)),
-        OpDef("G" + f, rank=RANK, jvp=_divdiff_partial_jvp, build=lambda w, f=f: divdiff_partial(f, w),
-              kind="matrix", language=("G" + f,), arity=1, shape="square_of_colvec", text="G" + f + "({0})",
+        OpDef("G" + f, rank=RANK, jvp=_divdiff_partial_jvp(f), build=lambda w, f=f: divdiff_partial(f, w),
+              kind="structure", language=("G" + f,), arity=1, shape="square_of_colvec", text="G" + f + "({0})",
               latex="G_{{" + scal + "}}\\left({0}\\right)", sample="positive" if sample != "any" else "any",
               facts=_kron_facts, examples=(Example(f"sum(G{f}(x) .* A)", wrt="A", shapes={"x": "n", "A": "n,n"}),),
               lower=_lower_divdiff(f, 1)),
