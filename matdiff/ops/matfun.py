@@ -16,10 +16,9 @@ matrix function (expm -> expm, logm -> inv, sqrtm -> inv(sqrtm)/2, sinm -> cosm,
 cosm -> -sinm); :mod:`matdiff.passes.simplify` rewrites ``tr(Df(A, E))`` to
 ``tr(f'(A)*E)`` (the trace is cyclic in every term of the power series).
 
-A second Fréchet derivative (the differential of ``Df(A, E)`` or ``Jf(A)`` by A) is not
-implemented: asking for one (a Hessian of ``tr(B*expm(A))``, say) raises a
-:class:`~matdiff.core.errors.DerivationError` saying so. (A Hessian whose gradient is itself
-a matrix function, such as that of ``tr(expm(A))`` with gradient ``expm(A)'``, works.)
+The second Fréchet derivative ``D2f(A, M, N)`` and its Kronecker form ``J2f(A, M)`` give
+Hessians (NumPy only); a third derivative raises a
+:class:`~matdiff.core.errors.DerivationError` saying so.
 
 Code: the NumPy back-end uses SciPy (``scipy.linalg.expm``, ``expm_frechet``, ``logm``,
 ``sqrtm``, ``sinm``, ``cosm``; the Fréchet derivatives of the others by the block identity
