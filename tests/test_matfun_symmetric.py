@@ -171,3 +171,20 @@ def _compare(target):
             got = d.to_jax()(**vals)
         np.testing.assert_allclose(float(got[0]), want[0], rtol=1e-10)
         np.testing.assert_allclose(np.asarray(got[1]), want[1], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("target", ["jax", "torch"])
+def test_jax_and_torch_hvps_agree_with_numpy(target):
+    mod = pytest.importorskip(target)
+    n, rng = 4, np.random.default_rng(12)
+    S, B, V = _spd(n, rng), rng.standard_normal((n, n)), _sym(n, rng)
+    for f in FUNS:
+        d = matdiff.derive(f"tr(B*{f}(S))", wrt="S", symmetric=["S"])
+        args = {"S": S, "B": B, d.hvp_variable: V}
+        want = np.asarray(d.to_numpy(hvp=True)(**args))
+        if target == "torch":
+            got = d.to_torch(hvp=True)(**{k: mod.tensor(v) for k, v in args.items()})
+        else:
+            with mod.enable_x64(True):
+                got = d.to_jax(hvp=True)(**args)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-8, atol=1e-10)
