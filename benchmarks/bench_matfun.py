@@ -8,7 +8,9 @@ For a symmetric S (n x n, well-separated eigenvalues) this times, after compilat
     JAX       jax.jit(jax.value_and_grad(f)), f written with jnp.linalg.eigh
 
 and, when ``expm`` is a matdiff language function (the matrix functions of issue 11),
-tr(expm(A)) of a general A against jax.scipy.linalg.expm. It prints the medians side by side,
+tr(expm(A)) of a general A against jax.scipy.linalg.expm; eigmin(S); and sum(logm(S)),
+sum(sqrtm(S)) of an SPD S (matdiff: eigh and the divided-difference matrix; JAX: the
+same loss written with jnp.linalg.eigh, differentiated by JAX). It prints the medians side by side,
 their ratio (below 1: matdiff is faster) and the relative difference of the gradients, at
 n = 200 and 500 by default. float64. The exit status is 1 if a gradient disagrees.
 
@@ -47,6 +49,20 @@ def _cases(n: int, rng):
          lambda S: jnp.sum(jnp.exp(jnp.linalg.eigh(S)[0]))),
         ("eigmax", "eigmax(S)", {"S": "n,n"}, ["S"], S, lambda S: jnp.linalg.eigh(S)[0][-1]),
     ]
+    if _has_language_function("eigvecmin"):
+        out.append(("eigmin", "eigmin(S)", {"S": "n,n"}, ["S"], S, lambda S: jnp.linalg.eigh(S)[0][0]))
+    if _has_language_function("Flogm"):  # symmetric logm/sqrtm: matdiff lowers them through eigh
+        P = (Q * (w + 2.0)) @ Q.T
+        P = (P + P.T) / 2
+
+        def _symfun(f):
+            def loss(S):
+                lam, V = jnp.linalg.eigh(S)
+                return jnp.sum((V * f(lam)[None, :]) @ V.T)
+            return loss
+
+        out.append(("sum(logm(S)) sym", "sum(logm(S))", {"S": "n,n"}, ["S"], P, _symfun(jnp.log)))
+        out.append(("sum(sqrtm(S)) sym", "sum(sqrtm(S))", {"S": "n,n"}, ["S"], P, _symfun(jnp.sqrt)))
     if _has_language_function("expm"):
         A = rng.standard_normal((n, n)) / (2 * B.np.sqrt(n))
         out.append(("tr(expm(A))", "tr(expm(A))", {"A": "n,n"}, [], A,

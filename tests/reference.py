@@ -88,6 +88,19 @@ _SECOND = {"expm": np.exp, "logm": lambda z: -1 / z**2, "sqrtm": lambda z: -0.25
            "sinm": lambda z: -np.sin(z), "cosm": lambda z: -np.cos(z)}
 
 
+def _divdiff(name: str, w: np.ndarray, order: int) -> np.ndarray:
+    """Fexpm(w)..., entry by entry: (f(a) - f(b))/(a - b), f'(a) at a = b (order 0); Gexpm(w)...:
+    its partial by a, (f'(a) - F)/(a - b), f''(a)/2 at a = b (order 1)."""
+    _, f, fp = _MATFUN[name]
+    w = w.reshape(-1)
+    out = np.zeros((w.size, w.size))
+    for i, a in enumerate(w):
+        for j, b in enumerate(w):
+            F = fp(a) if a == b else (f(a) - f(b)) / (a - b)
+            out[i, j] = F if order == 0 else (_SECOND[name](a) / 2 if a == b else (fp(a) - F) / (a - b))
+    return out
+
+
 def _frechet2(name: str, A: np.ndarray, M: np.ndarray, N: np.ndarray) -> np.ndarray:
     """D2f(A, M, N) from the eigendecomposition A = V diag(l) inv(V) (distinct eigenvalues):
     V X inv(V), X_ij = sum_k f[l_i, l_k, l_j] (M~_ik N~_kj + N~_ik M~_kj), M~ = inv(V) M V,
@@ -276,7 +289,7 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "softmax": lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(),
         "eigvals": lambda x: _eig(x)[0], "eigvecs": lambda x: _eig(x)[1],
         "eigmax": lambda x: scalar(_eig(x)[0][-1, 0] if np.array_equal(x, x.T) else _eigr(x)[0]),
-        "eigmin": lambda x: scalar(_eig(x)[0][0, 0]), "eigvecmax": lambda x: _eig(x)[1][:, -1:],
+        "eigmin": lambda x: scalar(_eig(x)[0][0, 0]), "eigvecmax": lambda x: _eig(x)[1][:, -1:], "eigvecmin": lambda x: _eig(x)[1][:, :1],
         "eigvecl": lambda x: _eigr(x)[1], "eigvecr": lambda x: _eigr(x)[2],
         "eiggap": _eiggap, "chol": _chol, "tril_half": _tril_half,
         "luL": lambda x: _lu(x)[0], "luU": lambda x: _lu(x)[1], "qrQ": lambda x: _qr(x)[0],
@@ -367,6 +380,8 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
                 return lambda vals: _frechet(name[1:], kids[0](vals), kids[1](vals))
             if name[1:] in _MATFUN and name[0] == "J":  # Jexpm(A): its Kronecker form
                 return lambda vals: _frechet_kron(name[1:], kids[0](vals))
+            if name[1:] in _MATFUN and name[0] in "FG":  # Fexpm(w), Gexpm(w): divided differences
+                return lambda vals: _divdiff(name[1:], kids[0](vals), "FG".index(name[0]))
             if name in _MATFUN:
                 return lambda vals: _MATFUN[name][0](kids[0](vals))
             if name in ("kronadj1", "kronadj2"):  # the adjoints of M -> kron(M, B), M -> kron(A, M)

@@ -314,3 +314,73 @@ def test_eigmax_of_a_general_matrix_in_every_backend(target):
         with jax.enable_x64(True):
             v1, g1 = d.to_jax()(A=A)
     assert np.isclose(float(v1), v0) and np.allclose(np.asarray(g1), g0)
+
+
+# ---------------------------------------------------------------------------- eigmin / eigvecmin
+
+
+def test_eigmin_prints_like_eigmax():
+    assert str(_derive("eigmin(S)").gradient) == "eigvecmin(S)*eigvecmin(S)'"
+    assert str(_derive("eigmin(S)").differential) == "eigvecmin(S)'*dS*eigvecmin(S)"
+    d = _derive("x'*eigvecmin(S)")
+    assert "ismin(eigvals(S))" in str(d.gradient)
+    assert matdiff.parse(str(d.gradient), _shapes("x'*eigvecmin(S)"), symmetric=["S"]) is d.gradient
+    assert r"\operatorname{eigvecmin}" in _derive("eigmin(S)").latex()
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_eigmin_and_eigvecmin_agree_with_finite_differences(n):
+    rng = np.random.default_rng(80 + n)
+    vals = _values(n, rng)
+    assert np.allclose(_ref("eigvecmin(S)", vals, n)[:, 0], _ref("eigvecs(S)", vals, n)[:, 0])
+    for text in ("eigmin(S)", "x'*eigvecmin(S)", "eigmin(S)*(x'*eigvecmin(S))^2"):
+        d = _derive(text)
+        args = {k: vals[k] for k in _shapes(text)}
+        value, G = d.to_numpy()(**args)
+        assert np.isclose(value, _ref(text, vals, n).item()), text
+        for _ in range(2):
+            E = _sym_direction(n, rng)
+            assert np.isclose(np.sum(G * E), _fd(text, vals, E, n).item(), rtol=1e-6, atol=1e-8), text
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_eigmin_hvp_matches_finite_differences_of_the_gradient(n):
+    rng = np.random.default_rng(90 + n)
+    vals = _values(n, rng)
+    d = _derive("eigmin(S)")
+    grad = d.to_numpy()
+    W, h = _sym_direction(n, rng), 1e-5
+    hv = np.asarray(d.to_numpy(hvp=True)(S=vals["S"], **{d.hvp_variable: W}))
+    fd = (grad(S=vals["S"] + h * W)[1] - grad(S=vals["S"] - h * W)[1]) / (2 * h)
+    E = _sym_direction(n, rng)
+    assert np.isclose(np.sum(hv * E), np.sum(fd * E), rtol=1e-5, atol=1e-7)
+
+
+def test_eigmin_at_a_repeated_bottom_eigenvalue_is_noted():
+    S = np.diag([1.0, 1.0, 3.0])
+    d = _derive("eigmin(S)")
+    value, G = d.to_numpy()(S=S)
+    assert np.isclose(value, 1.0)
+    assert np.allclose(G, G.T) and np.allclose(G @ G, G) and np.isclose(np.trace(G), 1.0)
+    assert np.allclose(G[2], 0.0) and np.allclose(G[:, 2], 0.0)  # inside the bottom eigenspace
+    assert any("smallest eigenvalue is repeated" in n for n in d.notes)
+    with pytest.raises(ValueError, match="repeated eigenvalues"):
+        _derive("x'*eigvecmin(S)").to_numpy()(S=S, x=np.ones(3))
+
+
+@pytest.mark.parametrize("target", _targets())
+def test_eigmin_in_every_backend(target):
+    n = 4
+    rng = np.random.default_rng(5)
+    vals = _values(n, rng)
+    d = _derive("eigmin(S) + x'*eigvecmin(S)")
+    want = d.to_numpy()(S=vals["S"], x=vals["x"])
+    if target == "torch":
+        import torch
+        got = d.to_torch()(S=torch.tensor(vals["S"]), x=torch.tensor(vals["x"]))
+    else:
+        import jax
+        with jax.enable_x64(True):
+            got = d.to_jax()(S=vals["S"], x=vals["x"])
+    assert np.isclose(float(got[0]), want[0], rtol=1e-10)
+    assert np.allclose(np.asarray(got[1]), want[1], rtol=1e-8, atol=1e-10)

@@ -92,6 +92,7 @@ ARRAY_TEMPLATES = {
     "chol_logdet": "_chol_logdet({0})",
     "cho_solve": "_cho_solve({0}, {1})",
     "cho_inv": "_cho_inv({0})",
+    "symfun": '_symfun("{a0}", {0}, {1})',
     "index": "{0}[{a0}]",
     "softplus": "{xp}.logaddexp({0}, 0.0)",
     "max_shift": "_max_shift({args})",

@@ -54,6 +54,58 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     top = jnp.take_along_axis(V, jnp.argmax(jnp.abs(V), axis=0)[None, :], axis=0)
     return w.reshape(-1, 1), V * jnp.where(top < 0, -1.0, 1.0)
 ''',
+    "_divdiff": '''def _divdiff(f, w, order=0):
+    """The divided-difference (Loewner) matrix of the scalar function of the matrix function f
+    at the eigenvalues w: F[i, j] = (f(w_i) - f(w_j))/(w_i - w_j) (order 0, f'(w_i) where
+    w_i = w_j), or its partials G[i, j] = dF[i, j]/dw_i (order 1, f''(w_i)/2 on the diagonal).
+    F in closed forms without cancellation (exp: e^m sinh(h)/h, sin: cos(m) sin(h)/h,
+    cos: -sin(m) sin(h)/h, log: atanh(h/m)/h, sqrt: 1/(sqrt(a) + sqrt(b)); m, h the midpoint
+    and half difference), G by (f'(w_i) - F)/(w_i - w_j) or, for close w_i, w_j, f''/2 at
+    (2 w_i + w_j)/3 (relative error ~1e-8 either way)."""
+    w = w.reshape(-1)
+    a, b = w[:, None], w[None, :]
+    m, h = (a + b) / 2, (a - b) / 2
+
+    def series(x, c2, c4, exact):
+        small = jnp.abs(x) < 1e-3
+        xs = jnp.where(small, 0.5 * jnp.ones_like(x), x)
+        return jnp.where(small, 1 + c2 * x * x + c4 * x ** 4, exact(xs) / xs)
+
+    def d1(x):
+        return {"expm": jnp.exp, "logm": lambda x: 1 / x, "sqrtm": lambda x: 0.5 / jnp.sqrt(x),
+                "sinm": jnp.cos, "cosm": lambda x: -jnp.sin(x)}[f](x)
+
+    def d2(x):
+        return {"expm": jnp.exp, "logm": lambda x: -1 / x ** 2, "sqrtm": lambda x: -0.25 / jnp.sqrt(x) ** 3,
+                "sinm": lambda x: -jnp.sin(x), "cosm": lambda x: -jnp.cos(x)}[f](x)
+
+    if f == "expm":
+        F = jnp.exp(m) * series(h, 1 / 6, 1 / 120, jnp.sinh)
+    elif f == "sinm":
+        F = jnp.cos(m) * series(h, -1 / 6, 1 / 120, jnp.sin)
+    elif f == "cosm":
+        F = -jnp.sin(m) * series(h, -1 / 6, 1 / 120, jnp.sin)
+    elif f == "logm":
+        F = series(h / m, 1 / 3, 1 / 5, jnp.arctanh) / m
+    else:
+        F = 1 / (jnp.sqrt(a) + jnp.sqrt(b))
+    if order == 0:
+        return F
+    scale = jnp.maximum(jnp.abs(a), jnp.abs(b)) if f in ("logm", "sqrtm") else jnp.ones_like(a)
+    close = jnp.abs(a - b) <= 1e-4 * scale
+    diff = jnp.where(close, jnp.ones_like(F), a - b)
+    return jnp.where(close, d2((2 * a + b) / 3) / 2, (d1(a) - F) / diff)
+''',
+    "_symfun": '''def _symfun(f, w, V):
+    """f(S) = V diag(f(w)) V' for a symmetric S = V diag(w) V' (f one of expm, logm, sqrtm,
+    sinm, cosm); logm and sqrtm need w > 0 (a positive definite S); outside jax.jit a ValueError says where not (under jit: NaN there)."""
+    w = w.reshape(-1)
+    if f in ("logm", "sqrtm") and w.size and not isinstance(w, jax.core.Tracer) and not float(jnp.min(w)) > 0:
+        raise ValueError(f"{f}(S): the symmetric S is not positive definite, where the principal "
+                         f"{f} is not a real matrix function")
+    fw = {"expm": jnp.exp, "logm": jnp.log, "sqrtm": jnp.sqrt, "sinm": jnp.sin, "cosm": jnp.cos}[f](w)
+    return (V * fw[None, :]) @ V.T
+''',
     "_eiggap": '''def _eiggap(w):
     """F[i, j] = 1/(w[j] - w[i]) off the diagonal, 0 on it. Outside jax.jit, raises at repeated
     eigenvalues (equal to rounding), where the derivative of the eigenvectors does not exist;
@@ -115,6 +167,14 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     v = V[:, -1]
     v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
     return w[-1], v.reshape(-1, 1)
+''',
+    "_eigbot": '''def _eigbot(S):
+    """The smallest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = jnp.linalg.eigh(S)
+    v = V[:, 0]
+    v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
+    return w[0], v.reshape(-1, 1)
 ''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""

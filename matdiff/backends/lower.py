@@ -104,6 +104,7 @@ STRUCTURAL = frozenset({
     "det", "logdet", "inv", "mpow", "pow", "had", "hpow", "fn", "sum", "norm2", "diagm",
     "diagv", "vec", "unvec", "kron", "kronadj1", "kronadj2", "bcast", "proj", "block"})
 
+_SYMFUN = frozenset({"expm", "logm", "sqrtm", "sinm", "cosm"})  # lowered through eigh when symmetric
 _DEEP = 48  # lower() nesting beyond which subexpressions are lowered bottom-up first
 _STRIDE = 16  # height between those checkpoints
 
@@ -534,6 +535,12 @@ class Lowerer:
             return self.node("index", L(e.args[0]), attrs=(e.attr,), argmin=(P_ATOM,))
         from ..ops.registry import OPS
 
+        if op in _SYMFUN and _facts.facts(e.args[0]).symmetric:
+            # f(S) = V*diag(f(w))*V' of a symmetric S: from the eigendecomposition its
+            # differential (V*(Ff(w) .* (V'*dS*V))*V') uses anyway, in every back-end
+            from ..ops.eigen import eigvals, eigvecs
+
+            return self.call("symfun", L(eigvals(e.args[0])), L(eigvecs(e.args[0])), attrs=(op,))
         od = OPS.get(op)
         if od is None or od.lower is None:
             raise AssertionError(f"internal: no lowering for {op}")

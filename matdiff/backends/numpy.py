@@ -43,6 +43,58 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     top = V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])]
     return w.reshape(-1, 1), V * np.where(top < 0, -1.0, 1.0)
 ''',
+    "_divdiff": '''def _divdiff(f, w, order=0):
+    """The divided-difference (Loewner) matrix of the scalar function of the matrix function f
+    at the eigenvalues w: F[i, j] = (f(w_i) - f(w_j))/(w_i - w_j) (order 0, f'(w_i) where
+    w_i = w_j), or its partials G[i, j] = dF[i, j]/dw_i (order 1, f''(w_i)/2 on the diagonal).
+    F in closed forms without cancellation (exp: e^m sinh(h)/h, sin: cos(m) sin(h)/h,
+    cos: -sin(m) sin(h)/h, log: atanh(h/m)/h, sqrt: 1/(sqrt(a) + sqrt(b)); m, h the midpoint
+    and half difference), G by (f'(w_i) - F)/(w_i - w_j) or, for close w_i, w_j, f''/2 at
+    (2 w_i + w_j)/3 (relative error ~1e-8 either way)."""
+    w = w.reshape(-1)
+    a, b = w[:, None], w[None, :]
+    m, h = (a + b) / 2, (a - b) / 2
+
+    def series(x, c2, c4, exact):
+        small = np.abs(x) < 1e-3
+        xs = np.where(small, 0.5 * np.ones_like(x), x)
+        return np.where(small, 1 + c2 * x * x + c4 * x ** 4, exact(xs) / xs)
+
+    def d1(x):
+        return {"expm": np.exp, "logm": lambda x: 1 / x, "sqrtm": lambda x: 0.5 / np.sqrt(x),
+                "sinm": np.cos, "cosm": lambda x: -np.sin(x)}[f](x)
+
+    def d2(x):
+        return {"expm": np.exp, "logm": lambda x: -1 / x ** 2, "sqrtm": lambda x: -0.25 / np.sqrt(x) ** 3,
+                "sinm": lambda x: -np.sin(x), "cosm": lambda x: -np.cos(x)}[f](x)
+
+    if f == "expm":
+        F = np.exp(m) * series(h, 1 / 6, 1 / 120, np.sinh)
+    elif f == "sinm":
+        F = np.cos(m) * series(h, -1 / 6, 1 / 120, np.sin)
+    elif f == "cosm":
+        F = -np.sin(m) * series(h, -1 / 6, 1 / 120, np.sin)
+    elif f == "logm":
+        F = series(h / m, 1 / 3, 1 / 5, np.arctanh) / m
+    else:
+        F = 1 / (np.sqrt(a) + np.sqrt(b))
+    if order == 0:
+        return F
+    scale = np.maximum(np.abs(a), np.abs(b)) if f in ("logm", "sqrtm") else np.ones_like(a)
+    close = np.abs(a - b) <= 1e-4 * scale
+    diff = np.where(close, np.ones_like(F), a - b)
+    return np.where(close, d2((2 * a + b) / 3) / 2, (d1(a) - F) / diff)
+''',
+    "_symfun": '''def _symfun(f, w, V):
+    """f(S) = V diag(f(w)) V' for a symmetric S = V diag(w) V' (f one of expm, logm, sqrtm,
+    sinm, cosm); logm and sqrtm need w > 0 (a positive definite S)."""
+    w = w.reshape(-1)
+    if f in ("logm", "sqrtm") and w.size and not np.min(w) > 0:
+        raise ValueError(f"{f}(S): the symmetric S is not positive definite, where the principal "
+                         f"{f} is not a real matrix function")
+    fw = {"expm": np.exp, "logm": np.log, "sqrtm": np.sqrt, "sinm": np.sin, "cosm": np.cos}[f](w)
+    return (V * fw[None, :]) @ V.T
+''',
     "_eiggap": '''def _eiggap(w):
     """F[i, j] = 1/(w[j] - w[i]) off the diagonal, 0 on it; raises at repeated eigenvalues
     (equal to rounding), where the derivative of the eigenvectors does not exist."""
@@ -115,6 +167,14 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     v = V[:, -1]
     v = -v if v[np.argmax(np.abs(v))] < 0 else v
     return w[-1], v.reshape(-1, 1)
+''',
+    "_eigbot": '''def _eigbot(S):
+    """The smallest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = np.linalg.eigh(S)
+    v = V[:, 0]
+    v = -v if v[np.argmax(np.abs(v))] < 0 else v
+    return w[0], v.reshape(-1, 1)
 ''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""

@@ -54,6 +54,58 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     top = torch.gather(V, 0, torch.argmax(torch.abs(V), dim=0)[None, :])
     return w.reshape(-1, 1), V * torch.where(top < 0, -1.0, 1.0).to(V.dtype)
 ''',
+    "_divdiff": '''def _divdiff(f, w, order=0):
+    """The divided-difference (Loewner) matrix of the scalar function of the matrix function f
+    at the eigenvalues w: F[i, j] = (f(w_i) - f(w_j))/(w_i - w_j) (order 0, f'(w_i) where
+    w_i = w_j), or its partials G[i, j] = dF[i, j]/dw_i (order 1, f''(w_i)/2 on the diagonal).
+    F in closed forms without cancellation (exp: e^m sinh(h)/h, sin: cos(m) sin(h)/h,
+    cos: -sin(m) sin(h)/h, log: atanh(h/m)/h, sqrt: 1/(sqrt(a) + sqrt(b)); m, h the midpoint
+    and half difference), G by (f'(w_i) - F)/(w_i - w_j) or, for close w_i, w_j, f''/2 at
+    (2 w_i + w_j)/3 (relative error ~1e-8 either way)."""
+    w = w.reshape(-1)
+    a, b = w[:, None], w[None, :]
+    m, h = (a + b) / 2, (a - b) / 2
+
+    def series(x, c2, c4, exact):
+        small = torch.abs(x) < 1e-3
+        xs = torch.where(small, 0.5 * torch.ones_like(x), x)
+        return torch.where(small, 1 + c2 * x * x + c4 * x ** 4, exact(xs) / xs)
+
+    def d1(x):
+        return {"expm": torch.exp, "logm": lambda x: 1 / x, "sqrtm": lambda x: 0.5 / torch.sqrt(x),
+                "sinm": torch.cos, "cosm": lambda x: -torch.sin(x)}[f](x)
+
+    def d2(x):
+        return {"expm": torch.exp, "logm": lambda x: -1 / x ** 2, "sqrtm": lambda x: -0.25 / torch.sqrt(x) ** 3,
+                "sinm": lambda x: -torch.sin(x), "cosm": lambda x: -torch.cos(x)}[f](x)
+
+    if f == "expm":
+        F = torch.exp(m) * series(h, 1 / 6, 1 / 120, torch.sinh)
+    elif f == "sinm":
+        F = torch.cos(m) * series(h, -1 / 6, 1 / 120, torch.sin)
+    elif f == "cosm":
+        F = -torch.sin(m) * series(h, -1 / 6, 1 / 120, torch.sin)
+    elif f == "logm":
+        F = series(h / m, 1 / 3, 1 / 5, torch.atanh) / m
+    else:
+        F = 1 / (torch.sqrt(a) + torch.sqrt(b))
+    if order == 0:
+        return F
+    scale = torch.maximum(torch.abs(a), torch.abs(b)) if f in ("logm", "sqrtm") else torch.ones_like(a)
+    close = torch.abs(a - b) <= 1e-4 * scale
+    diff = torch.where(close, torch.ones_like(F), a - b)
+    return torch.where(close, d2((2 * a + b) / 3) / 2, (d1(a) - F) / diff)
+''',
+    "_symfun": '''def _symfun(f, w, V):
+    """f(S) = V diag(f(w)) V' for a symmetric S = V diag(w) V' (f one of expm, logm, sqrtm,
+    sinm, cosm); logm and sqrtm need w > 0 (a positive definite S); outside torch.compile a ValueError says where not."""
+    w = w.reshape(-1)
+    if f in ("logm", "sqrtm") and w.numel() and not torch.compiler.is_compiling() and not float(torch.min(w)) > 0:
+        raise ValueError(f"{f}(S): the symmetric S is not positive definite, where the principal "
+                         f"{f} is not a real matrix function")
+    fw = {"expm": torch.exp, "logm": torch.log, "sqrtm": torch.sqrt, "sinm": torch.sin, "cosm": torch.cos}[f](w)
+    return (V * fw[None, :]) @ V.T
+''',
     "_eiggap": '''def _eiggap(w):
     """F[i, j] = 1/(w[j] - w[i]) off the diagonal, 0 on it. Outside torch.compile, raises at
     repeated eigenvalues (equal to rounding), where the derivative of the eigenvectors does not
@@ -117,6 +169,14 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     v = V[:, -1]
     v = torch.where(v[torch.argmax(torch.abs(v))] < 0, -v, v)
     return w[-1], v.reshape(-1, 1)
+''',
+    "_eigbot": '''def _eigbot(S):
+    """The smallest eigenvalue of the symmetric S and its unit eigenvector (a column), signed as
+    _eigh signs eigenvectors: its largest-magnitude entry positive."""
+    w, V = torch.linalg.eigh(S)
+    v = V[:, 0]
+    v = torch.where(v[torch.argmax(torch.abs(v))] < 0, -v, v)
+    return w[0], v.reshape(-1, 1)
 ''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""

@@ -11,6 +11,10 @@
   ``d V = V*(eiggap(w) .* A)``, where ``eiggap(w)`` is the matrix F with F_ij = 1/(w_j - w_i)
   off the diagonal and 0 on it. The eigenvector differential does not exist at a repeated
   eigenvalue: generated code computing ``eiggap`` raises there (never a silent inf/NaN).
+* ``eigmax(S)`` / ``eigvecmax(S)`` and ``eigmin(S)`` / ``eigvecmin(S)``: the tuple-valued
+  ``eigtop(S)`` and ``eigbot(S)`` (largest or smallest eigenvalue and its unit eigenvector v),
+  ``d lambda = v'*dS*v`` (gradient ``v*v'``), the eigenvector's differential from the column
+  of ``eiggap``; at a repeated extreme eigenvalue a kink (a sub-/supergradient).
 * ``eigmax(A)`` of a general (non-symmetric) square A whose eigenvalue of largest real part
   is real and simple: the tuple-valued ``eigr(A)`` = (that eigenvalue, its left eigenvector
   u, its right eigenvector v), read as ``eigmax(A)``, ``eigvecl(A)``, ``eigvecr(A)``; v is a
@@ -51,6 +55,12 @@ def eigtop(S):
     """The tuple-valued node eigtop(S) = (largest eigenvalue, its unit eigenvector) of a
     symmetric S, read as eigmax(S) and eigvecmax(S)."""
     return M.multi("eigmax", (S,), [(1, 1), (S.rows, 1)])
+
+
+def eigbot(S):
+    """The tuple-valued node eigbot(S) = (smallest eigenvalue, its unit eigenvector) of a
+    symmetric S, read as eigmin(S) and eigvecmin(S)."""
+    return M.multi("eigmin", (S,), [(1, 1), (S.rows, 1)])
 
 
 def eigr(A):
@@ -106,6 +116,34 @@ def _eigtop_jvp(n, d):
         return E.mul(V, E.had(col, E.mul(E.transpose(V), dS, v)))
 
     return (E.mul(E.transpose(v), dS, v), dv)
+
+
+@rule("d.eigmin", "d eigmin(S) = v'*dS*v, d eigvecmin(S) = V*((eiggap(w)*ismin(w)) .* (V'*dS*v)), "
+      "v = eigvecmin(S), w = eigvals(S), V = eigvecs(S) (a simple smallest eigenvalue)",
+      r"\mathrm{d}\lambda_{\min} = v^T\mathrm{d}S\,v,\ \mathrm{d}v = V\left(f \circ (V^T\mathrm{d}S\,v)\right),"
+      r"\ f_i = \frac{1}{\lambda_{\min} - \lambda_i}\ (i \ne \min)", "18.S096 lecture 8; Magnus & Neudecker, Thm 8.9")
+def _eigbot_jvp(n, d):
+    dS = d(0)
+    if dS is None:
+        return None
+    S, v = n.args[0], M.proj(n, 1)
+
+    def dv():
+        # column "min" of the eigenvector differential: eiggap(w)*ismin(w) is the column of
+        # 1/(w_min - w_i) (0 at i = min) where the smallest eigenvalue is simple
+        w, V = eigvals(S), eigvecs(S)
+        col = E.mul(eiggap(w), E.Expr("ismin", (w,), w.shape))
+        return E.mul(V, E.had(col, E.mul(E.transpose(V), dS, v)))
+
+    return (E.mul(E.transpose(v), dS, v), dv)
+
+
+def _bottom_gap(a):
+    """:class:`Kink` distance of eigbot: half the gap between the two smallest eigenvalues."""
+    import numpy as np
+
+    w = np.linalg.eigvalsh(np.asarray(a, dtype=float))
+    return float(w[1] - w[0]) / 2 if w.size > 1 else float("inf")
 
 
 def _top_gap(a):
@@ -205,6 +243,7 @@ def _eigtop_facts(n, fs):
 
 
 _EIGTOP_LOWER = {"numpy": "_eigtop({0})", "jax": "_eigtop({0})", "torch": "_eigtop({0})"}
+_EIGBOT_LOWER = {"numpy": "_eigbot({0})", "jax": "_eigbot({0})", "torch": "_eigbot({0})"}
 _EIGR_LOWER = {"numpy": "_eigr({0})", "jax": "_eigr({0})", "torch": "_eigr({0})"}
 _EIG_LOWER = {"numpy": "_eigh({0})", "jax": "_eigh({0})", "torch": "_eigh({0})"}
 _GAP_LOWER = {"numpy": "_eiggap({0})", "jax": "_eiggap({0})", "torch": "_eiggap({0})"}
@@ -226,6 +265,17 @@ EIGEN = [
                     "of the top eigenspace, a subgradient; eigvecmax itself has no derivative there", _top_gap),
           examples=(Example("eigmax(X + X')", shapes={"X": "n,n"}, square_only=True),
                     Example("x'*eigvecmax(X'*X + A*A')", shapes={"X": "n,n", "A": "n,n", "x": "n"},
+                            square_only=True))),
+    OpDef("eigmin", rank=21, jvp=_eigbot_jvp, build=eigbot, facts=_eigtop_facts, lower=_EIGBOT_LOWER,
+          text="eigmin({0})", latex="\\operatorname{{eigmin}}\\left({0}\\right)",
+          requires=(require(0, Facts(symmetric=True), message="eigmin()/eigvecmin() of a symmetric matrix: "
+                            + SYMMETRIC_ONLY),),
+          kink=Kink("where the smallest eigenvalue is repeated",
+                    "its gradient v*v' (v = eigvecmin, the unit bottom eigenvector) there uses one unit vector "
+                    "of the bottom eigenspace, a supergradient (eigmin is concave); eigvecmin itself has no "
+                    "derivative there", _bottom_gap),
+          examples=(Example("eigmin(X + X')", shapes={"X": "n,n"}, square_only=True),
+                    Example("x'*eigvecmin(X'*X + A*A')", shapes={"X": "n,n", "A": "n,n", "x": "n"},
                             square_only=True))),
     OpDef("eigr", rank=21, jvp=_eigr_jvp, build=eigr, facts=lambda n, fs: (NOTHING, NOTHING, NOTHING),
           lower=_EIGR_LOWER, sample="positive",  # a positive matrix: its largest eigenvalue is real, simple
@@ -253,4 +303,5 @@ EIGEN = [
 
 OUTPUT_NAMES["eigh"] = ("eigvals", "eigvecs")
 OUTPUT_NAMES["eigmax"] = ("eigmax", "eigvecmax")  # the op eigtop() builds, named for its notes
+OUTPUT_NAMES["eigmin"] = ("eigmin", "eigvecmin")  # the op eigbot() builds
 OUTPUT_NAMES["eigr"] = ("eigmax", "eigvecl", "eigvecr")  # proj(eigh(S), 0) prints as eigvals(S)

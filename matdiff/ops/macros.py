@@ -22,7 +22,6 @@ from ..core.facts import Facts, require
 from ..core.record import field, record
 from . import eigen as _eig
 from . import factor as _fac
-from .reduce import _extreme
 
 
 @record(eq=False)
@@ -109,8 +108,12 @@ MACROS = [
           "the left eigenvector u of eigmax({0}) (non-symmetric {0}; u'*eigvecr({0}) = 1)", "matrix"),
     Macro("eigvecr", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 2),
           "the unit right eigenvector v of eigmax({0}) (non-symmetric {0})", "matrix"),
-    Macro("eigmin", 1, "scalar_of_square", lambda S: _extreme("min")(_eig.eigvals(S)),
-          "min(eigvals({0}))", "matrix", aliases=("lambda_min", "eigminh"), requires=_eig_requires("eigmin")),
+    Macro("eigmin", 1, "scalar_of_square", lambda S: _eig.M.proj(_eig.eigbot(S), 0),
+          "min(eigvals({0})) for a symmetric {0} (gradient eigvecmin({0})*eigvecmin({0})')", "matrix",
+          aliases=("lambda_min", "eigminh"), requires=_eig_requires("eigmin")),
+    Macro("eigvecmin", 1, "colvec_of_square", lambda S: _eig.M.proj(_eig.eigbot(S), 1),
+          "the unit eigenvector of the smallest eigenvalue of the symmetric {0} (signed as eigvecs)", "matrix",
+          requires=_eig_requires("eigvecmin")),
     # outputs of one factorization (ops/factor.py): unpivoted LU, thin QR with R's diagonal positive
     Macro("luL", 1, "square_same", lambda A: _eig.M.proj(_fac.lu(A), 0),
           "the unit lower triangular L of the unpivoted LU factorization {0} = L*U", "matrix", aliases=("lu",)),

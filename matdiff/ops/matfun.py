@@ -16,16 +16,19 @@ matrix function (expm -> expm, logm -> inv, sqrtm -> inv(sqrtm)/2, sinm -> cosm,
 cosm -> -sinm); :mod:`matdiff.passes.simplify` rewrites ``tr(Df(A, E))`` to
 ``tr(f'(A)*E)`` (the trace is cyclic in every term of the power series).
 
-A second Fréchet derivative (the differential of ``Df(A, E)`` or ``Jf(A)`` by A) is not
-implemented: asking for one (a Hessian of ``tr(B*expm(A))``, say) raises a
-:class:`~matdiff.core.errors.DerivationError` saying so. (A Hessian whose gradient is itself
-a matrix function, such as that of ``tr(expm(A))`` with gradient ``expm(A)'``, works.)
+The second Fréchet derivative ``D2f(A, M, N)`` and its Kronecker form ``J2f(A, M)`` give
+Hessians (NumPy only); a third derivative raises a
+:class:`~matdiff.core.errors.DerivationError` saying so.
 
 Code: the NumPy back-end uses SciPy (``scipy.linalg.expm``, ``expm_frechet``, ``logm``,
 ``sqrtm``, ``sinm``, ``cosm``; the Fréchet derivatives of the others by the block identity
 ``f([A, E; 0, A]) = [f(A), Df(A, E); 0, f(A)]``); JAX lowers expm and its Fréchet derivative
 (``jax.scipy.linalg``), PyTorch expm (``torch.linalg.matrix_exp``, the block identity for
-the derivative); the other functions are UNSUPPORTED there.
+the derivative); the other functions are UNSUPPORTED there for a nonsymmetric argument. For a
+symmetric S (its facts say so) the differential is the Daleckii-Krein form
+``V*(Ff(w) .* (V'*dS*V))*V'`` (:func:`daleckii_krein`; ``Ff``, ``Gf`` the divided-difference
+matrix and its partials) and every back-end computes f(S) = V*diag(f(w))*V' from ``eigh``
+(:mod:`matdiff.backends.lower`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from fractions import Fraction
 
 from ..core import expr as E
 from ..core.errors import DerivationError
-from ..core.facts import NOTHING, Facts
+from ..core.facts import NOTHING, Facts, facts
 from ..core.shapes import dim_mul
 from .base import Example, OpDef, Unsupported, rule, zero_sum
 
@@ -169,12 +172,69 @@ def _no_second_derivative(f: str, what: str, order: str = "third"):
         f"Hessians and HVPs of scalar functions of {f} are supported")
 
 
+def divdiff(f: str, w: E.Expr) -> E.Expr:
+    """Ff(w): the divided-difference (Loewner) matrix of f at the column w,
+    F_ij = (f(w_i) - f(w_j))/(w_i - w_j), f'(w_i) where w_i = w_j."""
+    if w.is_scalar:
+        return _scalar_derivative(f, w)
+    return E.Expr("F" + f, (w,), (w.rows, w.rows))
+
+
+def divdiff_partial(f: str, w: E.Expr) -> E.Expr:
+    """Gf(w): the partial derivatives G_ij = dF_ij/dw_i of Ff(w) (f''(w_i)/2 on the diagonal),
+    so that d Ff(w) = Gf(w) .* (dw*ones') + Gf(w)' .* (ones*dw')."""
+    return E.Expr("G" + f, (w,), (w.rows, w.rows))
+
+
+def daleckii_krein(f: str, S: E.Expr, M: E.Expr) -> E.Expr:
+    """Df(S, M) for a symmetric S in the eigenvalue form V*(Ff(w) .* (V'*M*V))*V' (w, V the
+    eigenvalues and orthonormal eigenvectors of S); it holds for every direction M."""
+    from .eigen import eigvals, eigvecs
+
+    V = eigvecs(S)
+    return E.mul(V, E.had(divdiff(f, eigvals(S)), E.mul(E.transpose(V), M, V)), E.transpose(V))
+
+
 def _fun_jvp(f: str):
-    @rule(f"d.{f}", f"d {f}(A) = D{f}(A, dA) (the Fréchet derivative; A and dA need not commute)",
-          rf"\mathrm{{d}}\,{FUNCTIONS[f][1]}(A) = L_{{{FUNCTIONS[f][1]}}}(A, \mathrm{{d}}A)",
-          "Higham, Functions of Matrices (2008), sec. 3.1")
+    @rule(f"d.{f}", f"d {f}(A) = D{f}(A, dA) (the Fréchet derivative; A and dA need not commute); "
+          f"for a symmetric S, d {f}(S) = V*(F{f}(w) .* (V'*dS*V))*V', w = eigvals(S), V = eigvecs(S)",
+          rf"\mathrm{{d}}\,{FUNCTIONS[f][1]}(A) = L_{{{FUNCTIONS[f][1]}}}(A, \mathrm{{d}}A);\ "
+          r"\mathrm{d}f(S) = V\left(F \circ (V^T\mathrm{d}S\,V)\right)V^T",
+          "Higham, Functions of Matrices (2008), sec. 3.1 and Thm 3.11 (Daleckii-Krein)")
     def jvp(n, d):
-        return None if d(0) is None else frechet(f, n.args[0], d(0))
+        if d(0) is None:
+            return None
+        A = n.args[0]
+        if facts(A).symmetric:
+            return daleckii_krein(f, A, d(0))
+        return frechet(f, A, d(0))
+    return jvp
+
+
+def _divdiff_jvp(f: str):
+    @rule(f"d.F{f}", f"d F{f}(w) = G{f}(w) .* (dw*ones') + G{f}(w)' .* (ones*dw')",
+          r"\mathrm{d}F_{ij} = \frac{\partial F_{ij}}{\partial w_i}\mathrm{d}w_i + \frac{\partial F_{ij}}{\partial w_j}\mathrm{d}w_j",
+          "calculus (F symmetric: dF_ij/dw_j = G_ji)")
+    def jvp(n, d):
+        dw = d(0)
+        if dw is None:
+            return None
+        G = divdiff_partial(f, n.args[0])
+        one = E.ones((n.rows, 1))
+        return E.add(E.had(G, E.mul(dw, E.transpose(one))), E.had(E.transpose(G), E.mul(one, E.transpose(dw))))
+    return jvp
+
+
+def _divdiff_partial_jvp(f: str):
+    @rule(f"d.G{f}", f"d G{f}(w) = (third divided differences of f) .* dw (not generated: a third derivative)",
+          r"\mathrm{d}G_{ij} = f[w_i, w_i, w_i, w_j]\,\mathrm{d}w_i + f[w_i, w_i, w_j, w_j]\,\mathrm{d}w_j",
+          "calculus of divided differences; not implemented")
+    def jvp(n, d):
+        if d(0) is not None:
+            raise DerivationError(f"the derivative of G{f}(w) (a third derivative of the matrix function {f} of "
+                                  "a symmetric matrix) is not supported; gradients, Jacobians, Hessians and HVPs "
+                                  "of scalar functions of it are")
+        return None
     return jvp
 
 
@@ -313,7 +373,8 @@ _NP_J2 = {f: f'_matfun("{f}", {{0}}, {{1}}, jacobian=True)' for f in FUNCTIONS}
 
 
 def _unsupported(f: str, backend: str) -> Unsupported:
-    return Unsupported(f"{backend} has no {f}: use the NumPy back-end")
+    return Unsupported(f"{backend} has no {f} of a general matrix: use the NumPy back-end (of a symmetric "
+                       f"argument, declared with --symmetric or shown by its facts, {f} is computed from eigh)")
 
 
 def _lower(f: str, kind: str) -> dict:
@@ -336,7 +397,9 @@ SQUARE = {"A": "n,n", "X": "n,n", "B": "n,n"}
 
 def _examples(f: str) -> tuple:
     return (Example(f"tr(B*{f}(X))", shapes=SQUARE, square_only=True),
-            Example(f"sum({f}(X'*X + A))", shapes=SQUARE, square_only=True))
+            Example(f"sum({f}(X'*X + A))", shapes=SQUARE, square_only=True),
+            # a symmetric argument: the eigenvalue (Daleckii-Krein) form and eigh lowering
+            Example(f"tr(B*{f}(X'*X + A*A'))", shapes=SQUARE, square_only=True))
 
 
 def _frechet_examples(f: str) -> tuple:
@@ -351,6 +414,20 @@ def _second_examples(f: str) -> tuple:
 
 def _kron2_examples(f: str) -> tuple:
     return (Example(f"sum(J2{f}(A, C) .* kron(X, B))", shapes={**SQUARE, "C": "n,n"}, square_only=True),)
+
+
+def _divdiff_examples(f: str) -> tuple:
+    return (Example(f"sum(F{f}(x) .* A)", wrt="x", shapes={"x": "n", "A": "n,n"}),
+            Example(f"y'*F{f}(x)*y", wrt="x", shapes={"x": "n", "y": "n"}))
+
+
+def _divdiff_facts(n, fs):
+    return Facts(symmetric=True)
+
+
+def _lower_divdiff(f: str, order: int) -> dict:
+    t = f'_divdiff("{f}", {{0}}, {order})'
+    return {"numpy": t, "jax": t, "torch": t}
 
 
 def _kron_examples(f: str) -> tuple:
@@ -387,6 +464,15 @@ def _declare(f: str) -> list:
               latex="\\mathrm{{J}}^2_{{\\operatorname{{" + f + "}}}}\\left({0}, {1}\\right)",
               sample=(sample, "any"), facts=_kron_facts, examples=_kron2_examples(f),
               lower=_lower(f, "J2")),
+        OpDef("F" + f, rank=RANK, jvp=_divdiff_jvp(f), build=lambda w, f=f: divdiff(f, w), kind="structure",
+              language=("F" + f,), arity=1, shape="square_of_colvec", text="F" + f + "({0})",
+              latex="F_{{" + scal + "}}\\left({0}\\right)", sample="positive" if sample != "any" else "any",
+              facts=_divdiff_facts, examples=_divdiff_examples(f), lower=_lower_divdiff(f, 0)),
+        OpDef("G" + f, rank=RANK, jvp=_divdiff_partial_jvp(f), build=lambda w, f=f: divdiff_partial(f, w),
+              kind="structure", language=("G" + f,), arity=1, shape="square_of_colvec", text="G" + f + "({0})",
+              latex="G_{{" + scal + "}}\\left({0}\\right)", sample="positive" if sample != "any" else "any",
+              facts=_kron_facts, examples=(Example(f"sum(G{f}(x) .* A)", wrt="A", shapes={"x": "n", "A": "n,n"}),),
+              lower=_lower_divdiff(f, 1)),
     ]
 
 

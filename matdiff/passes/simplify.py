@@ -128,6 +128,58 @@ def _tr_frechet(n):
     return E.trace(E.mul(derivative_function(a.op[1:], A), M))
 
 
+@rule('simplify.trace-daleckii-krein', "tr(V*(Ff(w) .* (V'*E*V))*V') = tr(f'(S)*E) (w = eigvals(S), "
+      "V = eigvecs(S), f = expm, logm, sqrtm, sinm, cosm)",
+      "\\operatorname{tr}\\left(V (F \\circ V^T E V) V^T\\right) = \\operatorname{tr}(f'(S) E)",
+      "V orthogonal and diag(F) = f'(w): the sum of f'(w_i) (V^T E V)_ii")
+def _tr_daleckii_krein(n):
+    # tr(eigvecs(S)*(Fexpm(eigvals(S)) .* (eigvecs(S)'*E*eigvecs(S)))*eigvecs(S)') -> tr(expm(S)*E)
+    from ..ops.eigen import eigvals, eigvecs
+    from ..ops.matfun import FUNCTIONS, derivative_function
+
+    a = n.args[0]
+    if a.op != "mul":
+        return None
+    c, s, ch = E.factors(a)
+    if len(ch) != 3 or ch[0].op != "proj" or ch[0].args[0].op != "eigh" or ch[1].op != "had":
+        return None
+    S = ch[0].args[0].args[0]
+    V = eigvecs(S)
+    if ch[0] is not V or ch[2] is not E.transpose(V) or len(ch[1].args) != 2:
+        return None
+    F, X = ch[1].args if ch[1].args[0].op[1:] in FUNCTIONS else reversed(ch[1].args)
+    if not (F.op[:1] == "F" and F.op[1:] in FUNCTIONS and F.args[0] is eigvals(S)) or X.op != "mul":
+        return None
+    c2, s2, ch2 = E.factors(X)
+    if len(ch2) < 3 or ch2[0] is not E.transpose(V) or ch2[-1] is not V:
+        return None
+    return E.mul(E.const(c * c2), *s, *s2, E.trace(E.mul(derivative_function(F.op[1:], S), *ch2[1:-1])))
+
+
+@rule('simplify.daleckii-krein-identity', "V*(Ff(w) .* (V'*V))*V' = f'(S) (w = eigvals(S), V = eigvecs(S))",
+      "V (F \\circ I) V^T = V \\operatorname{diag}(f'(w)) V^T = f'(S)",
+      "V orthogonal and diag(F) = f'(w): the Daleckii-Krein form in the direction I")
+def _mul_daleckii_krein_identity(n):
+    # eigvecs(S)*((eigvecs(S)'*eigvecs(S)) .* Fexpm(eigvals(S)))*eigvecs(S)' -> expm(S)
+    from ..ops.eigen import eigvals, eigvecs
+    from ..ops.matfun import FUNCTIONS, derivative_function
+
+    c, s, ch = E.factors(n)
+    for k in range(len(ch) - 2):
+        V, H, Vt = ch[k:k + 3]
+        if V.op != "proj" or V.args[0].op != "eigh" or H.op != "had" or len(H.args) != 2:
+            continue
+        S = V.args[0].args[0]
+        if V is not eigvecs(S) or Vt is not E.transpose(V):
+            continue
+        F, X = H.args if H.args[0].op[1:] in FUNCTIONS else reversed(H.args)
+        if not (F.op[:1] == "F" and F.op[1:] in FUNCTIONS and F.args[0] is eigvals(S)):
+            continue
+        if X.op == "eye" or (X.op == "mul" and len(X.args) == 2 and X.args[0] is Vt and X.args[1] is V):
+            return E.mul(E.const(c), *s, *ch[:k], derivative_function(F.op[1:], S), *ch[k + 3:])
+    return None
+
+
 def _split_term(t):
     c, s, ch = E.factors(t)
     return c, s, ch
@@ -484,11 +536,12 @@ def _add_common_scalar(n):
 
 RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron],
-    "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron, _tr_frechet],
+    "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron, _tr_frechet, _tr_daleckii_krein],
     "add": [_add_transpose_sum, _add_had_expand, _factor, _add_common_scalar],
     "mpow": [_mpow_transpose],
     "had": [_had_sigmoid],
-    "mul": [_mul_transpose_collapse, _mul_sigmoid, _mul_scalar_orient, _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],
+    "mul": [_mul_transpose_collapse, _mul_daleckii_krein_identity, _mul_sigmoid, _mul_scalar_orient,
+            _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],
 }
 
 
