@@ -653,5 +653,15 @@ def derive(expr: str, wrt: str | Sequence[str], shapes: Mapping | None = None,
     >>> d = derive("x'*A*x", wrt="x", shapes={"x": "n", "A": "n,n"})
     >>> str(d.gradient)
     "(A + A')*x"
+
+    ``expr`` may also be a SymPy matrix expression (its ``MatrixSymbol`` shapes become declared
+    shapes, :func:`matdiff.from_sympy`); ``wrt`` may then be ``MatrixSymbol``s or ``Symbol``s.
     """
+    if not isinstance(expr, str) and type(expr).__module__.startswith("sympy"):
+        from .interop.sympy import sympy_to_text
+
+        expr, declared = sympy_to_text(expr)
+        declared.update(shapes or {})
+        shapes = declared
+        wrt = [getattr(w, "name", w) for w in ([wrt] if not isinstance(wrt, (list, tuple)) else wrt)]
     return Derivation(expr, wrt, shapes, symmetric)
