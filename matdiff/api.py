@@ -387,8 +387,11 @@ class Derivation:
                         module_doc=mdoc, result=result, target=target)
 
     def check(self, sizes: Mapping | None = None, directions: int = 5, seed: int | None = 0,
-              claim=None, steps: bool = False, hessian: bool = False):
+              claim=None, steps: bool = False, hessian: bool = False, exact: bool = False):
         """Check the derivative against finite differences at random inputs.
+
+        ``exact``: also prove it (and the claims) with SymPy at small concrete sizes (every
+        size 2, then 3; ``sizes`` to choose): ``result.exact`` (:mod:`matdiff.check.exact`).
 
         ``claim``: hand-derived derivatives to check as well (text, a list of texts, or
         ``{name: text}``): a gradient, Jacobian, differential ``dF = ...``, or with
@@ -402,8 +405,13 @@ class Derivation:
         """
         from .check.checker import check
 
-        return check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps,
-                     hessian=hessian)
+        res = check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps,
+                    hessian=hessian)
+        if exact:
+            from .check.exact import exact_check
+
+            res.exact = exact_check(self, sizes=dict(sizes) if sizes else None, claim=claim, hessian=hessian)
+        return res
 
     def _docstring(self) -> str:
         what = "gradient" if self._gradients is not None else "Jacobian (vec(dF) = J vec(dX))"

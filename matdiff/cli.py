@@ -275,8 +275,12 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
 @click.option("--directions", default=5, show_default=True, type=click.IntRange(1, 1000),
               help="Number of random directions.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--exact", is_flag=True,
+              help="Also prove the derivative (and claims) with SymPy at small sizes: symbolic entries, "
+                   "every size 2 then 3 (--size to choose); PROVEN, WRONG or UNDECIDED (time budget).")
 @_explain_option
-def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, directions, seed, explain):
+def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, directions, seed, explain,
+              exact):
     """Check the derivative (and optionally hand-derived claims) by finite differences.
 
     Finite differences are extrapolated to step 0 with an error estimate (truncation and
@@ -301,6 +305,7 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, di
       matdiff check "inv(X)" --wrt X --claim "-kron(inv(X)', inv(X))"
       matdiff check "inv(X)" --wrt X --claim "dF = -inv(X)*dX*inv(X)"
       matdiff check "x'*A*x" --wrt x --hessian --claim "A + A'"
+      matdiff check "tr(X*A*X)" --wrt X --exact --claim "(A*X + X*A)'"
     """
     shapes = _shapes(shape)
     sizes = _sizes_option(size, "--size")
@@ -308,7 +313,7 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, di
     def go():
         d = _derive(expression, wrt, shapes, symmetric)
         res = d.check(sizes=sizes, directions=directions, seed=seed, claim=list(claim) or None,
-                      steps=steps, hessian=hessian)
+                      steps=steps, hessian=hessian, exact=exact)
         text = render_explanation(d, "text", full=explain == "full", hessian=hessian) if explain else None
         return res, text
 
@@ -316,7 +321,8 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, di
     click.echo(str(res))
     if text is not None:  # the correct derivation next to the verdict
         click.echo("\nThe correct derivation:\n" + text)
-    sys.exit(0 if res.ok else (4 if res.inconclusive else 1))
+    wrong = res.exact is not None and "WRONG" in (res.exact.verdict, res.exact.claim_verdict)
+    sys.exit(1 if wrong else 0 if res.ok else (4 if res.inconclusive else 1))
 
 
 if __name__ == "__main__":  # pragma: no cover

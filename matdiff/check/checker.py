@@ -142,6 +142,7 @@ class CheckResult:
     reason: str = ""
     points: int = 0
     items: list = field(default_factory=list)
+    exact: object = None  # the exact verdicts (matdiff.check.exact.ExactResult) with exact=True
 
     def __bool__(self) -> bool:
         return self.ok
@@ -152,6 +153,10 @@ class CheckResult:
         return not self.ok and self.verdict != "FAILED" and self.claim_verdict != "WRONG"
 
     def __str__(self) -> str:
+        text = self._text()
+        return text if self.exact is None else text + "\n" + str(self.exact)
+
+    def _text(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
         lines = [f"checking  {self.expression}  by {', '.join(self.wrt)}"
                  + (f"   (sizes {sizes})" if sizes else ""),
