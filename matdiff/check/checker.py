@@ -1091,8 +1091,12 @@ def _draw_point(value, cond_fn, square, cshape, order, sym_set, positive, rng, s
         if worst <= COND_MAX and not on_kink:
             break
     if best is None:
+        hint = ""
+        if problem == "the value is not finite":
+            hint = ("; the value may overflow at these sizes: try smaller ones (--size n=...), or logdet "
+                    "in place of log(det(...)), log-sum-exp forms in place of sums of exp")
         raise DerivationError(f"could not find random inputs where the expression can be evaluated "
-                              f"({DRAWS} draws; the last one failed with: {problem})")
+                              f"({DRAWS} draws; the last one failed with: {problem}){hint}")
     return best[1], best[2]
 
 
