@@ -99,12 +99,33 @@ def main():
     """
 
 
+def _expression_text(expression: str) -> str:
+    """EXPRESSION as given, or read from stdin (``-``) or a file (``@file``); '#' starts a comment
+    line there, and the expression may span lines."""
+    from .core.errors import ParseError
+
+    if expression == "-":
+        text, src = sys.stdin.read(), "stdin"
+    elif expression.startswith("@") and len(expression) > 1:
+        try:
+            with open(expression[1:], encoding="utf-8") as f:
+                text, src = f.read(), expression[1:]
+        except OSError as e:
+            raise ParseError(f"cannot read the expression from {expression[1:]!r}: {e.strerror}") from None
+    else:
+        return expression
+    text = " ".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#")).strip()
+    if not text:
+        raise ParseError(f"no expression in {src}")
+    return text
+
+
 def _derive(expression, wrt, shapes, symmetric):
     """derive(), with its notes (how undeclared names were read, when that was a close call)
     on stderr, one line each."""
     from .api import derive
 
-    d = derive(expression, list(wrt), shapes, list(symmetric))
+    d = derive(_expression_text(expression), list(wrt), shapes, list(symmetric))
     for note in d.notes:
         click.echo(f"matdiff: {note}", err=True)
     return d

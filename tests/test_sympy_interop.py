@@ -135,3 +135,12 @@ def test_cli_and_derive_stay_free_of_sympy():
             "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_readme_sympy_snippet_runs():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    part = readme[readme.index("## SymPy, both ways"):]
+    code = part[part.index("```python\n") + 10:]
+    exec(code[:code.index("```")], {})

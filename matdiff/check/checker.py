@@ -152,6 +152,15 @@ class CheckResult:
         """Nothing was found wrong, but something could not be decided."""
         return not self.ok and self.verdict != "FAILED" and self.claim_verdict != "WRONG"
 
+    def __repr__(self) -> str:
+        claim = f", claim_verdict={self.claim_verdict!r}" if self.claim_verdict else ""
+        exact = f", exact={self.exact.verdict!r}" if self.exact is not None else ""
+        return (f"CheckResult(verdict={self.verdict!r}{claim}{exact}, max_error={self.max_error:.3g}, "
+                f"sizes={self.sizes})")
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython / Jupyter: the readable report
+        p.text(repr(self) if cycle else str(self))
+
     def __str__(self) -> str:
         text = self._text()
         return text if self.exact is None else text + "\n" + str(self.exact)
