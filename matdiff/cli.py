@@ -169,7 +169,7 @@ def _run(fn, json_errors: bool = False):
               help="Output format.")
 @click.option("--hessian", "hessian", is_flag=True,
               help="Also print the second differential d2f, the Hessian-vector product H[V] and the "
-                   "Hessian matrix on vec(X) (scalar expression, one --wrt).")
+                   "Hessian matrix on vec(X) (scalar expression; with several --wrt, the blocks H(X,Y)).")
 @_explain_option
 def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian, explain):
     """Differentiate EXPRESSION: its differential and gradient (or Jacobian).

@@ -34,3 +34,10 @@ def test_check_result_display_is_short():
     p = P()
     r._repr_pretty_(p, False)
     assert p.out == str(r) and "verdict: the claim is WRONG" in p.out
+
+
+def test_derive_help_is_accurate_about_hessians_of_several_variables():
+    out = CliRunner().invoke(main, ["derive", "--help"])
+    assert "one --wrt" not in out.output and "several --wrt" in out.output
+    out = CliRunner().invoke(main, ["x'*A*y", "--wrt", "x", "--wrt", "y", "--hessian"])
+    assert out.exit_code == 0 and "H(x,y) = A" in out.output
