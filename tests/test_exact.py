@@ -35,6 +35,14 @@ def test_proven_at_2(text, wrt, claim, hessian):
     assert r.claim_verdict == "PROVEN", str(r)
 
 
+def test_jacobian_claims():
+    d = matdiff.derive("inv(X)", wrt="X")
+    assert exact_check(d, sizes={"n": 2}, claim="-kron(inv(X)', inv(X))").claim_verdict == "PROVEN"
+    assert exact_check(d, sizes={"n": 2}, claim="-kron(inv(X), inv(X))").claim_verdict == "WRONG"
+    d = matdiff.derive("A*X*B", wrt="X")
+    assert exact_check(d, sizes={"n": 2, "m": 3, "k": 2, "p": 3}, claim="kron(B', A)").claim_verdict == "PROVEN"
+
+
 def test_wrong_hessian_claim():
     d = matdiff.derive("x'*A*x", wrt="x")
     r = exact_check(d, sizes={"n": 2}, claim="2*A", hessian=True)
