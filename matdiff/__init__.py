@@ -12,7 +12,7 @@ pass) -> simplify -> printing / codegen. See README.md for the language.
 from .core.errors import DerivationError, MatdiffError, ParseError, ShapeError
 
 __version__ = "0.1.0"
-__all__ = ["derive", "parse", "Derivation", "Expr", "MatdiffError", "ParseError", "ShapeError",
+__all__ = ["derive", "parse", "from_sympy", "Derivation", "Expr", "MatdiffError", "ParseError", "ShapeError",
            "DerivationError", "__version__"]
 
 
@@ -26,6 +26,10 @@ def __getattr__(name):
         from .lang.parsing import parse
 
         return parse  # (the module is matdiff.parsing, so this name is never shadowed)
+    if name == "from_sympy":
+        from .interop.sympy import from_sympy
+
+        return from_sympy
     if name == "Expr":
         from .core.expr import Expr
 

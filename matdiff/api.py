@@ -408,8 +408,11 @@ class Derivation:
                         module_doc=mdoc, result=result, target=target)
 
     def check(self, sizes: Mapping | None = None, directions: int = 5, seed: int | None = 0,
-              claim=None, steps: bool = False, hessian: bool = False):
+              claim=None, steps: bool = False, hessian: bool = False, exact: bool = False):
         """Check the derivative against finite differences at random inputs.
+
+        ``exact``: also prove it (and the claims) with SymPy at small concrete sizes (every
+        size 2, then 3; ``sizes`` to choose): ``result.exact`` (:mod:`matdiff.check.exact`).
 
         ``claim``: hand-derived derivatives to check as well (text, a list of texts, or
         ``{name: text}``): a gradient, Jacobian, differential ``dF = ...``, or with
@@ -423,8 +426,13 @@ class Derivation:
         """
         from .check.checker import check
 
-        return check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps,
-                     hessian=hessian)
+        res = check(self, sizes=sizes, directions=directions, seed=seed, claim=claim, steps=steps,
+                    hessian=hessian)
+        if exact:
+            from .check.exact import exact_check
+
+            res.exact = exact_check(self, sizes=dict(sizes) if sizes else None, claim=claim, hessian=hessian)
+        return res
 
     def _docstring(self) -> str:
         what = "gradient" if self._gradients is not None else "Jacobian (vec(dF) = J vec(dX))"
@@ -674,5 +682,15 @@ def derive(expr: str, wrt: str | Sequence[str], shapes: Mapping | None = None,
     >>> d = derive("x'*A*x", wrt="x", shapes={"x": "n", "A": "n,n"})
     >>> str(d.gradient)
     "(A + A')*x"
+
+    ``expr`` may also be a SymPy matrix expression (its ``MatrixSymbol`` shapes become declared
+    shapes, :func:`matdiff.from_sympy`); ``wrt`` may then be ``MatrixSymbol``s or ``Symbol``s.
     """
+    if not isinstance(expr, str) and type(expr).__module__.startswith("sympy"):
+        from .interop.sympy import sympy_to_text
+
+        expr, declared = sympy_to_text(expr)
+        declared.update(shapes or {})
+        shapes = declared
+        wrt = [getattr(w, "name", w) for w in ([wrt] if not isinstance(wrt, (list, tuple)) else wrt)]
     return Derivation(expr, wrt, shapes, symmetric)

@@ -99,12 +99,33 @@ def main():
     """
 
 
+def _expression_text(expression: str) -> str:
+    """EXPRESSION as given, or read from stdin (``-``) or a file (``@file``); '#' starts a comment
+    line there, and the expression may span lines."""
+    from .core.errors import ParseError
+
+    if expression == "-":
+        text, src = sys.stdin.read(), "stdin"
+    elif expression.startswith("@") and len(expression) > 1:
+        try:
+            with open(expression[1:], encoding="utf-8") as f:
+                text, src = f.read(), expression[1:]
+        except OSError as e:
+            raise ParseError(f"cannot read the expression from {expression[1:]!r}: {e.strerror}") from None
+    else:
+        return expression
+    text = " ".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#")).strip()
+    if not text:
+        raise ParseError(f"no expression in {src}")
+    return text
+
+
 def _derive(expression, wrt, shapes, symmetric):
     """derive(), with its notes (how undeclared names were read, when that was a close call)
     on stderr, one line each."""
     from .api import derive
 
-    d = derive(expression, list(wrt), shapes, list(symmetric))
+    d = derive(_expression_text(expression), list(wrt), shapes, list(symmetric))
     for note in d.notes:
         click.echo(f"matdiff: {note}", err=True)
     return d
@@ -148,7 +169,7 @@ def _run(fn, json_errors: bool = False):
               help="Output format.")
 @click.option("--hessian", "hessian", is_flag=True,
               help="Also print the second differential d2f, the Hessian-vector product H[V] and the "
-                   "Hessian matrix on vec(X) (scalar expression, one --wrt).")
+                   "Hessian matrix on vec(X) (scalar expression; with several --wrt, the blocks H(X,Y)).")
 @_explain_option
 @click.option("--no-names", "no_names", is_flag=True,
               help="Print results in full, without named intermediates (where s1 = ...).")
@@ -275,8 +296,12 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
 @click.option("--directions", default=5, show_default=True, type=click.IntRange(1, 1000),
               help="Number of random directions.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--exact", is_flag=True,
+              help="Also prove the derivative (and claims) with SymPy at small sizes: symbolic entries, "
+                   "every size 2 then 3 (--size to choose); PROVEN, WRONG or UNDECIDED (time budget).")
 @_explain_option
-def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, directions, seed, explain):
+def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, directions, seed, explain,
+              exact):
     """Check the derivative (and optionally hand-derived claims) by finite differences.
 
     Finite differences are extrapolated to step 0 with an error estimate (truncation and
@@ -301,6 +326,7 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, di
       matdiff check "inv(X)" --wrt X --claim "-kron(inv(X)', inv(X))"
       matdiff check "inv(X)" --wrt X --claim "dF = -inv(X)*dX*inv(X)"
       matdiff check "x'*A*x" --wrt x --hessian --claim "A + A'"
+      matdiff check "tr(X*A*X)" --wrt X --exact --claim "(A*X + X*A)'"
     """
     shapes = _shapes(shape)
     sizes = _sizes_option(size, "--size")
@@ -308,7 +334,7 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, di
     def go():
         d = _derive(expression, wrt, shapes, symmetric)
         res = d.check(sizes=sizes, directions=directions, seed=seed, claim=list(claim) or None,
-                      steps=steps, hessian=hessian)
+                      steps=steps, hessian=hessian, exact=exact)
         text = render_explanation(d, "text", full=explain == "full", hessian=hessian) if explain else None
         return res, text
 
@@ -316,7 +342,8 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, di
     click.echo(str(res))
     if text is not None:  # the correct derivation next to the verdict
         click.echo("\nThe correct derivation:\n" + text)
-    sys.exit(0 if res.ok else (4 if res.inconclusive else 1))
+    wrong = res.exact is not None and "WRONG" in (res.exact.verdict, res.exact.claim_verdict)
+    sys.exit(1 if wrong else 0 if res.ok else (4 if res.inconclusive else 1))
 
 
 if __name__ == "__main__":  # pragma: no cover

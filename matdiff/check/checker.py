@@ -142,6 +142,7 @@ class CheckResult:
     reason: str = ""
     points: int = 0
     items: list = field(default_factory=list)
+    exact: object = None  # the exact verdicts (matdiff.check.exact.ExactResult) with exact=True
 
     def __bool__(self) -> bool:
         return self.ok
@@ -151,7 +152,20 @@ class CheckResult:
         """Nothing was found wrong, but something could not be decided."""
         return not self.ok and self.verdict != "FAILED" and self.claim_verdict != "WRONG"
 
+    def __repr__(self) -> str:
+        claim = f", claim_verdict={self.claim_verdict!r}" if self.claim_verdict else ""
+        exact = f", exact={self.exact.verdict!r}" if self.exact is not None else ""
+        return (f"CheckResult(verdict={self.verdict!r}{claim}{exact}, max_error={self.max_error:.3g}, "
+                f"sizes={self.sizes})")
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython / Jupyter: the readable report
+        p.text(repr(self) if cycle else str(self))
+
     def __str__(self) -> str:
+        text = self._text()
+        return text if self.exact is None else text + "\n" + str(self.exact)
+
+    def _text(self) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in self.sizes.items())
         lines = [f"checking  {self.expression}  by {', '.join(self.wrt)}"
                  + (f"   (sizes {sizes})" if sizes else ""),
@@ -1086,8 +1100,12 @@ def _draw_point(value, cond_fn, square, cshape, order, sym_set, positive, rng, s
         if worst <= COND_MAX and not on_kink:
             break
     if best is None:
+        hint = ""
+        if problem == "the value is not finite":
+            hint = ("; the value may overflow at these sizes: try smaller ones (--size n=...), or logdet "
+                    "in place of log(det(...)), log-sum-exp forms in place of sums of exp")
         raise DerivationError(f"could not find random inputs where the expression can be evaluated "
-                              f"({DRAWS} draws; the last one failed with: {problem})")
+                              f"({DRAWS} draws; the last one failed with: {problem}){hint}")
     return best[1], best[2]
 
 

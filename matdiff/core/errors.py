@@ -119,7 +119,8 @@ def caret(text: str, pos: int | None, width: int = 1) -> str:
         suffix = "..." if hi < len(line) else ""
         line = prefix + line[lo:hi] + suffix
         col = col - lo + len(prefix)
-    out = f"  {line}\n  {' ' * col}{'^' * max(1, width)}"
+    pad = "".join("\t" if c == "\t" else " " for c in line[:col])  # tabs kept: the caret aligns
+    out = f"  {line}\n  {pad}{'^' * max(1, width)}"
     _LAST.caret = (out, pos, pos + max(1, width))  # the error raised with it takes the span
     return out
 

@@ -189,6 +189,13 @@ class Expr:
     def _repr_latex_(self) -> str:
         return "$" + self.latex() + "$"
 
+    def to_sympy(self):
+        """This expression in SymPy: ``MatrixSymbol`` leaves of symbolic size, ``Trace``,
+        ``Inverse``, ... (:mod:`matdiff.interop.sympy`; a 1x1 expression is a SymPy scalar)."""
+        from ..interop.sympy import to_sympy
+
+        return to_sympy(self)
+
     def walk(self):
         """All nodes of the DAG, each once, children before parents (iterative)."""
         return postorder([self])

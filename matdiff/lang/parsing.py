@@ -244,6 +244,9 @@ def _syntax_tree(text: str) -> Node:
             hint = "; write a block matrix or a literal with brackets: [A, B; C, D], [1, 2; 3, 4]"
         elif ch == "_":
             hint = "; names must start with a letter"
+        from .habits import hint_at
+
+        hint = hint_at(text, pos) or hint
         raise ParseError(f"unexpected character {ch!r} at {where(text, pos)}{hint}\n"
                          f"{caret(text, pos)}") from None
     except UnexpectedToken as e:
@@ -279,6 +282,9 @@ def _unexpected_token_message(text, e) -> str:
         hint = " (matdiff has no indexing: [ ] writes a block matrix such as [A, B; C, D])"
     elif tok.type in ("SEMICOLON", "RSQB"):
         hint = " (';' and ']' belong inside a block matrix such as [A, B; C, D])"
+    from .habits import hint_at
+
+    hint = hint_at(text, pos) or hint
     return f"unexpected {got} at {where(text, pos)}: expected {exp_s}{hint}\n{caret(text, pos)}"
 
 
@@ -541,8 +547,10 @@ def _infer(ctx: _Context, node: Node):
             node.how = "elementwise"
             node.shape = e.shape
         elif not _is_scalar(U, e.shape):
-            ctx.fail(f"the exponent must be a scalar, not a {ctx.sstr(e.shape)}", node.value,
-                     "; for an elementwise power with an array exponent use .^")
+            hint = "; for an elementwise power with an array exponent use .^"
+            if e.kind == "name" and e.value in ("T", "H", "t"):  # MATLAB/LaTeX habit X^T
+                hint = f"; the transpose is X' (X^{e.value} raises X to a variable named {e.value})"
+            ctx.fail(f"the exponent must be a scalar, not a {ctx.sstr(e.shape)}", node.value, hint)
         elif k == "hpow" or _is_scalar(U, b.shape):
             node.how = "scalar" if _is_scalar(U, b.shape) else "elementwise"
             node.shape = b.shape

@@ -1,0 +1,1 @@
+"""Bridges to other packages (imported only when used: ``import matdiff`` stays light)."""
