@@ -157,7 +157,8 @@ def check_explained(d, kinds=None, sizes=None, seed=0, hessian=False) -> int:
     kinds = dict(KINDS, **(kinds or {}))
     sizes = sizes or {"n": 3, "m": 2, "k": 2, "p": 3, "q": 2}
     ex = d.explain(full=True, hessian=hessian)
-    assert ex.steps or d.expr.op == "const" or not any(n.op == "var" for n in d.expr.walk()) or \
+    # no step is needed where the expression is a variable itself (vec(x') is x) or a constant
+    assert ex.steps or d.expr.op in ("const", "var") or not any(n.op == "var" for n in d.expr.walk()) or \
         all(matdiff.core.expr.is_zero(g) for g in (d.gradients if d.expr.is_scalar else d.jacobians).values()), d.text
     checked = 0
     for step in ex.steps:
@@ -386,3 +387,9 @@ def test_explanation_ends_with_the_results_named_as_derive_prints_them():
     assert "grad_W1 f = 2*((W2'*(W2*h - y)) .* (1 - h.^2))*x'" in tail
     assert "where h = tanh(b1 + W1*x)" in tail
     assert "In short" not in str(matdiff.derive("det(X)", wrt="X").explain())  # nothing to name
+
+
+def test_an_expression_that_is_a_variable_has_a_stepless_explanation():
+    """vec(x') is x itself: the explanation is dF = dx and the identity Jacobian, no rule."""
+    d = matdiff.derive("vec(x')", wrt="x")
+    assert check_explained(d) == 0 and "dvec(F)/dvec(x) = eye(n)" in str(d.explain())
