@@ -161,6 +161,8 @@ def _tr_daleckii_krein(n):
       "V orthogonal and diag(F) = f'(w): the Daleckii-Krein form in the direction I")
 def _mul_daleckii_krein_identity(n):
     # eigvecs(S)*((eigvecs(S)'*eigvecs(S)) .* Fexpm(eigvals(S)))*eigvecs(S)' -> expm(S)
+    if not n.has_op("eigh"):  # (memoized: no scan of products without eigenvectors)
+        return None
     from ..ops.eigen import eigvals, eigvecs
     from ..ops.matfun import FUNCTIONS, derivative_function
 
@@ -446,12 +448,23 @@ def _mul_transpose_collapse(n):
         j = i
         while j < len(ch) and ch[j].op == "transpose":
             j += 1
-        if j - i >= 2:
+        if j - i >= 2 and _may_merge([f.args[0] for f in ch[i:j]]):
             inner = E.mul(*[f.args[0] for f in reversed(ch[i:j])])
             if len(E.factors(inner)[2]) < j - i:
                 return E.mul(E.const(c), *s, *ch[:i], E.transpose(inner), *ch[j:])
         i = j
     return None
+
+
+def _may_merge(factors) -> bool:
+    """False when the product of ``factors`` (in either order) certainly keeps one chain factor
+    each: no two neighbours share a power base, and none is an identity, a vector (scalar
+    stretches group), an all-ones or a block matrix (the other rules of ``E.mul``). A cheap
+    test before building the product: long chains of transposes are common in gradients."""
+    if any(f.op in ("eye", "ones", "block") or f.rows == 1 or f.cols == 1 for f in factors):
+        return True
+    bases = [E._chain_base(f)[0] for f in factors]
+    return any(a is b for a, b in zip(bases, bases[1:]))
 
 
 def _term_count(e: Expr) -> int:
