@@ -490,7 +490,8 @@ def mul(*args: Expr) -> Expr:
             chain.append(a)
     if tr is not None:
         if any(a.op == "mul" for a in args):
-            tr.append(Step(NF_MUL_FLATTEN, args, tuple(scal + chain), ("normal", "mul")))
+            tr.append(Step(NF_MUL_FLATTEN, args, ((const(coeff),) if coeff != 1 else ()) + tuple(scal + chain),
+                           ("normal", "mul")))
         if coeff != 1 or sum(a.op == "const" for a in args) > 1:
             tr.append(Step(NF_MUL_CONST, args, (const(coeff), *scal, *chain), ("normal", "mul")))
     if any(a.op == "bcast" for a in chain):  # s*ones inside a product: s joins the scalars
@@ -650,7 +651,7 @@ def power(b: Expr, e: Expr) -> Expr:
         if b.op == "pow" and b.args[1].op == "const" and p.denominator == 1:
             return power(b.args[0], const(b.args[1].attr * p))
         if b.op == "fn" and b.attr == "sqrt" and p.denominator == 1 and p % 2 == 0:
-            return _fire(NF_POW_SQRT, b, power(b.args[0], const(p / 2)))
+            return _fire(NF_POW_SQRT, Expr("pow", (b, e), SCALAR), power(b.args[0], const(p / 2)))
         if b.op == "mul" and p.denominator == 1:
             c, s, ch = factors(b)
             parts = [const(c ** int(p))] if c != 0 or p > 0 else []

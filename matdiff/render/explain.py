@@ -108,7 +108,9 @@ class ExplainStep:
             b = self.before
             parts = b if isinstance(b, tuple) else (b,)
             join = {"add": " + ", "mul": "*"}.get(self.rule.name.split(".")[0], ", ")
-            return join.join(_after_text(x) for x in parts), _after_text(self.after, join)
+            empty = {" + ": "0", "*": "1"}.get(join, "")  # an empty sum, an empty product
+            b, a = join.join(_after_text(x, join) for x in parts), _after_text(self.after, join)
+            return b or empty, a or empty
         return to_text(self.before), to_text(self.after)
 
     def as_dict(self) -> dict:
