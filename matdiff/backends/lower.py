@@ -504,6 +504,10 @@ class Lowerer:
             if name == "log" and a.op == "fn" and a.attr == "sigmoid":
                 # log(sigmoid(u)) = -log(1 + exp(-u)) = -logaddexp(0, -u): no log(0) at u << 0
                 return self.neg(self.call("softplus", self.neg(L(a.args[0]))))
+            u = _one_minus_sigmoid(a)
+            if name == "log" and u is not None:
+                # log(1 - sigmoid(u)) = log(sigmoid(-u)) = -logaddexp(0, u): no log(0) at u >> 0
+                return self.neg(self.call("softplus", L(u)))
             if name == "sigmoid" and a in self.softplus_args:
                 softplus = self.call("softplus", L(a))
                 return self.fn("exp", self.binop("-", L(a), softplus, P_ADD))
@@ -1001,6 +1005,20 @@ def _transposed_chain(chain) -> tuple:
     from ..passes.simplify import is_symmetric
 
     return tuple(f if is_symmetric(f) else E.transpose(f) for f in reversed(chain))
+
+
+def _one_minus_sigmoid(e: Expr):
+    """u when e is 1 - sigmoid(u) (broadcast 1 for arrays), else None."""
+    if e.op != "add" or len(e.args) != 2:
+        return None
+    for a, b in (e.args, reversed(e.args)):
+        one = a.args[0] if a.op == "bcast" else (E.ONE if a.op == "ones" else a)
+        if not (one.op == "const" and one.attr == 1 and b.op == "mul" and len(b.args) == 2):
+            continue
+        c, s = b.args
+        if c.op == "const" and c.attr == -1 and s.op == "fn" and s.attr == "sigmoid":
+            return s.args[0]
+    return None
 
 
 def _inv_of(f: Expr):

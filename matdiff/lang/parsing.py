@@ -1260,8 +1260,8 @@ def parse_full(text: str, shapes=None, symmetric=(), expected=None) -> Parsed:
     parsed.guessed = ctx.U.guessed
     if ctx.U.guessed_sums:
         parsed.notes.append("note: the sizes of blocks that are not declared were matched block by "
-                            "block in the order written ([b; zeros] against m+n rows: b has m, zeros n); "
-                            "declare shapes to be sure")
+                            "block in the order written (the first block gets the first size of the "
+                            "sum, as the shapes line shows); declare shapes to be sure")
     elif ctx.U.guessed:
         parsed.notes.append("note: sizes of Kronecker factors were matched assuming corresponding "
                             "factors agree (m*f = n*g read as f = n, g = m); declare shapes to be sure")

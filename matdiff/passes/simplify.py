@@ -489,6 +489,29 @@ def _add_transpose_sum(n):
     return None
 
 
+@rule('simplify.sum-collect', "s*(A + B) + C = s*A + s*B + C when terms then collect (1/S - (T + 1/S) = -T)",
+      's(A + B) + C = sA + sB + C', 'distributivity')
+def _add_sum_collect(n):
+    # c*s*(A + B) + ... -> c*s*A + c*s*B + ...  (s scalar factors) only when the distributed
+    # terms collect with the others: strictly fewer terms than distributing alone gives
+    terms = n.args
+    for i, t in enumerate(terms):
+        c, s, ch = E.factors(t)
+        sums = [j for j, f in enumerate(s) if f.op == "add"]
+        if len(ch) == 1 and ch[0].op == "add" and not sums:
+            inner, make = ch[0].args, (lambda u, c=c, s=s: E.mul(E.const(c), *s, u))
+        elif len(sums) == 1 and not ch:
+            j = sums[0]
+            inner = s[j].args
+            make = (lambda u, c=c, s=s, j=j: E.mul(E.const(c), *s[:j], u, *s[j + 1:]))
+        else:
+            continue
+        new = E.add(*terms[:i], *[make(u) for u in inner], *terms[i + 1:])
+        if _term_count(new) < len(terms) - 1 + len(inner):
+            return new
+    return None
+
+
 def _had_expand(t: Expr) -> list:
     """The terms of t with every Hadamard product distributed over its sum factors."""
     out, stack = [], [t]
@@ -550,7 +573,7 @@ def _add_common_scalar(n):
 RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron],
     "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron, _tr_frechet, _tr_daleckii_krein],
-    "add": [_add_transpose_sum, _add_had_expand, _factor, _add_common_scalar],
+    "add": [_add_transpose_sum, _add_sum_collect, _add_had_expand, _factor, _add_common_scalar],
     "mpow": [_mpow_transpose],
     "had": [_had_sigmoid],
     "mul": [_mul_transpose_collapse, _mul_daleckii_krein_identity, _mul_sigmoid, _mul_scalar_orient,

@@ -115,6 +115,8 @@ class LatexPrinter(TextPrinter):
         if den:
             d = den[0] if len(den) == 1 else E.mul(*den)
             c = abs(coeff)
+            if c == 1 and len(num) == 1 and isinstance(num[0], Expr):
+                body = self.p(num[0])[0]  # a fraction's bar groups its numerator: no parentheses
             top = body if c == 1 else (_num_latex(c) + " " + body if body else _num_latex(c))
             s = f"\\frac{{{top or '1'}}}{{{self.p(d)[0]}}}"
             return ("-" + s, P_NEG) if coeff < 0 else (s, P_MUL)
