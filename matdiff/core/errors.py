@@ -210,12 +210,24 @@ for _f in ("nuc", "norm_nuc", "trace_norm"):
     FUNCTION_HINTS[_f] = FUNCTION_HINTS["nuclear"]
 FUNCTION_HINTS["minimum"] = FUNCTION_HINTS["maximum"]
 FUNCTION_HINTS["argmin"] = FUNCTION_HINTS["argmax"]
-for _t in ("sinh", "cosh", "tanh"):  # (arcsin, arccos, arctan are functions of matdiff's)
+# (the error lists the elementwise functions after the hint: see function_family)
+_INVERSE_HYPERBOLIC = {"sinh": "log(x + sqrt(x.^2 + 1))", "cosh": "log(x + sqrt(x.^2 - 1)) (x >= 1)",
+                       "tanh": "log((1 + x) ./ (1 - x))/2 (|x| < 1)"}
+for _t, _w in _INVERSE_HYPERBOLIC.items():  # (arcsin, arccos, arctan are functions of matdiff's)
     for _f in ("arc" + _t, "a" + _t):
-        FUNCTION_HINTS.setdefault(_f, ("elementwise", f"inverse hyperbolic functions are "
-                                                      f"not supported (elementwise: {_ELEMENTWISE})"))
+        FUNCTION_HINTS.setdefault(_f, ("elementwise", f"inverse hyperbolic functions are not "
+                                                      f"supported; write {_w}"))
 for _f in ("arctan2", "atan2", "cot", "sec", "csc"):
-    FUNCTION_HINTS[_f] = ("elementwise", f"{_f} is not supported (elementwise: {_ELEMENTWISE})")
+    FUNCTION_HINTS[_f] = ("elementwise", f"{_f} is not supported")
+for _f, _w in (("cot", "1 ./ tan(x)"), ("sec", "1 ./ cos(x)"), ("csc", "1 ./ sin(x)")):
+    FUNCTION_HINTS[_f] = ("elementwise", f"{_f} is not a function of matdiff's; write {_w}")
+for _f in ("logsoftmax", "log_softmax"):
+    FUNCTION_HINTS[_f] = ("reduction", "write log(softmax(x)) (generated code evaluates it without overflow)")
+for _f in ("silu", "swish"):
+    FUNCTION_HINTS[_f] = ("elementwise", "write x .* sigmoid(x)")
+FUNCTION_HINTS["gelu"] = ("elementwise", "write x .* (1 + erf(x/sqrt(2)))/2 (the exact GELU)")
+FUNCTION_HINTS["erfc"] = ("elementwise", "write 1 - erf(x)")
+FUNCTION_HINTS["cbrt"] = ("elementwise", "write x.^(1/3) (for x > 0)")
 
 
 def register_function(name: str, kind: str, aliases=()) -> None:
@@ -343,6 +355,17 @@ def function_family(name: str, hint: str, available) -> str:
     if kind is not None:
         names = sorted(n for n in FUNCTION_KINDS.get(kind, ()) if n in available)
         return f"; {titles[kind]}: {', '.join(names)}" if names else ""
-    parts = [f"{titles[k]}: {', '.join(sorted(n for n in v if n in available))}"
-             for k, v in FUNCTION_KINDS.items() if any(n in available for n in v)]
+    parts = []
+    for k, v in FUNCTION_KINDS.items():
+        names = sorted(n for n in v if n in available)
+        if k == "structure":  # in brief: the derivative forms of matrix functions appear in results
+            forms = [n for n in names if _DERIVATIVE_FORM.match(n)]
+            names = [n for n in names if n not in forms]
+            if forms:
+                names.append("the derivative forms of matrix functions (" + ", ".join(forms[:3]) + ", ...)")
+        if names:
+            parts.append(f"{titles[k]}: {', '.join(names)}")
     return "; functions are " + "; ".join(parts) if parts else ""
+
+
+_DERIVATIVE_FORM = re.compile(r"^(D2|J2|D|J|F|G)[a-z]+m$")  # Dexpm, J2logm, Fsinm, ...

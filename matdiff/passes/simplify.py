@@ -561,12 +561,21 @@ def _add_common_scalar(n):
             common[b] = min(es) if e > 0 else max(es)
     if not common:
         return None
-    f = E.mul(*[E.power(b, E.const(e)) for b, e in common.items()])
     k = _common_factor([c for c, _ in per_term])  # positive; negative when every term is
     if all(c < 0 for c, _ in per_term):
         k = -k
-    inv_f = E.mul(*[E.power(b, E.const(-e)) for b, e in common.items()])
-    new = E.mul(E.const(k), f, E.add(*[E.mul(E.const(1 / k), inv_f, t) for t in n.args]))
+
+    def pulled(bases):
+        f = E.mul(*[E.power(b, E.const(common[b])) for b in bases])
+        inv_f = E.mul(*[E.power(b, E.const(-common[b])) for b in bases])
+        return E.mul(E.const(k), f, E.add(*[E.mul(E.const(1 / k), inv_f, t) for t in n.args]))
+
+    # all the common factors, or all but one of them when that prints shorter: sum(y) alone
+    # out of sum(y)*diag(softmax(x))/S... keeps the pairs exp(x)/S that print as softmax(x)
+    bases = list(common)
+    candidates = [pulled(bases)] + ([pulled(bases[:i] + bases[i + 1:]) for i in range(len(bases))]
+                                    if 1 < len(bases) <= 4 else [])
+    new = min(candidates, key=lambda c: len(str(c)))
     return new if len(str(new)) < len(str(n)) else None  # only when it shortens the result
 
 
