@@ -164,3 +164,47 @@ def test_latex_fraction_numerators_have_no_redundant_parentheses():
     d = matdiff.derive("softmax(x)", wrt="x", shapes={"x": "n"})
     dl = to_latex(d.differential)
     assert dl.startswith(r"\frac{\mathrm{d}x \odot \exp\left(x\right)}{")
+
+
+JACOBIANS = [  # non-scalar uses of the issue's functions, Jacobians at two sizes
+    ("softmax(W*x + b)", "W", {"W": "n,m", "x": "m", "b": "n"}),
+    ("softmax(x)", "x", {"x": "n"}),
+    ("solve(A, B)", "A", {"A": "n,n", "B": "n,m"}),
+    ("solve(A, b)", "b", {"A": "n,n", "b": "n"}),
+    ("adj(A)", "A", {"A": "n,n"}),
+    ("sym(A*B)", "A", {"A": "n,m", "B": "m,n"}),
+    ("arctan(A*x) + log1p(x'*x)*sinh(A*x)", "x", {"A": "n,m", "x": "m"}),
+    ("erf(X) .* expm1(Y) + softplus(X) .^ Y", "X", {"X": "n,m", "Y": "n,m"}),
+    ("[A*x; x'*x; norm1(x)*b]", "x", {"A": "n,m", "x": "m", "b": "n"}),
+    ("x .^ y", "y", {"x": "n", "y": "n"}),
+    ("A*x + vector(max(x))", "x", {"A": "n,m", "x": "m"}),
+]
+
+
+@pytest.mark.parametrize("sizes", [{"n": 3, "m": 2}, {"n": 4, "m": 5}], ids=str)
+@pytest.mark.parametrize("text, wrt, shapes", JACOBIANS, ids=[j[0] for j in JACOBIANS])
+def test_jacobians_against_central_differences_of_the_independent_evaluator(text, wrt, shapes, sizes):
+    from reference import reference_function
+
+    d = matdiff.derive(text, wrt=wrt, shapes=shapes)
+    rng = np.random.default_rng(len(text) + sizes["n"])
+    vals = {}
+    for name, spec in shapes.items():
+        shp = tuple(sizes[s] for s in spec.split(","))
+        v = rng.uniform(0.2, 1.5, shp) if name in ("x", "X") and ".^" in text else rng.standard_normal(shp)
+        if name == "A" and spec == "n,n":
+            v = v + sizes["n"] * np.eye(sizes["n"])
+        vals[name] = v
+    f = reference_function(text, shapes, (), sizes)
+    X = vals[wrt]
+    cols = []
+    h = 1e-6
+    for k in range(X.size):
+        E = np.zeros(X.size)
+        E[k] = h
+        E = E.reshape(X.shape, order="F")
+        cols.append((np.asarray(f({**vals, wrt: X + E})).ravel(order="F")
+                     - np.asarray(f({**vals, wrt: X - E})).ravel(order="F")) / (2 * h))
+    fd = np.stack(cols, axis=1)
+    _, J = d.to_numpy()(**vals)
+    np.testing.assert_allclose(np.asarray(J).reshape(fd.shape), fd, rtol=1e-6, atol=1e-7)
