@@ -24,7 +24,7 @@ from ..core import expr as E
 from ..core.expr import Expr
 from ..core.facts import facts as _facts
 from ..ops.base import rule
-from .trace import current
+from .trace import current, tracing
 
 # ---------------------------------------------------------------------------- symmetry
 
@@ -506,8 +506,12 @@ def _add_sum_collect(n):
             make = (lambda u, c=c, s=s, j=j: E.mul(E.const(c), *s[:j], u, *s[j + 1:]))
         else:
             continue
-        new = E.add(*terms[:i], *[make(u) for u in inner], *terms[i + 1:])
+        with tracing() as steps:  # a candidate: its steps are reported only if it is taken
+            new = E.add(*terms[:i], *[make(u) for u in inner], *terms[i + 1:])
         if _term_count(new) < len(terms) - 1 + len(inner):
+            outer = current()
+            if outer is not None:
+                outer.extend(steps)
             return new
     return None
 
@@ -573,10 +577,19 @@ def _add_common_scalar(n):
     # all the common factors, or all but one of them when that prints shorter: sum(y) alone
     # out of sum(y)*diag(softmax(x))/S... keeps the pairs exp(x)/S that print as softmax(x)
     bases = list(common)
-    candidates = [pulled(bases)] + ([pulled(bases[:i] + bases[i + 1:]) for i in range(len(bases))]
-                                    if 1 < len(bases) <= 4 else [])
-    new = min(candidates, key=lambda c: len(str(c)))
-    return new if len(str(new)) < len(str(n)) else None  # only when it shortens the result
+    choices = [bases] + ([bases[:i] + bases[i + 1:] for i in range(len(bases))] if 1 < len(bases) <= 4 else [])
+    candidates = []
+    for b in choices:  # each built under its own tracer: only the chosen one's steps are reported
+        with tracing() as steps:
+            c = pulled(b)
+        candidates.append((len(str(c)), c, steps))
+    size, new, steps = min(candidates, key=lambda t: t[0])
+    if size >= len(str(n)):
+        return None  # only when it shortens the result
+    outer = current()
+    if outer is not None:
+        outer.extend(steps)
+    return new
 
 
 RULES = {
