@@ -291,7 +291,7 @@ EIGEN = [
           text="chol({0})", latex="\\operatorname{{chol}}\\left({0}\\right)",
           requires=(require(0, Facts(symmetric=True), message="chol() needs a symmetric positive definite matrix "
                             "(declare it symmetric: --symmetric S, or pass sym(A))"),),
-          lower={"numpy": "{xp}.linalg.cholesky({0})", "jax": "jnp.linalg.cholesky({0})",
+          lower={"numpy": "{xp}.linalg.cholesky({0})", "jax": "_chol({0})",
                  "torch": "torch.linalg.cholesky({0})"},
           examples=(Example("sum(chol(X*X' + A*A') .* B)", shapes={"X": "n,m", "A": "n,n", "B": "n,n"}),)),
     OpDef("tril_half", rank=21, jvp=_tril_half_jvp, build=tril_half, transpose=_tril_half_transpose,
