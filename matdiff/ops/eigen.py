@@ -28,6 +28,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from ..core import expr as E
 from ..core import multi as M  # read at call time: core.multi may still be loading
 from ..core.facts import NOTHING, Facts, require
@@ -79,7 +81,14 @@ def chol(S):
 
 
 def tril_half(M):
-    """Phi(M): the lower triangle of M with its diagonal halved."""
+    """Phi(M): the lower triangle of M with its diagonal halved (M/2 for an M known diagonal,
+    such as I)."""
+    from ..core.facts import facts
+
+    if E.is_zero(M):
+        return M
+    if facts(M).diagonal:
+        return E.mul(E.const(Fraction(1, 2)), M)
     return E.Expr("tril_half", (M,), M.shape)
 
 
