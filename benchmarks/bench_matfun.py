@@ -8,7 +8,8 @@ For a symmetric S (n x n, well-separated eigenvalues) this times, after compilat
     JAX       jax.jit(jax.value_and_grad(f)), f written with jnp.linalg.eigh
 
 and, when ``expm`` is a matdiff language function (the matrix functions of issue 11),
-tr(expm(A)) of a general A against jax.scipy.linalg.expm; eigmin(S); and sum(logm(S)),
+tr(expm(A)) and sum(expm(A).^2) (its gradient the adjoint Fréchet derivative
+Dexpm(A', 2*expm(A))) of a general A against jax.scipy.linalg.expm; eigmin(S); and sum(logm(S)),
 sum(sqrtm(S)) of an SPD S (matdiff: eigh and the divided-difference matrix; JAX: the
 same loss written with jnp.linalg.eigh, differentiated by JAX). It prints the medians side by side,
 their ratio (below 1: matdiff is faster) and the relative difference of the gradients, at
@@ -67,6 +68,9 @@ def _cases(n: int, rng):
         A = rng.standard_normal((n, n)) / (2 * B.np.sqrt(n))
         out.append(("tr(expm(A))", "tr(expm(A))", {"A": "n,n"}, [], A,
                     lambda A: jnp.trace(jax.scipy.linalg.expm(A))))
+        # a loss whose gradient needs the adjoint Fréchet derivative, Dexpm(A', 2*expm(A))
+        out.append(("sum(expm(A).^2)", "sum(expm(A).^2)", {"A": "n,n"}, [], A,
+                    lambda A: jnp.sum(jax.scipy.linalg.expm(A) ** 2)))
     return out
 
 

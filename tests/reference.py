@@ -294,7 +294,7 @@ def reference_function(text: str, shapes: Mapping, symmetric, sizes: Mapping[str
         "eiggap": _eiggap, "chol": _chol, "tril_half": _tril_half,
         "luL": lambda x: _lu(x)[0], "luU": lambda x: _lu(x)[1], "qrQ": lambda x: _qr(x)[0],
         "qrR": lambda x: _qr(x)[1], "triu": lambda x: _mask(x, lambda i, j: j >= i),
-        "tril_strict": lambda x: _mask(x, lambda i, j: j < i),
+        "tril_strict": lambda x: _mask(x, lambda i, j: j < i), "tril": lambda x: _mask(x, lambda i, j: j <= i),
     }
 
     def times(a, b):

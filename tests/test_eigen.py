@@ -384,3 +384,21 @@ def test_eigmin_in_every_backend(target):
             got = d.to_jax()(S=vals["S"], x=vals["x"])
     assert np.isclose(float(got[0]), want[0], rtol=1e-10)
     assert np.allclose(np.asarray(got[1]), want[1], rtol=1e-8, atol=1e-10)
+
+
+def test_the_repeated_eigenvalue_error_says_which_derivative_does_not_exist():
+    S = np.diag([2.0, 2.0, 5.0])
+    d = _derive("sum(exp(eigvals(S)))")
+    with pytest.raises(ValueError, match="computed through the derivative of the eigenvectors"):
+        d.to_numpy(hvp=True)(S=S, V=np.eye(3))
+    # the same function written as a matrix function has a Hessian there, computed without eiggap
+    h = _derive("tr(expm(S))").to_numpy(hvp=True)(S=S, V=np.eye(3))
+    np.testing.assert_allclose(h, np.diag(np.exp([2.0, 2.0, 5.0])), rtol=1e-12)
+
+
+def test_jax_chol_of_a_matrix_that_is_not_positive_definite_raises_outside_jit():
+    jax = pytest.importorskip("jax")
+    with jax.enable_x64(True):
+        f = _derive("tr(chol(S))").to_jax()
+        with pytest.raises(ValueError, match="not positive definite"):
+            f(S=-np.eye(3))

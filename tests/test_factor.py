@@ -198,3 +198,21 @@ def test_one_factorization_serves_both_factors(target):
     d = matdiff.derive("x'*luL(A)*luU(A)*y", wrt="A", shapes={"A": "n,n", "x": "n", "y": "n"})
     body = d.source(target).split("\ndef f(", 1)[1]
     assert body.count("_lu(") == 1, body
+
+
+@pytest.mark.parametrize("sizes", QR_SIZES + ({"n": 3, "m": 5},))
+def test_tril_is_the_lower_triangle_with_its_derivative(sizes):
+    """tril(M) = M - tril_strict(M')' (the course writes the Cholesky Φ with tril): values,
+    Jacobian and gradient against the independent evaluator, tall, square and wide."""
+    n, m = sizes["n"], sizes["m"]
+    rng = np.random.default_rng(n * 10 + m)
+    decl = {"A": "n,m", "C": "n,m"}
+    A, C = rng.standard_normal((n, m)), rng.standard_normal((n, m))
+    d = matdiff.derive("tril(A)", wrt="A", shapes={"A": "n,m"})
+    value, J = d.to_numpy()(A=A)
+    np.testing.assert_array_equal(value, np.tril(A))
+    E = rng.standard_normal((n, m))
+    np.testing.assert_allclose(J @ E.reshape(-1, order="F"), np.tril(E).reshape(-1, order="F"), atol=1e-12)
+    g = matdiff.derive("sum(tril(A) .* C) + norm2(tril(A*A'))^2", wrt="A", shapes=decl).to_numpy()(A=A, C=C)[1]
+    fd = _fd("sum(tril(A) .* C) + norm2(tril(A*A'))^2", decl, {"A": A, "C": C}, E, sizes)
+    np.testing.assert_allclose(np.sum(g * E), fd, rtol=1e-7)

@@ -276,3 +276,38 @@ def _compare_backend(target):
 def test_checker_samples_the_domain_of_logm_and_sqrtm():
     for text in ("x'*logm(S)*x", "tr(sqrtm(A)*B)", "tr(B*expm(A))"):
         assert matdiff.derive(text, wrt=["S" if "S" in text else "A"]).check().ok, text
+
+
+# ---------------------------------------------------------------------------- the course's notation
+
+
+@pytest.mark.parametrize("bracketed,plain", [
+    ("Dexpm(A)[B*C]", "Dexpm(A, B*C)"), ("tr(Dlogm(A')[B])", "tr(Dlogm(A', B))"),
+    ("D2sinm(A)[B, C]", "D2sinm(A, B, C)"), ("Dsqrtm(A)[Dcosm(A)[B]]", "Dsqrtm(A, Dcosm(A, B))")])
+def test_the_frechet_derivative_parses_in_the_bracket_notation_it_prints_in_latex(bracketed, plain):
+    assert parse(bracketed) is parse(plain)
+    assert r"\left(A" in to_latex(parse(bracketed)) and r"\right)\left[" in to_latex(parse(bracketed))
+
+
+def test_a_gradient_typed_back_in_the_bracket_notation_checks():
+    d = matdiff.derive("tr(B*expm(A))", wrt="A")
+    assert d.check(claim="Dexpm(A')[B']").ok
+
+
+@pytest.mark.parametrize("text,match", [
+    ("tr(Dexpm(A)[B, C])", r"Dexpm\(\) takes 1 argument in parentheses and 1 direction in brackets"),
+    ("tr(D2expm(A)[B])", r"D2expm\(A\)\[M, N\]"),
+    ("tr(Dexpm(A, B)[C])", "got 2 and 1"),
+    ("tr(inv(A)[B])", r"no indexing; brackets after a call only give the direction of a Fréchet derivative"),
+])
+def test_brackets_after_other_calls_are_clear_errors(text, match):
+    with pytest.raises(MatdiffError, match=match):
+        parse(text)
+
+
+@pytest.mark.parametrize("text,match", [("tr(e^A)", r"e\^A is written expm\(A\)"),
+                                        ("tr(exp(1)^A)", r"e\^A is written expm\(A\)"),
+                                        ("tr(2^A)", r"expm\(log\(c\)\*A\)")])
+def test_e_to_a_matrix_power_says_expm(text, match):
+    with pytest.raises(MatdiffError, match=match):
+        parse(text)

@@ -80,7 +80,7 @@ def test_jacobian_in_symmetric_directions(f, n):
 
 
 @pytest.mark.parametrize("n", SIZES)
-@pytest.mark.parametrize("f", ["expm", "logm", "sqrtm"])
+@pytest.mark.parametrize("f", FUNS)
 def test_hvp_from_the_ordinary_rules(f, n):
     d = matdiff.derive(f"tr(B*{f}(S))", wrt="S", symmetric=["S"])
     vals = _inputs(f, n, seed=3 * n)

@@ -153,3 +153,15 @@ def test_an_unknown_function_lists_the_functions_of_its_family():
     assert "'logsumexp'" in m and "reductions and scalar functions:" in m and "norm1" in m
     m = message("frob(A)")
     assert "elementwise functions:" in m and "reductions and scalar functions:" in m
+
+
+@pytest.mark.parametrize("name,outputs", [("lu", ("luL(A)", "luU(A)")), ("qr", ("qrQ(A)", "qrR(A)")),
+                                          ("eig", ("eigvals(S)", "eigvecs(S)", "eigmax(A)")),
+                                          ("eigh", ("eigvals(S)", "eigvecs(S)")), ("LU", ("luL(A)", "luU(A)"))])
+def test_a_decomposition_with_several_outputs_names_each_of_them(name, outputs):
+    hint = suggest_function(name, FUNCTION_NAMES)
+    assert all(o in hint for o in outputs), hint
+
+
+def test_the_svd_says_what_to_write():
+    assert "sqrt(eigvals(A'*A))" in suggest_function("svd", FUNCTION_NAMES)

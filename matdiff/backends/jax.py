@@ -116,8 +116,10 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     if not isinstance(D, jax.core.Tracer):
         tol = 64 * jnp.finfo(D.dtype).eps * max(1.0, float(jnp.max(jnp.abs(w), initial=0.0)))
         if bool(jnp.any(jnp.where(off, jnp.abs(D), jnp.inf) <= tol)):
-            raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): the derivative of the "
-                             "eigenvectors does not exist there")
+            raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): this result is computed "
+                             "through the derivative of the eigenvectors, which does not exist there (a "
+                             "function of the eigenvalues alone may still be differentiable: the Hessian of "
+                             "tr(expm(S)) or tr(logm(S)) needs no eigenvector derivative)")
     return jnp.where(off, 1.0 / jnp.where(off, D, 1.0), 0.0)
 ''',
     "_lu": '''def _lu(A):
@@ -147,6 +149,14 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     Q, R = jnp.linalg.qr(A)
     s = jnp.where(jnp.diag(R) < 0, -1.0, 1.0).astype(A.dtype)
     return Q * s, R * s[:, None]
+''',
+    "_chol": '''def _chol(S):
+    """The lower Cholesky factor of the SPD S. Outside jax.jit, raises where S is not positive
+    definite (jnp.linalg.cholesky returns NaN there; under jit, so does this)."""
+    C = jnp.linalg.cholesky(S)
+    if not isinstance(C, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(C))):
+        raise ValueError("chol(S): S is not positive definite (or not finite): it has no Cholesky factor")
+    return C
 ''',
     "_chol_logdet": '''def _chol_logdet(C):
     """log det S = 2*sum(log(diag(C))), from the lower Cholesky factor C of the SPD S."""

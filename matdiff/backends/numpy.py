@@ -103,8 +103,10 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     off = ~np.eye(w.shape[0], dtype=bool)
     tol = 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(w), initial=0.0)))
     if np.any(np.abs(D[off]) <= tol):
-        raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): the derivative of the "
-                         "eigenvectors does not exist there")
+        raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): this result is computed "
+                         "through the derivative of the eigenvectors, which does not exist there (a "
+                         "function of the eigenvalues alone may still be differentiable: the Hessian of "
+                         "tr(expm(S)) or tr(logm(S)) needs no eigenvector derivative)")
     return np.divide(1.0, D, out=np.zeros_like(D), where=off)
 ''',
     "_lu": '''def _lu(A):

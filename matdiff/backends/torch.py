@@ -116,8 +116,10 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     if not torch.compiler.is_compiling():
         tol = 64 * torch.finfo(D.dtype).eps * max(1.0, float(torch.max(torch.abs(w))) if w.numel() else 1.0)
         if bool(torch.any(torch.where(off, torch.abs(D), torch.inf) <= tol)):
-            raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): the derivative of the "
-                             "eigenvectors does not exist there")
+            raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): this result is computed "
+                             "through the derivative of the eigenvectors, which does not exist there (a "
+                             "function of the eigenvalues alone may still be differentiable: the Hessian of "
+                             "tr(expm(S)) or tr(logm(S)) needs no eigenvector derivative)")
     return torch.where(off, 1.0 / torch.where(off, D, torch.ones_like(D)), torch.zeros_like(D))
 ''',
     "_lu": '''def _lu(A):

@@ -203,7 +203,23 @@ FUNCTION_HINTS = {
     "inner": ("reduction", "write x'*y (tr(A'*B) for matrices)"),
     "outer": ("matrix", "write x*y'"),
     "reshape": ("structure", "vec(A) stacks the columns; unvec(v, m) undoes it"),
+    "svd": ("matrix", "the SVD is not supported; the singular values of A (m >= n) are sqrt(eigvals(A'*A)), "
+                      "the largest sqrt(eigmax(A'*A))"),
 }
+FUNCTION_HINTS["svdvals"] = FUNCTION_HINTS["svd"]
+
+# Decompositions with several outputs, each a function of matdiff's (their library names are
+# aliases too, but "did you mean 'luL'?" would hide the other output): said before an alias.
+OUTPUT_HINTS = {
+    "lu": ("matrix", "lu(A) has two outputs, each a function: luL(A) and luU(A), the unpivoted factors "
+                     "A = luL(A)*luU(A)"),
+    "qr": ("matrix", "qr(A) has two outputs, each a function: qrQ(A) and qrR(A), the thin factors "
+                     "A = qrQ(A)*qrR(A)"),
+    "eig": ("matrix", "eigenvalues and eigenvectors are separate functions: eigvals(S) (ascending) and "
+                      "eigvecs(S) of a symmetric S, eigmax(S)/eigmin(S) and eigvecmax(S)/eigvecmin(S); of a "
+                      "general A, eigmax(A) (a real top eigenvalue) with eigvecl(A), eigvecr(A)"),
+}
+OUTPUT_HINTS["eigh"] = OUTPUT_HINTS["eig"]
 for _f in ("norm_inf", "linf", "maxnorm"):
     FUNCTION_HINTS[_f] = FUNCTION_HINTS["norminf"]
 for _f in ("nuc", "norm_nuc", "trace_norm"):
@@ -299,6 +315,11 @@ def _edits(a: str, b: str) -> int:
     return prev[-1]
 
 
+def _named_calls(text: str) -> list:
+    """The functions a hint names as calls of one letter, f(A), f(S)."""
+    return re.findall(r"\b([A-Za-z]\w*)\([A-Z]\)", text)
+
+
 def suggest_function(name: str, available) -> str:
     """The hint for an unknown function ``name``: an alias with the same meaning, what to
     write for a known function matdiff lacks, or spellings of the same kind of function that
@@ -308,6 +329,8 @@ def suggest_function(name: str, available) -> str:
     low = name.lower()
     if low in available:
         return _hint(f" (did you mean '{low}'?)")
+    if low in OUTPUT_HINTS and all(n in available or n == low for n in _named_calls(OUTPUT_HINTS[low][1])):
+        return _hint(f" ({OUTPUT_HINTS[low][1]})")
     if low in FUNCTION_ALIASES and FUNCTION_ALIASES[low] in available:
         target = FUNCTION_ALIASES[low]
         note = f": {_ALIAS_NOTES[target]}" if target in _ALIAS_NOTES else ""

@@ -75,7 +75,8 @@ def default_kind(name: str) -> str:
 
 
 class Node:
-    __slots__ = ("kind", "children", "pos", "end", "value", "depth", "shape", "how", "ops", "paren", "ns")
+    __slots__ = ("kind", "children", "pos", "end", "value", "depth", "shape", "how", "ops", "paren", "ns",
+                 "brackets")
 
     def __init__(self, kind, children=(), pos=0, end=0, value=None, ops=None):
         self.kind = kind
@@ -89,6 +90,7 @@ class Node:
         self.how = None
         self.paren = False
         self.ns = False  # a scalar because an undeclared name was read as one (see _Reading)
+        self.brackets = None  # f(a)[e1, e2]: (its position, how many arguments were in brackets)
 
 
 class _Builder:
@@ -185,6 +187,15 @@ class _Builder:
         node = Node("call", args, name.start_pos, c[-1].end_pos, value=str(name))
         return self._check_depth(node)
 
+    def dcall(self, c):
+        """``Dexpm(A)[E]``, ``D2expm(A)[M, N]``: the directions of a Fréchet derivative in
+        brackets (as it prints in LaTeX); the same node as ``Dexpm(A, E)`` (checked in
+        :func:`_infer_call`)."""
+        name, lpar, args, rpar, lsqb, dirs, rsqb = c
+        node = Node("call", (args or []) + dirs, name.start_pos, rsqb.end_pos, value=str(name))
+        node.brackets = (lsqb.start_pos, len(dirs))
+        return self._check_depth(node)
+
 
 _PARSER = None
 
@@ -198,7 +209,7 @@ def _grammar_text() -> str:
 
 
 _CALLBACKS = ("add", "sub", "mul", "div", "hadamard", "hdiv", "neg", "pos", "pow", "hpow",
-              "transpose", "number", "name", "atom", "args", "call", "brows", "bracket")
+              "transpose", "number", "name", "atom", "args", "call", "dcall", "brows", "bracket")
 
 
 _CURRENT = threading.local()  # the builder of the parse in progress, per thread
@@ -550,6 +561,12 @@ def _infer(ctx: _Context, node: Node):
             hint = "; for an elementwise power with an array exponent use .^"
             if e.kind == "name" and e.value in ("T", "H", "t"):  # MATLAB/LaTeX habit X^T
                 hint = f"; the transpose is X' (X^{e.value} raises X to a variable named {e.value})"
+            elif _is_scalar(U, b.shape) and not _vector_shape(U, e.shape):  # e^A, 2^A: the course's e^A
+                base = "e" if (b.kind == "name" and b.value == "e") or (
+                    b.kind == "call" and b.value == "exp" and len(b.children) == 1
+                    and b.children[0].kind == "number" and b.children[0].value == 1) else None
+                hint = ("; the matrix exponential e^A is written expm(A) (exp(A) is elementwise)" if base else
+                        "; a scalar to a matrix power, c^A, is expm(log(c)*A) (elementwise: c.^A)")
             ctx.fail(f"the exponent must be a scalar, not a {ctx.sstr(e.shape)}", node.value, hint)
         elif k == "hpow" or _is_scalar(U, b.shape):
             node.how = "scalar" if _is_scalar(U, b.shape) else "elementwise"
@@ -854,6 +871,11 @@ class _Tables:
         # calls whose scalar result is still "a name" when an argument is (elementwise
         # functions); any other call of scalars (tr, det, sum, norm2, ...) is a reduction
         self.keeps_name = {name for name, f in self.language.items() if f.keeps_name}
+        # functions whose last arguments are directions (Fréchet derivatives: Dexpm(A, E)),
+        # which may also be written in brackets, Dexpm(A)[E]: name -> how many
+        self.directions = {name: len(f.op.linear_in) for name, f in self.language.items()
+                           if getattr(f.op, "linear_in", None)
+                           and tuple(f.op.linear_in) == tuple(range(f.arity - len(f.op.linear_in), f.arity))}
 
 
 _TABLES: list = [None]
@@ -877,6 +899,23 @@ def __getattr__(name):  # the tables as module attributes, always current
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _check_directions(ctx: _Context, node: Node, arity: int, tables: _Tables):
+    """``f(a)[e]`` is only the direction notation of a Fréchet derivative (``Dexpm(A)[E]``)."""
+    name, (pos, k) = node.value, node.brackets
+    want = tables.directions.get(name)
+    if want is None:
+        examples = ", ".join(sorted(n for n in tables.directions if n.startswith("D") and not n.startswith("D2")))
+        raise ParseError(f"unexpected '[' after {name}(...) at {where(ctx.text, pos)}: matdiff has no indexing; "
+                         f"brackets after a call only give the direction of a Fréchet derivative "
+                         f"({examples}: Dexpm(A)[E] is Dexpm(A, E))\n{caret(ctx.text, pos)}")
+    if k != want or len(node.children) != arity:
+        form = (f"{name}(A)[E]" if want == 1 else f"{name}(A)[" + ", ".join("MNPQ"[:want]) + "]")
+        raise ParseError(f"{name}() takes {arity - want} argument{'s' if arity - want > 1 else ''} in "
+                         f"parentheses and {want} direction{'s' if want > 1 else ''} in brackets, {form}, "
+                         f"got {len(node.children) - k} and {k} at {where(ctx.text, node.pos)}\n"
+                         f"{caret(ctx.text, node.pos, len(name))}")
+
+
 def _infer_call(ctx: _Context, node: Node):
     name = node.value
     tables = _tables()
@@ -888,6 +927,8 @@ def _infer_call(ctx: _Context, node: Node):
         raise ParseError(f"unknown function {name!r} at {where(ctx.text, node.pos)}{hint}"
                          f"{function_family(name, hint, tables.names)}\n{caret(ctx.text, node.pos, len(name))}")
     arity, rule, _ = tables.functions[name]
+    if node.brackets is not None:
+        _check_directions(ctx, node, arity, tables)
     if name in ("eye", "ones", "zeros"):  # eye(n), ones(n), ones(n, m), zeros(n, m)
         nargs = len(node.children)
         if not 1 <= nargs <= (1 if name == "eye" else 2):

@@ -28,6 +28,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from ..core import expr as E
 from ..core import multi as M  # read at call time: core.multi may still be loading
 from ..core.facts import NOTHING, Facts, require
@@ -79,7 +81,14 @@ def chol(S):
 
 
 def tril_half(M):
-    """Phi(M): the lower triangle of M with its diagonal halved."""
+    """Phi(M): the lower triangle of M with its diagonal halved (M/2 for an M known diagonal,
+    such as I)."""
+    from ..core.facts import facts
+
+    if E.is_zero(M):
+        return M
+    if facts(M).diagonal:
+        return E.mul(E.const(Fraction(1, 2)), M)
     return E.Expr("tril_half", (M,), M.shape)
 
 
@@ -291,7 +300,7 @@ EIGEN = [
           text="chol({0})", latex="\\operatorname{{chol}}\\left({0}\\right)",
           requires=(require(0, Facts(symmetric=True), message="chol() needs a symmetric positive definite matrix "
                             "(declare it symmetric: --symmetric S, or pass sym(A))"),),
-          lower={"numpy": "{xp}.linalg.cholesky({0})", "jax": "jnp.linalg.cholesky({0})",
+          lower={"numpy": "{xp}.linalg.cholesky({0})", "jax": "_chol({0})",
                  "torch": "torch.linalg.cholesky({0})"},
           examples=(Example("sum(chol(X*X' + A*A') .* B)", shapes={"X": "n,m", "A": "n,n", "B": "n,n"}),)),
     OpDef("tril_half", rank=21, jvp=_tril_half_jvp, build=tril_half, transpose=_tril_half_transpose,

@@ -122,6 +122,9 @@ MACROS = [
     Macro("qrQ", 1, "same", lambda A: _eig.M.proj(_fac.qr(A), 0),
           "the orthonormal columns Q of the thin QR factorization {0} = Q*R (R's diagonal positive)", "matrix",
           aliases=("qr",)),
+    # the lower triangle (diagonal included) from the masks of ops/factor.py: M minus its strict upper part
+    Macro("tril", 1, "same", lambda M: E.add(M, E.neg(E.transpose(_fac.tril_strict(E.transpose(M))))),
+          "{0} - tril_strict({0}')' (the lower triangle of {0}, diagonal included)", "matrix"),
     Macro("qrR", 1, "square_of_cols", lambda A: _eig.M.proj(_fac.qr(A), 1),
           "the upper triangular R (positive diagonal) of the thin QR factorization {0} = Q*R", "matrix"),
 ]
