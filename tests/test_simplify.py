@@ -62,6 +62,8 @@ CASES = [
     ("_add_had_factor", "u .* exp(w) ./ v - exp(w) .* u ./ v.^3", {"u": "n", "v": "n", "w": "n"}, []),
     ("_add_diag_sum", "diag(u) - 2*diag(v .* w)", {"u": "n", "v": "n", "w": "n"}, []),
     ("_add_diag_sum", "a*diag(A) + diag(B*C) + x", {"A": "n,n", "B": "n,m", "C": "m,n", "x": "n"}, []),
+    ("_add_scalar_orient", "V'*A*x + x'*A*V", {"V": "n", "x": "n"}, []),
+    ("_add_scalar_orient", "2*v'*B*C*u + a*u'*v - 3*u'*C'*B'*v", {"B": "n,m", "C": "m,n", "u": "n", "v": "n"}, []),
     ("_factor_identity", "2*(x - P*x) - 2*P*(x - P*x)", {"P": "n,n", "x": "n"}, []),
     ("_factor_identity", "2*(x - y)'*B*C - 2*(x - y)'", {"B": "n,m", "C": "m,n", "x": "n", "y": "n"}, []),
 ]

@@ -269,6 +269,33 @@ def _factor_identity(n):
     return None
 
 
+@rule('simplify.scalar-sum-orient', "V'*A*x + x'*B*V = x'*A'*V + x'*B*V (a scalar is its own transpose; when the terms then factor)",
+      'V^T A x + x^T B V = x^T A^T V + x^T B V', 'definition')
+def _add_scalar_orient(n):
+    # a scalar product u'*...*v in a scalar sum is written as its transpose v'*...*u when that
+    # gives it both outer factors of another term, so the sum factors:
+    # V'*A*x + x'*A*V -> x'*(A + A')*V. Kept only when the simplified sum prints strictly shorter.
+    if not n.is_scalar or len(n.args) < 2:
+        return None
+    ends = []
+    for t in n.args:
+        c, s, ch = E.factors(t)
+        ends.append((ch[0], ch[-1]) if len(ch) >= 2 and ch[0].rows == 1 and ch[-1].cols == 1 else None)
+    for i, t in enumerate(n.args):
+        if ends[i] is None:
+            continue
+        c, s, ch = E.factors(t)
+        flipped_ends = (E.transpose(ch[-1]), E.transpose(ch[0]))
+        others = [e for j, e in enumerate(ends) if j != i]
+        if ends[i] in others or flipped_ends not in others:
+            continue
+        flipped = E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
+        new = simplify(E.add(flipped, *[u for j, u in enumerate(n.args) if j != i]))
+        if len(str(new)) < len(str(n)):
+            return new
+    return None
+
+
 @rule('simplify.inv-transpose-cancel', "inv(A)'*A' = I ; A'*inv(A)' = I",
       '(A^{-1})^T A^T = I', 'definition')
 def _mul_inv_transpose(n):
@@ -677,7 +704,7 @@ RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron],
     "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron, _tr_frechet, _tr_daleckii_krein],
     "add": [_add_transpose_sum, _add_had_expand, _add_diag_sum, _factor, _factor_identity,
-            _add_common_scalar, _add_had_factor],
+            _add_common_scalar, _add_had_factor, _add_scalar_orient],
     "mpow": [_mpow_transpose],
     "had": [_had_sigmoid],
     "mul": [_mul_transpose_collapse, _mul_daleckii_krein_identity, _mul_sigmoid, _mul_scalar_orient,
@@ -697,7 +724,7 @@ def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
     """
     memo: dict = {}
     tracer = current()
-    unfactored = (_factor, _factor_identity, _add_common_scalar)
+    unfactored = (_factor, _factor_identity, _add_common_scalar, _add_scalar_orient)
     rules = RULES if factor else {op: [r for r in rs if r not in unfactored] for op, rs in RULES.items()}
 
     def go(node: Expr) -> Expr:
