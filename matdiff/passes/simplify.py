@@ -640,6 +640,13 @@ def _negative(t: Expr) -> bool:
     return E.split_coeff(t)[0] < 0 or (t.op == "const" and t.attr < 0)
 
 
+def _softmax_part(b: Expr, scalars) -> bool:
+    """b is exp(u) divided by sum(exp(u)) among the scalars: the term holds softmax(u), which
+    factoring exp(u) out would break up (diag(softmax(x)) - softmax(x)*softmax(x)' stays)."""
+    return b.op == "fn" and b.attr == "exp" and any(
+        f.op == "pow" and f.args[0].op == "sum" and f.args[0].args[0] is b for f in scalars)
+
+
 @rule('simplify.hadamard-factor', "A.^2 .* U - A .* U = A .* U .* (A - 1) (A .* B + A .* C = A .* (B + C); when shorter)",
       'A \\circ B + A \\circ C = A \\circ (B + C)', 'distributivity of the Hadamard product')
 def _add_had_factor(n):
@@ -656,7 +663,7 @@ def _add_had_factor(n):
     common = {}
     for b, e in parts[0][2].items():
         es = [p[2].get(b) for p in parts]
-        if all(x is not None and (x > 0) == (e > 0) for x in es):
+        if all(x is not None and (x > 0) == (e > 0) for x in es) and not any(_softmax_part(b, p[1]) for p in parts):
             common[b] = min(es) if e > 0 else max(es)
     if not common:
         return None
