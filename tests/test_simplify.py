@@ -60,7 +60,19 @@ CASES = [
     ("_add_common_scalar", "cos(a)*A + cos(a)*A'", {}, []),
     ("_add_common_scalar", "2*A*x/a - 2*b*x/a^2", {}, []),
     ("_add_common_scalar", "-exp(a)*x - exp(a)*y - exp(a)^2*z", {"x": "n", "y": "n", "z": "n"}, []),
+    ("_add_had_factor", "u .* sigmoid(v).^2 .* w.^2 - sigmoid(v) .* u .* w.^2", {"u": "n", "v": "n", "w": "n"}, []),
+    ("_add_had_factor", "X .* exp(Y) + X .* exp(Z) .* Y", {"X": "n,m", "Y": "n,m", "Z": "n,m"}, []),
+    ("_add_had_factor", "u .* exp(w) ./ v - exp(w) .* u ./ v.^3", {"u": "n", "v": "n", "w": "n"}, []),
+    ("_add_diag_sum", "diag(u) - 2*diag(v .* w)", {"u": "n", "v": "n", "w": "n"}, []),
+    ("_add_diag_sum", "a*diag(A) + diag(B*C) + x", {"A": "n,n", "B": "n,m", "C": "m,n", "x": "n"}, []),
+    ("_add_scalar_orient", "V'*A*x + x'*A*V", {"V": "n", "x": "n"}, []),
+    ("_add_scalar_orient", "2*v'*B*C*u + a*u'*v - 3*u'*C'*B'*v", {"B": "n,m", "C": "m,n", "u": "n", "v": "n"}, []),
+    ("_factor_identity", "2*(x - P*x) - 2*P*(x - P*x)", {"P": "n,n", "x": "n"}, []),
+    ("_factor_identity", "2*(x - y)'*B*C - 2*(x - y)'", {"B": "n,m", "C": "m,n", "x": "n", "y": "n"}, []),
 ]
+
+# each rule is also checked at these sizes of the dimension symbols (non-square and vector shapes)
+SIZES = [(3, 4, 5, 2), (2, 5, 3, 4), (4, 2, 6, 3)]
 
 RULE_BY_NAME = {r.fn.__name__: r for rules in RULES.values() for r in rules}
 RULE_OP = {r.fn.__name__: op for op, rules in RULES.items() for r in rules}  # the op a rule rewrites
@@ -127,8 +139,8 @@ def test_rule_fires_and_preserves_the_value(rule, text, shapes, symmetric):
     assert fires, f"{rule} does not fire on {text} ({e})"
     s = simplify(e)
     rng = np.random.default_rng(len(text))
-    for _ in range(3):
-        values = random_inputs(parsed, rng)
+    for sizes in SIZES:
+        values = random_inputs(parsed, rng, sizes)
         ev = lambda x, values=values: evaluate(without_differential(x), values)  # noqa: E731
         np.testing.assert_allclose(ev(s), ev(e), rtol=1e-9, atol=1e-12)
         # and the rewrite of each firing node on its own

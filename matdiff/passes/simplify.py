@@ -227,6 +227,75 @@ def _factor(n):
     return E.add(grouped, *others)
 
 
+@rule('simplify.factor-identity', 'a*x + B*x = (a*I + B)*x ; x\'*a + x\'*B = x\'*(a*I + B) (x a vector, a scalar, B square; when shorter)',
+      'ax + Bx = (aI + B)x', 'distributivity, x = Ix')
+def _factor_identity(n):
+    # a common outer vector factor x of terms whose other factors are a scalar in some terms and
+    # a square matrix in others (simplify.factor groups only equal shapes): the scalar becomes a
+    # multiple of I, 2*(x - P*x) - 2*P*(x - P*x) -> 2*(I - P)*(x - P*x); a common rational
+    # factor of the group goes in front. Only when the printed result is strictly shorter
+    # (x + A*x stays), and never where it hides a symmetry. Terminates: the sum loses terms.
+    if n.is_scalar:
+        return None
+    for side in ("right", "left"):
+        groups: dict = {}
+        for idx, t in enumerate(n.args):
+            c, s, ch = E.factors(t)
+            if not ch:
+                continue
+            f = ch[-1] if side == "right" else ch[0]
+            rest = E.mul(E.const(c), *s, *(ch[:-1] if side == "right" else ch[1:]))
+            groups.setdefault(f, []).append((idx, rest))
+        for f, members in groups.items():
+            if (f.cols if side == "right" else f.rows) != 1:
+                continue  # a matrix X: inv(X)' - inv(X)'*A'*inv(X)' reads better than (I - inv(X)'*A')*inv(X)'
+            k = f.rows if side == "right" else f.cols
+            scal = [r for _, r in members if r.is_scalar]
+            square = [r for _, r in members if not r.is_scalar and r.shape == (k, k)]
+            if not scal or not square:
+                continue
+            used = {i for i, r in members if r.is_scalar or r.shape == (k, k)}
+            rests = [E.mul(r, E.eye(k)) for r in scal] + square
+            q = _common_factor([E.split_coeff(r)[0] for r in rests])
+            if all(E.split_coeff(r)[0] < 0 for r in rests):
+                q = -q
+            inner = E.scale(q, E.add(*[E.scale(1 / q, r) for r in rests]))
+            grouped = E.mul(inner, f) if side == "right" else E.mul(f, inner)
+            new = E.add(grouped, *[t for i, t in enumerate(n.args) if i not in used])
+            # shorter, and not at the price of a symmetry the sum shows (inv(S) - inv(S)*C*inv(S)
+            # stays: (I - inv(S)*C)*inv(S) is no longer seen to be symmetric)
+            if len(str(new)) < len(str(n)) and (is_symmetric(new) or not is_symmetric(n)):
+                return new
+    return None
+
+
+@rule('simplify.scalar-sum-orient', "V'*A*x + x'*B*V = x'*A'*V + x'*B*V (a scalar is its own transpose; when the terms then factor)",
+      'V^T A x + x^T B V = x^T A^T V + x^T B V', 'definition')
+def _add_scalar_orient(n):
+    # a scalar product u'*...*v in a scalar sum is written as its transpose v'*...*u when that
+    # gives it both outer factors of another term, so the sum factors:
+    # V'*A*x + x'*A*V -> x'*(A + A')*V. Kept only when the simplified sum prints strictly shorter.
+    if not n.is_scalar or len(n.args) < 2:
+        return None
+    ends = []
+    for t in n.args:
+        c, s, ch = E.factors(t)
+        ends.append((ch[0], ch[-1]) if len(ch) >= 2 and ch[0].rows == 1 and ch[-1].cols == 1 else None)
+    for i, t in enumerate(n.args):
+        if ends[i] is None:
+            continue
+        c, s, ch = E.factors(t)
+        flipped_ends = (E.transpose(ch[-1]), E.transpose(ch[0]))
+        others = [e for j, e in enumerate(ends) if j != i]
+        if ends[i] in others or flipped_ends not in others:
+            continue
+        flipped = E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
+        new = simplify(E.add(flipped, *[u for j, u in enumerate(n.args) if j != i]))
+        if len(str(new)) < len(str(n)):
+            return new
+    return None
+
+
 @rule('simplify.inv-transpose-cancel', "inv(A)'*A' = I ; A'*inv(A)' = I",
       '(A^{-1})^T A^T = I', 'definition')
 def _mul_inv_transpose(n):
@@ -592,10 +661,102 @@ def _add_common_scalar(n):
     return new
 
 
+def _had_powers(t: Expr):
+    """``(c, scalars, {base: exponent})`` of an array term ``c*s*(B1.^p1 .* B2.^p2 ...)`` with
+    constant exponents, or None when the term is not one Hadamard product of such factors
+    (a matrix product, a Kronecker product, ...)."""
+    c, s, ch = E.factors(t)
+    if len(ch) != 1:
+        return None
+    m = ch[0]
+    out: dict = {}
+    for f in (m.args if m.op == "had" else (m,)):
+        if f.op == "ones":
+            continue
+        b, p = (f.args[0], f.args[1].attr) if f.op == "hpow" and f.args[1].op == "const" else (f, E.Fraction(1))
+        out[b] = out.get(b, 0) + p
+    return c, s, out
+
+
+def _negative(t: Expr) -> bool:
+    """t prints with a leading minus: a negative coefficient, or a broadcast negative constant."""
+    if t.op == "bcast":
+        t = t.args[0]
+    return E.split_coeff(t)[0] < 0 or (t.op == "const" and t.attr < 0)
+
+
+def _softmax_part(b: Expr, scalars) -> bool:
+    """b is exp(u) divided by sum(exp(u)) among the scalars: the term holds softmax(u), which
+    factoring exp(u) out would break up (diag(softmax(x)) - softmax(x)*softmax(x)' stays)."""
+    return b.op == "fn" and b.attr == "exp" and any(
+        f.op == "pow" and f.args[0].op == "sum" and f.args[0].args[0] is b for f in scalars)
+
+
+@rule('simplify.hadamard-factor', "A.^2 .* U - A .* U = A .* U .* (A - 1) (A .* B + A .* C = A .* (B + C); when shorter)",
+      'A \\circ B + A \\circ C = A \\circ (B + C)', 'distributivity of the Hadamard product')
+def _add_had_factor(n):
+    # pull the Hadamard factors every term of an array sum shares (each at its lowest power,
+    # all of one sign) out in front: s.^2 .* u - s .* u -> s .* u .* (s - 1), oriented so the
+    # remaining difference has as few negative terms as can be (1 - s rather than s - 1, the
+    # minus in front). Only when the printed result is strictly shorter (so it terminates, and
+    # never fights simplify.hadamard-expand, which distributes only when that is shorter).
+    if n.is_scalar or len(n.args) < 2:
+        return None
+    parts = [_had_powers(t) for t in n.args]
+    if any(p is None for p in parts):
+        return None
+    common = {}
+    for b, e in parts[0][2].items():
+        es = [p[2].get(b) for p in parts]
+        if all(x is not None and (x > 0) == (e > 0) for x in es) and not any(_softmax_part(b, p[1]) for p in parts):
+            common[b] = min(es) if e > 0 else max(es)
+    if not common:
+        return None
+    rest = []
+    for c, s, pw in parts:
+        left = [E.hpow(b, E.const(p - common.get(b, 0))) for b, p in pw.items() if p != common.get(b, 0)]
+        rest.append(E.mul(E.const(c), *s, E.had(*left) if left else E.ones(n.shape)))
+    L = E.add(*rest)
+    terms = L.args if L.op == "add" else (L,)
+    neg = sum(_negative(t) for t in terms)
+    consts_neg = any(t.op == "bcast" and _negative(t) for t in terms)
+    flip = 2 * neg > len(terms) or (2 * neg == len(terms) and consts_neg)
+    f = E.had(*[E.hpow(b, E.const(p)) for b, p in common.items()])
+    flipped = E.neg(E.had(f, E.add(*[E.neg(t) for t in terms])))
+    for new in ((flipped, E.had(f, L)) if flip else (E.had(f, L), flipped)):
+        if len(str(new)) < len(str(n)):
+            return new
+    return None
+
+
+@rule('simplify.diag-sum', "diag(u) + c*diag(v) = diag(u + c*v) (u, v of one shape)",
+      '\\operatorname{diag}(u) + c \\operatorname{diag}(v) = \\operatorname{diag}(u + c v)', 'linearity of diag')
+def _add_diag_sum(n):
+    # the diagonal matrices of a sum join into one: diag(1 ./ s) - diag(x.^2 ./ s.^3) ->
+    # diag(1 ./ s - x.^2 ./ s.^3). Terminates: one diag node fewer each time.
+    idx, inner = [], []
+    for i, t in enumerate(n.args):
+        c, s, ch = E.factors(t)
+        if len(ch) == 1 and ch[0].op in ("diagm", "diagv"):
+            idx.append(i)
+            inner.append((ch[0].op, E.mul(E.const(c), *s, ch[0].args[0])))
+    for op in ("diagm", "diagv"):
+        group = [j for j, (o, _) in enumerate(inner) if o == op]
+        shapes = {inner[j][1].shape for j in group}
+        if len(group) < 2 or len(shapes) != 1:
+            continue
+        build = E.diagm if op == "diagm" else E.diagv
+        joined = build(E.add(*[inner[j][1] for j in group]))
+        drop = {idx[j] for j in group}
+        return E.add(joined, *[t for i, t in enumerate(n.args) if i not in drop])
+    return None
+
+
 RULES = {
     "transpose": [_t_symmetric, _t_mul, _t_kron],
     "trace": [_tr_rotate, _tr_sym_transposes, _tr_kron, _tr_frechet, _tr_daleckii_krein],
-    "add": [_add_transpose_sum, _add_sum_collect, _add_had_expand, _factor, _add_common_scalar],
+    "add": [_add_transpose_sum, _add_sum_collect, _add_had_expand, _add_diag_sum, _factor, _factor_identity,
+            _add_common_scalar, _add_had_factor, _add_scalar_orient],
     "mpow": [_mpow_transpose],
     "had": [_had_sigmoid],
     "mul": [_mul_transpose_collapse, _mul_daleckii_krein_identity, _mul_sigmoid, _mul_scalar_orient,
@@ -615,7 +776,7 @@ def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
     """
     memo: dict = {}
     tracer = current()
-    unfactored = (_factor, _add_common_scalar)
+    unfactored = (_factor, _factor_identity, _add_common_scalar, _add_scalar_orient)
     rules = RULES if factor else {op: [r for r in rs if r not in unfactored] for op, rs in RULES.items()}
 
     def go(node: Expr) -> Expr:

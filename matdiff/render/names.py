@@ -17,6 +17,7 @@ from .text import P_ATOM, TextPrinter, sizes_determined, to_text
 MIN_CHARS = 12  # a repeated subexpression shorter than this is printed in place
 MIN_GAIN = 24  # characters a name must save (its repeats less the names) to be worth a definition
 MAX_NAMES = 26
+MIN_LAYER_CHARS = 8  # an elementwise function of a non-leaf (a layer, tanh(W*x)) repeated this long is named
 PACK = 8  # more definitions than this are printed several a line, comma-separated
 _LEAVES = ("var", "dvar", "const", "eye", "ones", "zero", "bcast")
 
@@ -35,6 +36,12 @@ def _occurrences(roots, cut) -> dict:
         for a in node.args:
             occ[a] = occ.get(a, 0) + k
     return occ
+
+
+def _is_layer(node: Expr) -> bool:
+    """An elementwise function of a computed argument: an activation such as tanh(W1*x + b1)
+    or sigmoid(X*w), which a person names wherever it repeats (not exp(x) of a variable)."""
+    return node.op == "fn" and not node.is_scalar and node.args[0].op not in _LEAVES
 
 
 def choose_names(exprs, user: dict | None = None, taken=(), pieces=frozenset(), prune: bool = True) -> dict:
@@ -62,16 +69,21 @@ def choose_names(exprs, user: dict | None = None, taken=(), pieces=frozenset(), 
                 if (k - 1) * size - 2 * k < MIN_GAIN:
                     del names[v]
     generic = len(names)
+    unused: set = set()  # candidates the printer never shows (exp(u) inside a printed softmax(u))
     while len(names) < generic + MAX_NAMES:
         occ = _occurrences(list(exprs), set(names))
         best, gain = None, 0
         for node, k in occ.items():
-            if k < 2 or node in names or node.op in _LEAVES or node.op == "transpose" or node.is_scalar \
-                    and node.op == "pow":
-                continue
+            if k < 2 or node in names or node in unused or node.op in _LEAVES or node.op == "transpose" \
+                    or node.is_scalar and node.op == "pow" or node.has_op("dvar"):
+                continue  # (a differential dX is no intermediate: (X*dw).^2 is printed in place)
             size = len(_printer(node, names, own=node)(node))  # as printed with the names so far
             saved = (k - 1) * size - 2 * k
-            if size >= MIN_CHARS and saved >= MIN_GAIN and saved > gain:
+            if _is_layer(node):  # a repeated activation is named as a person would (h1 = tanh(W1*x))
+                worth = size >= MIN_LAYER_CHARS and saved > 0
+            else:
+                worth = size >= MIN_CHARS and saved >= MIN_GAIN
+            if worth and saved > gain:
                 best, gain = node, saved
         if best is None:
             break
@@ -79,6 +91,11 @@ def choose_names(exprs, user: dict | None = None, taken=(), pieces=frozenset(), 
         while f"s{counter}" in used:
             counter += 1
         names[best] = f"s{counter}"
+        if not _printed_at_least_twice(exprs, names, best):
+            del names[best]
+            unused.add(best)
+            counter -= 1
+            continue
         used.add(f"s{counter}")
     # generated names numbered s1, s2, ... in the order their definitions are printed
     generated = [v for v in E.postorder(list(exprs)) if v in names and v not in user]
@@ -92,8 +109,18 @@ def choose_names(exprs, user: dict | None = None, taken=(), pieces=frozenset(), 
     return names
 
 
-def _printer(e: Expr, names: dict, own: Expr | None = None) -> TextPrinter:
-    p = TextPrinter(explicit=not sizes_determined(e))
+def _printed_at_least_twice(exprs, names: dict, node: Expr) -> bool:
+    """The name of ``node`` occurs twice or more in the results and the other definitions as
+    printed: a printed form may hide a subexpression (exp(u) ./ sum(exp(u)) prints softmax(u))."""
+    import re
+
+    texts = [names[e] if e in names else _printer(e, names)(e) for e in exprs]
+    texts += [_printer(v, names, own=v)(v) for v in names if v is not node]
+    return len(re.findall(rf"(?<![A-Za-z0-9_]){re.escape(names[node])}(?![A-Za-z0-9_])", " ".join(texts))) >= 2
+
+
+def _printer(e: Expr, names: dict, own: Expr | None = None, explicit: bool = False) -> TextPrinter:
+    p = TextPrinter(explicit=explicit or not sizes_determined(e))
     for v, n in names.items():
         if v is not own:
             p.memo[v] = (n, P_ATOM)
@@ -102,8 +129,11 @@ def _printer(e: Expr, names: dict, own: Expr | None = None) -> TextPrinter:
 
 def definitions(exprs, names: dict) -> list:
     """``[(name, value text)]`` of the names the texts of ``exprs`` use, each after the names
-    its value uses (so the ``where`` list reads, and parses, in order)."""
-    return [(n, _printer(v, names, own=v)(v)) for n, v in definition_exprs(exprs, names)]
+    its value uses (so the ``where`` list reads, and parses, in order). One spelling of the
+    identity for the whole list: ``eye(n)`` in every definition when one needs it."""
+    defs = definition_exprs(exprs, names)
+    explicit = any(not sizes_determined(v) for _, v in defs)
+    return [(n, _printer(v, names, own=v, explicit=explicit)(v)) for n, v in defs]
 
 
 def to_text_named(e: Expr, names: dict) -> tuple:
@@ -128,8 +158,8 @@ def result_names(d, second_order: bool = False) -> tuple:
     ``{result: display form}`` (long products share pieces, :func:`share_chains`)."""
     user = dict(getattr(d, "names", {}) or {})
     results = list(d.gradients.values()) if d.expr.is_scalar else list(d.jacobians.values())
-    if second_order:
-        results += list(d.hvps.values()) + list(d.hessians.values())
+    if second_order:  # d2f too: it shows the user's names and the results' definitions
+        results += [d.second_differential] + list(d.hvps.values()) + list(d.hessians.values())
     best = None
     for sharer in (None, share_chains, share_cycle):  # the shortest printed form wins
         disp, pieces = sharer(results) if sharer is not None else ({}, set())

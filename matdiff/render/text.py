@@ -617,7 +617,7 @@ def _second_order_lines(d, show=to_text) -> list:
     d2, hv, H, vn = d.second_differential, d.hvps, d.hessians, d.hvp_variables
     dirs = ", ".join(vn[a] for a in d.wrt)
     single = len(d.wrt) == 1
-    lines = [f"{'second diff':<13} d2f = {to_text(d2)}"]
+    lines = [f"{'second diff':<13} d2f = {show(d2)}"]
     for i, b in enumerate(d.wrt):
         label = "hvp" if i == 0 else ""
         lines.append(f"{label:<13} H[{dirs}]" + ("" if single else f" for {b}") + f" = {show(hv[b])}")
