@@ -121,6 +121,12 @@ def step_holds(step: ExplainStep, pt: _Point, d) -> tuple[bool, str]:
     before, after = step.texts()
     if step.relation == "differential":
         rhs = pt.value(after)
+        if step.partial is not None:  # the line as shown, its d(...) replaced by the lines expanding them
+            from matdiff.core import expr as E
+
+            shown = to_text(E.substitute(step.partial, {p: st.after for p, st in step.opened.items()}))
+            if not _close(pt.value(shown), rhs, 1e-8):
+                return False, f"as shown, {step.shown[1]} = {shown} is not {after}"
         for h in (1e-3, 1e-4, 1e-5):  # a steep or fast-oscillating function needs a smaller step
             lhs = _fd(pt, before, d.wrt, h)
             if _close(lhs, rhs, 1e-5):
@@ -148,13 +154,49 @@ def step_holds(step: ExplainStep, pt: _Point, d) -> tuple[bool, str]:
         lt, rt = _inner_text(C, step.before), _inner_text(pulled, step.arg)
         lhs, rhs = pt.value(lt, vals, extra), pt.value(rt, vals, extra)
         return _close(lhs, rhs, 1e-8), f"random C: {lt} = {rt}: {lhs} vs {rhs}"
-    if step.relation == "normal" and step.rule.name.split(".")[0] in ("add", "mul", "pow"):
-        # a constructor's normal form on the operands it was given: their sum (product) before
-        # and after; the other normal forms (structural ones: blocks, transposes) print their
-        # operands as a list, which is not one expression
-        lhs, rhs = pt.value(before), pt.value(after)
-        return _close(lhs, rhs, 1e-8), f"{before} = {after}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
-    assert step.relation in ("normal", "multi"), step.relation
+    assert step.relation == "normal", step.relation
+    # a constructor's normal form: the sum (product) of the operands it was given, or the node
+    # as it was before the rewrite ((X')' for (X')' = X), against what it built
+    lhs, rhs = pt.value(before), pt.value(after)
+    return _close(lhs, rhs, 1e-8), f"{before} = {after}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
+
+
+def results_hold(ex, pt: _Point, d) -> tuple[bool, str]:
+    """The closing lines: df = sum_X <G_X, dX> (each gradient and each G_X line),
+    vec(dF) = sum_X J_X*vec(dX), d2f = sum_X <dX, H[dX]_X> (the Hessian's bilinear form)."""
+    def inner(G, name):
+        return f"({G})*(d{name})" if G.is_scalar else f"sum(({to_text(G)}) .* (d{name}))"
+
+    by = {}
+    for section, lhs, e in ex.results:
+        by.setdefault(lhs, e)
+    df = to_text(by["df" if d.expr.is_scalar else "dF"])
+    checks = []
+    if d.expr.is_scalar:
+        checks.append(("grad", " + ".join(inner(by[f"grad_{n} f"], n) for n in d.wrt)))
+        if len(d.wrt) > 1:
+            checks.append(("G_X", " + ".join(inner(by[f"G_{n}"], n) for n in d.wrt if f"G_{n}" in by) or "0"))
+        else:
+            g = by.get(f"df = <G, d{d.wrt[0]}>, G")
+            if g is not None:
+                checks.append(("G", inner(g, d.wrt[0])))
+        pairs = [(df, text) for _, text in checks]
+        if "d2f" in by:
+            hv = [k for k in by if k.startswith("H[")]
+            sub = {v: "d" + n for n, v in d.hvp_variables.items()}
+            terms = []
+            for n in d.wrt:
+                key = next(k for k in hv if len(d.wrt) == 1 or k.endswith("_" + n))
+                h = re.sub(r"\b(" + "|".join(map(re.escape, sub)) + r")\b", lambda m: sub[m.group(1)],
+                           to_text(by[key]))
+                terms.append(f"({h})*(d{n})" if by[key].is_scalar else f"sum(({h}) .* (d{n}))")
+            pairs.append((to_text(by["d2f"]), " + ".join(terms)))
+    else:
+        pairs = [(f"vec({df})", " + ".join(f"({to_text(by[f'dvec(F)/dvec({n})'])})*vec(d{n})" for n in d.wrt))]
+    for lhs_t, rhs_t in pairs:
+        lhs, rhs = pt.value(lhs_t), pt.value(rhs_t)
+        if not _close(lhs, rhs, 1e-8):
+            return False, f"{lhs_t} = {rhs_t}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
     return True, ""
 
 
@@ -168,9 +210,6 @@ def check_explained(d, kinds=None, sizes=None, seed=0, hessian=False) -> int:
         all(matdiff.core.expr.is_zero(g) for g in (d.gradients if d.expr.is_scalar else d.jacobians).values()), d.text
     checked = 0
     for step in ex.steps:
-        if step.relation == "multi" or (step.relation == "normal" and step.rule.name.split(".")[0]
-                                          not in ("add", "mul", "pow")):
-            continue  # a multi node: through its outputs' (proj) lines; structural normal forms
         msgs = []
         for attempt in range(2):  # a kink or an unlucky point: another point must fail too
             pt = _Point(d, _sizes_for(d, sizes), kinds, np.random.default_rng(seed + 17 * attempt + step.number))
@@ -182,6 +221,15 @@ def check_explained(d, kinds=None, sizes=None, seed=0, hessian=False) -> int:
             raise AssertionError(f"{d.text!r} by {d.wrt}: step ({step.number}) {step.rule.name} is not an "
                                  f"equality: {msgs}")
         checked += 1
+    msgs = []
+    for attempt in range(2):
+        pt = _Point(d, _sizes_for(d, sizes), kinds, np.random.default_rng(seed + 17 * attempt))
+        ok, msg = results_hold(ex, pt, d)
+        if ok:
+            break
+        msgs.append(msg)
+    else:
+        raise AssertionError(f"{d.text!r} by {d.wrt}: a closing line is not an equality: {msgs}")
     return checked
 
 

@@ -74,16 +74,19 @@ class ExplainStep:
 
     ``relation`` says how ``before`` and ``after`` (Exprs) are related, which is what the tests
     evaluate: ``"differential"`` (the differential of ``before`` along ``dX`` is ``after``;
-    ``shown`` is the line as written, with the arguments' differentials left as ``d(...)``),
-    ``"equal"`` (``before = after``), ``"inner"`` (``<cotangent, before> = <after, arg>``, the
-    adjoint of a linear map), ``"vec"`` (``vec(before) = after*vec(dX)``), ``"normal"`` (a
-    constructor's normal form; ``before`` is what it was given)."""
+    ``shown`` is the line as written, ``partial``, with the arguments' differentials left as
+    ``d(...)``: placeholders that ``opened`` maps to the lines expanding them), ``"equal"``
+    (``before = after``; ``before`` may be text in the language), ``"inner"``
+    (``<cotangent, before> = <after, arg>``, the adjoint of a linear map), ``"vec"``
+    (``vec(before) = after*vec(dX)``), ``"normal"`` (a constructor's normal form: ``before``
+    is the operands of a sum or product it was given, or the node as it was before the
+    rewrite, ``(A')'`` for ``(A')' = A``)."""
 
     section: str
     rule: Rule
     relation: str
     before: object
-    after: Expr
+    after: object  # an Expr (text in the language for a few 'equal' lines)
     cotangent: Expr | None = None
     arg: Expr | None = None
     shown: tuple = ()  # (lhs text, rhs text, lhs latex, rhs latex) as displayed
@@ -93,6 +96,8 @@ class ExplainStep:
     detail: bool = False  # only with full=True
     node: Expr | None = None  # the node a transpose or vec rule was applied to, and at which argument
     index: int = 0
+    partial: Expr | None = None  # a differential line as shown: placeholders for the d(...) left open
+    opened: dict | None = None  # placeholder -> the step that expands it
 
     def texts(self) -> tuple:
         """(before, after) as text in matdiff's language (see :meth:`as_dict`)."""
@@ -102,16 +107,15 @@ class ExplainStep:
             return _inner_text(self.cotangent, self.before), _inner_text(self.after, self.arg)
         if self.relation == "vec":
             return f"vec({to_text(self.before)})", f"{_p(self.after)}*vec(d{self.wrt})"
-        if self.relation == "multi":  # checked through the outputs' lines (proj)
-            return to_text(self.before.args[0]) if self.before.args else "", _after_text(self.after, "; ")
-        if self.relation == "normal":
+        if self.relation == "normal":  # the operands of a sum or product, or the node un-rewritten
             b = self.before
-            parts = b if isinstance(b, tuple) else (b,)
-            join = {"add": " + ", "mul": "*"}.get(self.rule.name.split(".")[0], ", ")
+            if isinstance(b, Expr):
+                return to_text(b), _after_text(self.after)
+            join = _NORMAL_JOIN.get(self.rule.name, _NORMAL_JOIN.get(self.rule.name.split(".")[0], ", "))
             empty = {" + ": "0", "*": "1"}.get(join, "")  # an empty sum, an empty product
-            b, a = join.join(_after_text(x, join) for x in parts), _after_text(self.after, join)
+            b, a = join.join(_after_text(x, join) for x in b), _after_text(self.after, join)
             return b or empty, a or empty
-        return to_text(self.before), to_text(self.after)
+        return tuple(x if isinstance(x, str) else to_text(x) for x in (self.before, self.after))
 
     def as_dict(self) -> dict:
         """``{rule, identity, identity_latex, citation, before, after, ...}``: ``before`` and
@@ -128,6 +132,10 @@ class ExplainStep:
         if self.wrt:
             out["wrt"] = self.wrt
         return out
+
+
+# how a constructor's operands (a tuple) combine: a sum's terms, a product's factors
+_NORMAL_JOIN = {"add": " + ", "mul": "*", "block.add": " + ", "block.mul": "*"}
 
 
 def _after_text(a, join: str = ", ") -> str:
@@ -220,7 +228,11 @@ class _Placeholders:
 
 
 def _differential_steps(raw_steps, root: Expr, wrt_names, section: str, full: bool) -> list:
-    """The JVP steps, outermost node first, each shown with its arguments' differentials open."""
+    """The JVP steps, outermost node first, each shown with its arguments' differentials open.
+
+    A tuple-valued op (``lu``, ``eigh``, ``eigmax``) is used only through its outputs
+    (``proj``): each output used gets one line, ``d(luU(A)) = ...`` by the op's rule, with the
+    arguments of the op left open; the op itself (which has no name in the language) no line."""
     by_node: dict = {}
     chain: dict = {}
     for s in raw_steps:
@@ -232,44 +244,98 @@ def _differential_steps(raw_steps, root: Expr, wrt_names, section: str, full: bo
         by_node[s.before] = s
     ph = _Placeholders()
     out, line_of = [], {}
-    order = [n for n in reversed(root.walk()) if n in by_node]
-    for node in order:
-        s = by_node[node]
-        args = []
-        opened = []
+
+    def open_args(node):
+        args, opened = [], []
         for a in node.args:
             if a.op == "var" and a.attr[0] in wrt_names:
                 args.append(E.dvar(a.attr[0], a.shape, a.attr[1]))
             elif a.op == "dvar":  # second order: dX is held fixed
                 args.append(None)
-            elif a in by_node:
+            elif a in by_node and not _folded(a, by_node):
                 args.append(ph.of(a))
                 opened.append(a)
             else:
                 args.append(None)
-        partial = s.rule(node, lambda i, args=args: args[i])
-        if isinstance(partial, tuple):  # a tuple-valued op (eigh): one differential per output
-            parts = [ph.show(E.zero(o.shape) if o is None else o) if isinstance(o, Expr) or o is None
-                     else (str(o), str(o)) for o in partial]
-            rhs_t = "(" + "; ".join(p[0] for p in parts) + ")"
-            rhs_x = "\\left(" + ";\\ ".join(p[1] for p in parts) + "\\right)"
-        else:
-            partial = E.zero(node.shape) if partial is None else partial
-            rhs_t, rhs_x = ph.show(partial)
-        lhs_t, lhs_x = "d(" + to_text(node) + ")", "\\mathrm{d}\\left(" + to_latex(node) + "\\right)"
+        return args, opened
+
+    order = [n for n in reversed(root.walk()) if n in by_node and not _folded(n, by_node)]
+    for node in order:
+        s = by_node[node]
         rule = s.rule
+        if _folded_output(node, by_node):  # d(output k of T) = output k of T's rule
+            multi = node.args[0]
+            rule = by_node[multi].rule
+            args, opened = open_args(multi)
+            partial = rule(multi, lambda i, args=args: args[i])[node.attr]
+            partial = partial() if callable(partial) else partial
+        else:
+            args, opened = open_args(node)
+            partial = s.rule(node, lambda i, args=args: args[i])
+        partial = E.zero(node.shape) if partial is None else partial
+        rhs_t, rhs_x = ph.show(partial)
+        lhs_t, lhs_x = "d(" + to_text(node) + ")", "\\mathrm{d}\\left(" + to_latex(node) + "\\right)"
         if node in chain:
             rule = Rule(f"{s.rule.name} + {chain[node].name}", f"{s.rule.identity}; {chain[node].identity}",
                         f"{s.rule.latex};\\ {chain[node].latex}", f"{s.rule.cite}; {chain[node].cite}")
-        relation = "multi" if isinstance(s.after, tuple) else "differential"
         after = E.zero(node.shape) if s.after is None else s.after
-        st = ExplainStep(section, rule, relation, node, after, shown=(lhs_t, rhs_t, lhs_x, rhs_x))
+        st = ExplainStep(section, rule, "differential", node, after, shown=(lhs_t, rhs_t, lhs_x, rhs_x))
         st.refs = tuple(opened)  # resolved to numbers below
+        st.partial, st.opened = partial, dict(ph.by_node)
         line_of[node] = st
         out.append(st)
     for st in out:
         st.refs = tuple(line_of[a] for a in st.refs if a in line_of)
+        st.opened = {p: line_of[a] for a, p in st.opened.items() if a in line_of}
     return out
+
+
+def _folded(node: Expr, by_node: dict) -> bool:
+    """A tuple-valued op's node: its lines are those of its outputs (:func:`_folded_output`)."""
+    return isinstance(by_node[node].after, tuple)
+
+
+def _folded_output(node: Expr, by_node: dict) -> bool:
+    return node.op == "proj" and node.args[0] in by_node and _folded(node.args[0], by_node)
+
+
+def _reading_order(steps: list, root: Expr) -> list:
+    """The transpose steps in the order one reads df: a term followed down to its ``dX`` before
+    the next term (the pass itself goes right to left). Any order in which a node comes after
+    every node that passes it a cotangent is the pass's own computation, reordered: among the
+    nodes that are ready, the leftmost in df as printed goes first."""
+    nodes = root.walk()
+    dep = set()
+    for n in nodes:
+        if n.op == "dvar" or any(a in dep for a in n.args):
+            dep.add(n)
+    first, stack, seen = {}, [root], set()
+    while stack:  # left-to-right preorder positions
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        first[n] = len(first)
+        stack.extend(a for a in reversed(n.args) if a in dep)
+    waiting = {n: 0 for n in dep}
+    for n in dep:
+        for a in set(n.args):
+            if a in dep:
+                waiting[a] += 1
+    import heapq
+
+    ready, rank = [(first[root], root.key, root)] if root in dep else [], {}
+    while ready:
+        _, _, n = heapq.heappop(ready)
+        rank[n] = len(rank)
+        for a in set(n.args):
+            if a in dep:
+                waiting[a] -= 1
+                if waiting[a] == 0:
+                    heapq.heappush(ready, (first[a], a.key, a))
+    if len(rank) < len(dep):  # not one graph from the root: keep the pass's order
+        return steps
+    return sorted(steps, key=lambda st: (rank.get(st.node, -1), st.index))
 
 
 def _simplify_steps(raw_steps, section: str, full: bool) -> list:
@@ -304,7 +370,7 @@ class Explanation:
     (:meth:`as_list`, :meth:`to_json`)."""
 
     def __init__(self, d, full: bool = False, hessian: bool = False):
-        from ..passes.simplify import simplify, sym
+        from ..passes.simplify import simplify
         from ..passes.transpose import transpose_linear
         from ..passes.vecpass import jacobians
 
@@ -326,7 +392,7 @@ class Explanation:
         if d.expr.is_scalar:
             with tracing() as t_g:
                 grads, _ = transpose_linear(raw, d.wrt)
-            self._add(self._transpose_steps(t_g, full))
+            self._add(_reading_order(self._transpose_steps(t_g, full), raw))
             for name in d.wrt:
                 g = grads[name]
                 with tracing() as t_gs:
@@ -335,9 +401,9 @@ class Explanation:
                     self.results.append(("gradient", f"df = <G, d{name}>, G" if len(d.wrt) == 1
                                          else f"G_{name}", g))
                 self._add(_simplify_steps(t_gs, "simplify", full))
-                if name in d.symmetric:
-                    s = sym(g2)
-                    self._add([ExplainStep("simplify", SYMMETRIC, "equal", g2, g2,
+                if name in d.symmetric:  # sym(G) = (G + G')/2, in the language (a macro)
+                    s = d.gradients[name]
+                    self._add([ExplainStep("simplify", SYMMETRIC, "equal", f"sym({to_text(g2)})", s,
                                            shown=(f"grad_{name} f", f"sym({to_text(g2)}) = {to_text(s)}",
                                                   f"\\nabla_{{{latex_name(name)}}} f",
                                                   f"\\operatorname{{sym}}({to_latex(g2)}) = {to_latex(s)}"))])
@@ -370,22 +436,33 @@ class Explanation:
             self.steps.append(s)
 
     def _transpose_steps(self, raw, full: bool) -> list:
-        out = []
+        out, split = [], set()
         for s in raw:
             if not s.path or s.path[0] != "transpose":
                 continue
             node, i = s.before, s.path[1]
             C, arg = s.data["cotangent"], node.args[i]
-            trivial = node.op == "add"  # <C, A + B> = <C, A> + <C, B>: a course does not say it
-            if trivial and not full:
+            if node.op == "add":  # <C, A + B> = <C, A> + <C, B>: a course does not say it
+                if full and (node, C) not in split:  # one line for the sum, not one a term
+                    split.add((node, C))
+                    out.append(self._sum_split(s.rule, node, C))
                 continue
             lt, lx = _inner_show(C, restricted(node, i))
             rt, rx = _inner_show(s.after, arg)
             name = next((n.attr[0] for n in arg.walk() if n.op == "dvar"), "")
             out.append(ExplainStep("gradient", s.rule, "inner", restricted(node, i), s.after, cotangent=C,
-                                   arg=arg, shown=(lt, rt, lx, rx), wrt=name, detail=trivial, node=node,
-                                   index=i))
+                                   arg=arg, shown=(lt, rt, lx, rx), wrt=name, node=node, index=i))
         return out
+
+    @staticmethod
+    def _sum_split(rule, node: Expr, C: Expr) -> ExplainStep:
+        """``<C, A + B> = <C, A> + <C, B>`` for a sum in df (shown with ``full=True`` only)."""
+        lt, lx = _inner_show(C, node)
+        parts = [_inner_show(C, a) for a in node.args]
+        before = _inner_text(C, node)
+        after = " + ".join(_inner_text(C, a) for a in node.args)
+        return ExplainStep("gradient", rule, "equal", before, after, shown=(
+            lt, " + ".join(p[0] for p in parts), lx, " + ".join(p[1] for p in parts)), detail=True, node=node)
 
     def _vec_steps(self, raw, full: bool) -> list:
         out = []
