@@ -168,7 +168,7 @@ def results_hold(ex, pt: _Point, d) -> tuple[bool, str]:
         return f"({G})*(d{name})" if G.is_scalar else f"sum(({to_text(G)}) .* (d{name}))"
 
     by = {}
-    for section, lhs, e in ex.results:
+    for _, lhs, e in ex.results:
         by.setdefault(lhs, e)
     df = to_text(by["df" if d.expr.is_scalar else "dF"])
     checks = []
