@@ -414,6 +414,67 @@ def test_symmetric_variable():
     ex = d.explain()
     assert any(s.rule.name == "explain.symmetric" for s in ex.steps)
     assert check_explained(d, {"S": "spd"}) > 0
+    # a G that is not symmetric: the line sym(G) = grad is evaluated, both sides
+    d = matdiff.derive("tr(A*S)", wrt="S", symmetric=["S"])
+    (st,) = [s for s in d.explain().steps if s.rule.name == "explain.symmetric"]
+    assert st.texts() == ("sym(A')", to_text(d.gradient)) and st.texts()[0] != st.texts()[1]
+    assert check_explained(d) > 0
+
+
+def test_tuple_valued_ops_give_one_line_per_output_used():
+    """lu, eigmax: d(luU(A)) = ... by d.lu, not a line for the op itself (no language name)."""
+    d = matdiff.derive("x'*luU(A)*y + tr(luL(A))", wrt="A")
+    ex = d.explain()
+    lines = {s.shown[0]: s for s in ex.steps if s.section == "differential"}
+    assert lines["d(luU(A))"].rule.name == lines["d(luL(A))"].rule.name == "d.lu"
+    assert "proj" not in str(ex) and "d(lu(A))" not in str(ex)
+    assert check_explained(d, {"A": "wc"}) > 0
+    d = matdiff.derive("eigmax(S)", wrt="S", symmetric=["S"])
+    text = str(d.explain())
+    assert "<function" not in text and "d(eigmax(S)) = eigvecmax(S)'*dS*eigvecmax(S)" in text
+    assert check_explained(d) > 0
+
+
+def test_normal_forms_show_the_node_before_the_rewrite():
+    """--explain=full: (X')' = X, not X' = X; tr(s*A) = s*tr(A), not s*A = s*tr(A)."""
+    text = str(matdiff.derive("tr(X'*B*X)", wrt="X").explain(full=True))
+    assert "(X')' = X" in text and "\n  (" in text
+    text = str(matdiff.derive("tr(inv(X)*A)", wrt="X").explain(full=True))
+    assert "tr(-inv(X)*dX*inv(X)*A) = -tr(inv(X)*dX*inv(X)*A)" in text
+
+
+def test_full_splits_a_sum_once_and_the_gradient_reads_left_to_right():
+    d = matdiff.derive("trace(X*A*X)", wrt="X")
+    text = str(d.explain(full=True))
+    assert "<I, dX*A*X + X*A*dX> = <I, dX*A*X> + <I, X*A*dX>" in text
+    assert "<I, dX*A*X> = <I, dX*A*X>" not in text  # no line that says nothing
+    grad = [s.shown[0] for s in d.explain().steps if s.rule.name == "T.mul"]
+    assert grad == ["<I, dX*A*X>", "<I, X*A*dX>"]  # the terms in df's order
+
+
+def _parse_cases():
+    for c in _cookbook_cases():
+        yield c.values[0], c.values[1], c.values[2]
+    for t, w, sh, sy in README_CASES:
+        yield t, w, {"shapes": sh or None, "symmetric": sy}
+
+
+def test_json_before_and_after_parse_back():
+    """Every step's before and after (full explanations with the second order) is text in
+    matdiff's language: it parses, with dX declared like X."""
+    n = 0
+    for text, wrt, kw in _parse_cases():
+        d = _derive_or_none(text, wrt, kw.get("shapes"), kw.get("symmetric", []))
+        if d is None:
+            continue
+        shapes = {k: ",".join(str(x) for x in v) for k, v in d.shapes.items()}
+        shapes.update({"d" + w: shapes[w] for w in d.wrt})
+        for s in d.explain(full=True, hessian=d.expr.is_scalar).as_list():
+            for side in ("before", "after"):
+                matdiff.parse(s[side], shapes=shapes, symmetric=sorted(d.symmetric | {"d" + w for w in d.wrt
+                                                                                       if w in d.symmetric}))
+                n += 1
+    assert n > 500
 
 
 def test_cli_explain_text_json_latex_and_check():
@@ -426,8 +487,8 @@ def test_cli_explain_text_json_latex_and_check():
     steps = json.loads(out.output)["steps"]
     assert {"rule", "identity", "identity_latex", "citation", "before", "after"} <= set(steps[0])
     for s in steps:  # before/after are matdiff's language
-        if s["relation"] != "normal":
-            matdiff.parse(s["before"].replace("dX", "X"), shapes={"X": "n,n", "A": "n,n"})
+        for side in ("before", "after"):
+            matdiff.parse(s[side].replace("dX", "X"), shapes={"X": "n,n", "A": "n,n"})
     out = r.invoke(main, ["trace(X*A*X)", "--wrt", "X", "--explain", "--format", "latex"])
     assert out.output.startswith("\\begin{aligned}")
     out = r.invoke(main, ["check", "tr(X*A*X)", "--wrt", "X", "--claim", "2*A'*X'", "--explain"])
