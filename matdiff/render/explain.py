@@ -22,6 +22,7 @@ trivial moves through sums.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
 from dataclasses import dataclass
@@ -138,6 +139,27 @@ class ExplainStep:
 _NORMAL_JOIN = {"add": " + ", "mul": "*", "block.add": " + ", "block.mul": "*"}
 
 
+# the user's names of intermediates (``h = tanh(W1*x + b1); ...``): {node: name}, while an
+# explanation is built or printed; the lines as shown print those values by name, the JSON's
+# before/after (which must parse on their own) in full
+_USER_NAMES: contextvars.ContextVar = contextvars.ContextVar("matdiff_explain_names", default=None)
+
+
+def _show(e: Expr) -> str:
+    """``e`` as a line shows it: the user's names for their values."""
+    names = _USER_NAMES.get()
+    if not names:
+        return to_text(e)
+    from .names import _printer
+
+    return _printer(e, names)(e)
+
+
+def _ps(e: Expr) -> str:
+    t = _show(e)
+    return t if _atomic(t) else f"({t})"
+
+
 def _after_text(a, join: str = ", ") -> str:
     if isinstance(a, Expr):
         return to_text(a) if join in (", ", "; ") else _p(a)
@@ -184,8 +206,8 @@ def _inner_text(C: Expr, M: Expr) -> str:
 
 def _inner_show(C: Expr, M: Expr) -> tuple:
     if C is E.ONE:
-        return to_text(M), to_latex(M)
-    return (_bare_eye(f"<{to_text(C)}, {to_text(M)}>"),
+        return _show(M), to_latex(M)
+    return (_bare_eye(f"<{_show(C)}, {_show(M)}>"),
             f"\\left\\langle {to_latex(C)},\\ {to_latex(M)} \\right\\rangle")
 
 
@@ -214,12 +236,12 @@ class _Placeholders:
             name = "Zq" + "".join(chr(ord("a") + int(c)) for c in str(k))
             ph = E.dvar(name, node.shape)
             self.by_node[node] = ph
-            self.text[to_text(ph)] = "d(" + to_text(node) + ")"
+            self.text[to_text(ph)] = "d(" + _show(node) + ")"
             self.tex[to_latex(ph)] = "\\mathrm{d}\\left(" + to_latex(node) + "\\right)"
         return ph
 
     def show(self, e: Expr) -> tuple:
-        t, x = to_text(e), to_latex(e)
+        t, x = _show(e), to_latex(e)
         for k in sorted(self.text, key=len, reverse=True):
             t = t.replace(k, self.text[k])
         for k in sorted(self.tex, key=len, reverse=True):
@@ -274,7 +296,7 @@ def _differential_steps(raw_steps, root: Expr, wrt_names, section: str, full: bo
             partial = s.rule(node, lambda i, args=args: args[i])
         partial = E.zero(node.shape) if partial is None else partial
         rhs_t, rhs_x = ph.show(partial)
-        lhs_t, lhs_x = "d(" + to_text(node) + ")", "\\mathrm{d}\\left(" + to_latex(node) + "\\right)"
+        lhs_t, lhs_x = "d(" + _show(node) + ")", "\\mathrm{d}\\left(" + to_latex(node) + "\\right)"
         if node in chain:
             rule = Rule(f"{s.rule.name} + {chain[node].name}", f"{s.rule.identity}; {chain[node].identity}",
                         f"{s.rule.latex};\\ {chain[node].latex}", f"{s.rule.cite}; {chain[node].cite}")
@@ -349,7 +371,7 @@ def _simplify_steps(raw_steps, section: str, full: bool) -> list:
                 continue
             seen.add(key)
             out.append(ExplainStep(section, s.rule, "equal", s.before, s.after,
-                                   shown=(to_text(s.before), to_text(s.after),
+                                   shown=(_show(s.before), _show(s.after),
                                           to_latex(s.before), to_latex(s.after))))
         elif s.path[0] == "normal" and full:
             st = ExplainStep(section, s.rule, "normal", s.before, s.after, detail=True)
@@ -370,6 +392,16 @@ class Explanation:
     (:meth:`as_list`, :meth:`to_json`)."""
 
     def __init__(self, d, full: bool = False, hessian: bool = False):
+        # the user's names whose values occur in the expression: the lines print them by name
+        present = set(d.expr.walk())
+        self.names = {v: n for v, n in (getattr(d, "names", None) or {}).items() if v in present}
+        token = _USER_NAMES.set(self.names)
+        try:
+            self._build(d, full, hessian)
+        finally:
+            _USER_NAMES.reset(token)
+
+    def _build(self, d, full: bool, hessian: bool) -> None:
         from ..passes.simplify import simplify
         from ..passes.transpose import transpose_linear
         from ..passes.vecpass import jacobians
@@ -404,7 +436,7 @@ class Explanation:
                 if name in d.symmetric:  # sym(G) = (G + G')/2, in the language (a macro)
                     s = d.gradients[name]
                     self._add([ExplainStep("simplify", SYMMETRIC, "equal", f"sym({to_text(g2)})", s,
-                                           shown=(f"grad_{name} f", f"sym({to_text(g2)}) = {to_text(s)}",
+                                           shown=(f"grad_{name} f", f"sym({_show(g2)}) = {_show(s)}",
                                                   f"\\nabla_{{{latex_name(name)}}} f",
                                                   f"\\operatorname{{sym}}({to_latex(g2)}) = {to_latex(s)}"))])
                 self.results.append(("gradient", f"grad_{name} f", d.gradients[name]))
@@ -478,7 +510,7 @@ class Explanation:
             if others:  # several variables: this block is the part in d<name>
                 lhs = E.substitute(lhs, others)
             out.append(ExplainStep("jacobian", s.rule, "vec", lhs, s.after, arg=node.args[i], node=node, index=i,
-                                   shown=(f"vec({to_text(lhs)})", f"{_p(s.after)}*vec(d{name})",
+                                   shown=(f"vec({_show(lhs)})", f"{_ps(s.after)}*vec(d{name})",
                                           f"\\operatorname{{vec}}\\left({to_latex(lhs)}\\right)",
                                           f"{to_latex(s.after)}\\,\\operatorname{{vec}}(\\mathrm{{d}}"
                                           f"{latex_name(name)})"),
@@ -507,8 +539,19 @@ class Explanation:
         return t
 
     def __str__(self) -> str:
+        token = _USER_NAMES.set(self.names)
+        try:
+            return self._text()
+        finally:
+            _USER_NAMES.reset(token)
+
+    def _text(self) -> str:
         d = self.derivation
         lines = [f"Explain: {d.text} by {', '.join(d.wrt)}"]
+        if self.names:  # the user's names, as the lines use them
+            from .names import _printer
+
+            lines += [f"  where {n} = {_printer(v, self.names, own=v)(v)}" for v, n in self.names.items()]
         used: dict = {}
         for section in SECTIONS:
             steps = [s for s in self.steps if s.section == section]
@@ -518,7 +561,7 @@ class Explanation:
             lines.append("")
             lines.append(self._title(section) + ":")
             if section == "gradient" and self.raw is not None:
-                lines.append(f"  (from df as differentiated, before simplification: {to_text(self.raw)})")
+                lines.append(f"  (from df as differentiated, before simplification: {_show(self.raw)})")
             for s in steps:
                 lhs, rhs = s.shown[0], s.shown[1]
                 lines.append(f"  ({s.number}) {lhs} = {rhs}{self._ref_text(s)}")
@@ -528,7 +571,7 @@ class Explanation:
                     used[s.rule.name] = s.number
                     lines.append(f"        by {s.rule.name}: {s.rule.identity}  [{s.rule.cite}]")
             for _, lhs, e in results:
-                lines.append(f"  => {lhs} = {to_text(e)}")
+                lines.append(f"  => {lhs} = {_show(e)}")
                 rule = _RESULT_RULES.get(lhs.split("_")[0].split("[")[0].split("(")[0])
                 if rule is not None and rule.name not in used:
                     used[rule.name] = 0
