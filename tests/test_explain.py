@@ -505,6 +505,19 @@ def test_explanation_ends_with_the_results_named_as_derive_prints_them():
     assert "In short" not in str(matdiff.derive("det(X)", wrt="X").explain())  # nothing to name
 
 
+def test_the_lines_use_the_users_names():
+    """h = ...: the lines say d(h), (1 - h.^2), under a where line; the JSON's before/after
+    are in full (they parse without h) and every line still holds."""
+    d = matdiff.derive("h = tanh(W1*x + b1); sum((W2*h - y).^2)", wrt="W1")
+    ex = d.explain()
+    text = str(ex)
+    assert text.splitlines()[1] == "  where h = tanh(b1 + W1*x)"
+    assert "(5) d(h) = d(b1 + W1*x) .* (1 - h.^2)" in text and "<2*(W2*h - y)" in text
+    for s in ex.as_list():
+        assert not re.search(r"\bh\b", s["before"] + s["after"]), s
+    assert check_explained(d) > 0
+
+
 def test_an_expression_that_is_a_variable_has_a_stepless_explanation():
     """vec(x') is x itself: the explanation is dF = dx and the identity Jacobian, no rule."""
     d = matdiff.derive("vec(x')", wrt="x")

@@ -145,14 +145,30 @@ _NORMAL_JOIN = {"add": " + ", "mul": "*", "block.add": " + ", "block.mul": "*"}
 _USER_NAMES: contextvars.ContextVar = contextvars.ContextVar("matdiff_explain_names", default=None)
 
 
+class _NamedText:
+    """Text with the user's names, printers shared by all the lines (each node printed once)."""
+
+    def __init__(self, names: dict):
+        self.names, self.printers, self.cache = names, {}, {}
+
+    def __call__(self, e: Expr) -> str:
+        t = self.cache.get(e)
+        if t is None:
+            from .text import P_ATOM, TextPrinter, sizes_determined
+
+            explicit = not sizes_determined(e)
+            p = self.printers.get(explicit)
+            if p is None:
+                p = self.printers[explicit] = TextPrinter(explicit=explicit)
+                p.memo.update({v: (n, P_ATOM) for v, n in self.names.items()})
+            t = self.cache[e] = p(e)
+        return t
+
+
 def _show(e: Expr) -> str:
     """``e`` as a line shows it: the user's names for their values."""
-    names = _USER_NAMES.get()
-    if not names:
-        return to_text(e)
-    from .names import _printer
-
-    return _printer(e, names)(e)
+    named = _USER_NAMES.get()
+    return to_text(e) if named is None else named(e)
 
 
 def _ps(e: Expr) -> str:
@@ -395,7 +411,8 @@ class Explanation:
         # the user's names whose values occur in the expression: the lines print them by name
         present = set(d.expr.walk())
         self.names = {v: n for v, n in (getattr(d, "names", None) or {}).items() if v in present}
-        token = _USER_NAMES.set(self.names)
+        self._named = _NamedText(self.names) if self.names else None
+        token = _USER_NAMES.set(self._named)
         try:
             self._build(d, full, hessian)
         finally:
@@ -539,7 +556,7 @@ class Explanation:
         return t
 
     def __str__(self) -> str:
-        token = _USER_NAMES.set(self.names)
+        token = _USER_NAMES.set(self._named)
         try:
             return self._text()
         finally:
