@@ -522,3 +522,11 @@ def test_an_expression_that_is_a_variable_has_a_stepless_explanation():
     """vec(x') is x itself: the explanation is dF = dx and the identity Jacobian, no rule."""
     d = matdiff.derive("vec(x')", wrt="x")
     assert check_explained(d) == 0 and "dvec(F)/dvec(x) = eye(n)" in str(d.explain())
+
+
+def test_the_differential_reads_top_down_left_to_right():
+    """Outermost first, and of two arguments the left one's lines first (the pass goes right to left)."""
+    ex = matdiff.derive("x'*inv(S)*x + logdet(S)", wrt="S", symmetric=["S"]).explain()
+    shown = [s.shown[0] for s in ex.steps if s.section == "differential"]
+    assert shown == ["d(x'*inv(S)*x + logdet(S))", "d(x'*inv(S)*x)", "d(inv(S))", "d(logdet(S))"]
+    assert [r.number for r in ex.steps[0].refs] == [2, 4]

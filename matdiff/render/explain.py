@@ -23,6 +23,7 @@ trivial moves through sums.
 from __future__ import annotations
 
 import contextvars
+import heapq
 import json
 import re
 from dataclasses import dataclass
@@ -297,7 +298,9 @@ def _differential_steps(raw_steps, root: Expr, wrt_names, section: str, full: bo
                 args.append(None)
         return args, opened
 
-    order = [n for n in reversed(root.walk()) if n in by_node and not _folded(n, by_node)]
+    nodes = root.walk()
+    rank = _top_down(root, set(nodes))  # outermost first; of two arguments, the left one first
+    order = sorted((n for n in nodes if n in by_node and not _folded(n, by_node)), key=rank.__getitem__)
     for node in order:
         s = by_node[node]
         rule = s.rule
@@ -340,13 +343,20 @@ def _folded_output(node: Expr, by_node: dict) -> bool:
 def _reading_order(steps: list, root: Expr) -> list:
     """The transpose steps in the order one reads df: a term followed down to its ``dX`` before
     the next term (the pass itself goes right to left). Any order in which a node comes after
-    every node that passes it a cotangent is the pass's own computation, reordered: among the
-    nodes that are ready, the leftmost in df as printed goes first."""
+    every node that passes it a cotangent is the pass's own computation, reordered."""
     nodes = root.walk()
     dep = set()
     for n in nodes:
         if n.op == "dvar" or any(a in dep for a in n.args):
             dep.add(n)
+    rank = _top_down(root, dep)
+    return sorted(steps, key=lambda st: (rank.get(st.node, -1), st.index))
+
+
+def _top_down(root: Expr, within: set) -> dict:
+    """{node: position} of the nodes of ``within`` under root, parents before children (every
+    parent in ``within`` first) and, among the nodes that are ready, the leftmost in the
+    printed expression first: the order a person writes a derivation top-down."""
     first, stack, seen = {}, [root], set()
     while stack:  # left-to-right preorder positions
         n = stack.pop()
@@ -354,26 +364,22 @@ def _reading_order(steps: list, root: Expr) -> list:
             continue
         seen.add(n)
         first[n] = len(first)
-        stack.extend(a for a in reversed(n.args) if a in dep)
-    waiting = {n: 0 for n in dep}
-    for n in dep:
+        stack.extend(a for a in reversed(n.args) if a in within)
+    waiting = {n: 0 for n in first}
+    for n in first:
         for a in set(n.args):
-            if a in dep:
+            if a in within:
                 waiting[a] += 1
-    import heapq
-
-    ready, rank = [(first[root], root.key, root)] if root in dep else [], {}
+    ready, rank = [(first[root], root)] if root in within else [], {}
     while ready:
-        _, _, n = heapq.heappop(ready)
+        _, n = heapq.heappop(ready)
         rank[n] = len(rank)
         for a in set(n.args):
-            if a in dep:
+            if a in within:
                 waiting[a] -= 1
                 if waiting[a] == 0:
-                    heapq.heappush(ready, (first[a], a.key, a))
-    if len(rank) < len(dep):  # not one graph from the root: keep the pass's order
-        return steps
-    return sorted(steps, key=lambda st: (rank.get(st.node, -1), st.index))
+                    heapq.heappush(ready, (first[a], a))
+    return rank
 
 
 def _simplify_steps(raw_steps, section: str, full: bool) -> list:
