@@ -39,7 +39,7 @@ def _examples():
                 cmd = lines[i][2:]
                 shown = []
                 i += 1
-                while i < len(lines) and lines[i].strip() and not lines[i].startswith("$ "):
+                while i < len(lines) and not lines[i].startswith("$ "):  # blank lines included
                     shown.append(lines[i])
                     i += 1
                 out.append((cmd, shown))

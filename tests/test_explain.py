@@ -127,6 +127,12 @@ def step_holds(step: ExplainStep, pt: _Point, d) -> tuple[bool, str]:
     before, after = step.texts()
     if step.relation == "differential":
         rhs = pt.value(after)
+        if step.partial is not None:  # the line as shown, its d(...) replaced by the lines expanding them
+            from matdiff.core import expr as E
+
+            shown = to_text(E.substitute(step.partial, {p: st.after for p, st in step.opened.items()}))
+            if not _close(pt.value(shown), rhs, 1e-8):
+                return False, f"as shown, {step.shown[1]} = {shown} is not {after}"
         for h in (1e-3, 1e-4, 1e-5):  # a steep or fast-oscillating function needs a smaller step
             lhs = _fd(pt, before, d.wrt, h)
             if _close(lhs, rhs, 1e-5):
@@ -154,13 +160,49 @@ def step_holds(step: ExplainStep, pt: _Point, d) -> tuple[bool, str]:
         lt, rt = _inner_text(C, step.before), _inner_text(pulled, step.arg)
         lhs, rhs = pt.value(lt, vals, extra), pt.value(rt, vals, extra)
         return _close(lhs, rhs, 1e-8), f"random C: {lt} = {rt}: {lhs} vs {rhs}"
-    if step.relation == "normal" and step.rule.name.split(".")[0] in ("add", "mul", "pow"):
-        # a constructor's normal form on the operands it was given: their sum (product) before
-        # and after; the other normal forms (structural ones: blocks, transposes) print their
-        # operands as a list, which is not one expression
-        lhs, rhs = pt.value(before), pt.value(after)
-        return _close(lhs, rhs, 1e-8), f"{before} = {after}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
-    assert step.relation in ("normal", "multi"), step.relation
+    assert step.relation == "normal", step.relation
+    # a constructor's normal form: the sum (product) of the operands it was given, or the node
+    # as it was before the rewrite ((X')' for (X')' = X), against what it built
+    lhs, rhs = pt.value(before), pt.value(after)
+    return _close(lhs, rhs, 1e-8), f"{before} = {after}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
+
+
+def results_hold(ex, pt: _Point, d) -> tuple[bool, str]:
+    """The closing lines: df = sum_X <G_X, dX> (each gradient and each G_X line),
+    vec(dF) = sum_X J_X*vec(dX), d2f = sum_X <dX, H[dX]_X> (the Hessian's bilinear form)."""
+    def inner(G, name):
+        return f"({G})*(d{name})" if G.is_scalar else f"sum(({to_text(G)}) .* (d{name}))"
+
+    by = {}
+    for _, lhs, e in ex.results:
+        by.setdefault(lhs, e)
+    df = to_text(by["df" if d.expr.is_scalar else "dF"])
+    checks = []
+    if d.expr.is_scalar:
+        checks.append(("grad", " + ".join(inner(by[f"grad_{n} f"], n) for n in d.wrt)))
+        if len(d.wrt) > 1:
+            checks.append(("G_X", " + ".join(inner(by[f"G_{n}"], n) for n in d.wrt if f"G_{n}" in by) or "0"))
+        else:
+            g = by.get(f"df = <G, d{d.wrt[0]}>, G")
+            if g is not None:
+                checks.append(("G", inner(g, d.wrt[0])))
+        pairs = [(df, text) for _, text in checks]
+        if "d2f" in by:
+            hv = [k for k in by if k.startswith("H[")]
+            sub = {v: "d" + n for n, v in d.hvp_variables.items()}
+            terms = []
+            for n in d.wrt:
+                key = next(k for k in hv if len(d.wrt) == 1 or k.endswith("_" + n))
+                h = re.sub(r"\b(" + "|".join(map(re.escape, sub)) + r")\b", lambda m: sub[m.group(1)],
+                           to_text(by[key]))
+                terms.append(f"({h})*(d{n})" if by[key].is_scalar else f"sum(({h}) .* (d{n}))")
+            pairs.append((to_text(by["d2f"]), " + ".join(terms)))
+    else:
+        pairs = [(f"vec({df})", " + ".join(f"({to_text(by[f'dvec(F)/dvec({n})'])})*vec(d{n})" for n in d.wrt))]
+    for lhs_t, rhs_t in pairs:
+        lhs, rhs = pt.value(lhs_t), pt.value(rhs_t)
+        if not _close(lhs, rhs, 1e-8):
+            return False, f"{lhs_t} = {rhs_t}: {lhs.ravel()[:4]} vs {rhs.ravel()[:4]}"
     return True, ""
 
 
@@ -174,9 +216,6 @@ def check_explained(d, kinds=None, sizes=None, seed=0, hessian=False) -> int:
         all(matdiff.core.expr.is_zero(g) for g in (d.gradients if d.expr.is_scalar else d.jacobians).values()), d.text
     checked = 0
     for step in ex.steps:
-        if step.relation == "multi" or (step.relation == "normal" and step.rule.name.split(".")[0]
-                                          not in ("add", "mul", "pow")):
-            continue  # a multi node: through its outputs' (proj) lines; structural normal forms
         msgs, holds = [], False
         for attempt in range(6):  # a kink or an unlucky point: another point must fail too
             pt = _Point(d, _sizes_for(d, sizes), kinds, np.random.default_rng(seed + 17 * attempt + step.number))
@@ -195,6 +234,15 @@ def check_explained(d, kinds=None, sizes=None, seed=0, hessian=False) -> int:
             raise AssertionError(f"{d.text!r} by {d.wrt}: step ({step.number}) {step.rule.name} is not an "
                                  f"equality: {msgs}")
         checked += 1
+    msgs = []
+    for attempt in range(2):
+        pt = _Point(d, _sizes_for(d, sizes), kinds, np.random.default_rng(seed + 17 * attempt))
+        ok, msg = results_hold(ex, pt, d)
+        if ok:
+            break
+        msgs.append(msg)
+    else:
+        raise AssertionError(f"{d.text!r} by {d.wrt}: a closing line is not an equality: {msgs}")
     return checked
 
 
@@ -379,6 +427,67 @@ def test_symmetric_variable():
     ex = d.explain()
     assert any(s.rule.name == "explain.symmetric" for s in ex.steps)
     assert check_explained(d, {"S": "spd"}) > 0
+    # a G that is not symmetric: the line sym(G) = grad is evaluated, both sides
+    d = matdiff.derive("tr(A*S)", wrt="S", symmetric=["S"])
+    (st,) = [s for s in d.explain().steps if s.rule.name == "explain.symmetric"]
+    assert st.texts() == ("sym(A')", to_text(d.gradient)) and st.texts()[0] != st.texts()[1]
+    assert check_explained(d) > 0
+
+
+def test_tuple_valued_ops_give_one_line_per_output_used():
+    """lu, eigmax: d(luU(A)) = ... by d.lu, not a line for the op itself (no language name)."""
+    d = matdiff.derive("x'*luU(A)*y + tr(luL(A))", wrt="A")
+    ex = d.explain()
+    lines = {s.shown[0]: s for s in ex.steps if s.section == "differential"}
+    assert lines["d(luU(A))"].rule.name == lines["d(luL(A))"].rule.name == "d.lu"
+    assert "proj" not in str(ex) and "d(lu(A))" not in str(ex)
+    assert check_explained(d, {"A": "wc"}) > 0
+    d = matdiff.derive("eigmax(S)", wrt="S", symmetric=["S"])
+    text = str(d.explain())
+    assert "<function" not in text and "d(eigmax(S)) = eigvecmax(S)'*dS*eigvecmax(S)" in text
+    assert check_explained(d) > 0
+
+
+def test_normal_forms_show_the_node_before_the_rewrite():
+    """--explain=full: (X')' = X, not X' = X; tr(s*A) = s*tr(A), not s*A = s*tr(A)."""
+    text = str(matdiff.derive("tr(X'*B*X)", wrt="X").explain(full=True))
+    assert "(X')' = X" in text and "\n  (" in text
+    text = str(matdiff.derive("tr(inv(X)*A)", wrt="X").explain(full=True))
+    assert "tr(-inv(X)*dX*inv(X)*A) = -tr(inv(X)*dX*inv(X)*A)" in text
+
+
+def test_full_splits_a_sum_once_and_the_gradient_reads_left_to_right():
+    d = matdiff.derive("trace(X*A*X)", wrt="X")
+    text = str(d.explain(full=True))
+    assert "<I, dX*A*X + X*A*dX> = <I, dX*A*X> + <I, X*A*dX>" in text
+    assert "<I, dX*A*X> = <I, dX*A*X>" not in text  # no line that says nothing
+    grad = [s.shown[0] for s in d.explain().steps if s.rule.name == "T.mul"]
+    assert grad == ["<I, dX*A*X>", "<I, X*A*dX>"]  # the terms in df's order
+
+
+def _parse_cases():
+    for c in _cookbook_cases():
+        yield c.values[0], c.values[1], c.values[2]
+    for t, w, sh, sy in README_CASES:
+        yield t, w, {"shapes": sh or None, "symmetric": sy}
+
+
+def test_json_before_and_after_parse_back():
+    """Every step's before and after (full explanations with the second order) is text in
+    matdiff's language: it parses, with dX declared like X."""
+    n = 0
+    for text, wrt, kw in _parse_cases():
+        d = _derive_or_none(text, wrt, kw.get("shapes"), kw.get("symmetric", []))
+        if d is None:
+            continue
+        shapes = {k: ",".join(str(x) for x in v) for k, v in d.shapes.items()}
+        shapes.update({"d" + w: shapes[w] for w in d.wrt})
+        for s in d.explain(full=True, hessian=d.expr.is_scalar).as_list():
+            for side in ("before", "after"):
+                matdiff.parse(s[side], shapes=shapes, symmetric=sorted(d.symmetric | {"d" + w for w in d.wrt
+                                                                                       if w in d.symmetric}))
+                n += 1
+    assert n > 500
 
 
 def test_cli_explain_text_json_latex_and_check():
@@ -391,8 +500,8 @@ def test_cli_explain_text_json_latex_and_check():
     steps = json.loads(out.output)["steps"]
     assert {"rule", "identity", "identity_latex", "citation", "before", "after"} <= set(steps[0])
     for s in steps:  # before/after are matdiff's language
-        if s["relation"] != "normal":
-            matdiff.parse(s["before"].replace("dX", "X"), shapes={"X": "n,n", "A": "n,n"})
+        for side in ("before", "after"):
+            matdiff.parse(s[side].replace("dX", "X"), shapes={"X": "n,n", "A": "n,n"})
     out = r.invoke(main, ["trace(X*A*X)", "--wrt", "X", "--explain", "--format", "latex"])
     assert out.output.startswith("\\begin{aligned}")
     out = r.invoke(main, ["check", "tr(X*A*X)", "--wrt", "X", "--claim", "2*A'*X'", "--explain"])
@@ -409,7 +518,28 @@ def test_explanation_ends_with_the_results_named_as_derive_prints_them():
     assert "In short" not in str(matdiff.derive("det(X)", wrt="X").explain())  # nothing to name
 
 
+def test_the_lines_use_the_users_names():
+    """h = ...: the lines say d(h), (1 - h.^2), under a where line; the JSON's before/after
+    are in full (they parse without h) and every line still holds."""
+    d = matdiff.derive("h = tanh(W1*x + b1); sum((W2*h - y).^2)", wrt="W1")
+    ex = d.explain()
+    text = str(ex)
+    assert text.splitlines()[1] == "  where h = tanh(b1 + W1*x)"
+    assert "(5) d(h) = d(b1 + W1*x) .* (1 - h.^2)" in text and "<2*(W2*h - y)" in text
+    for s in ex.as_list():
+        assert not re.search(r"\bh\b", s["before"] + s["after"]), s
+    assert check_explained(d) > 0
+
+
 def test_an_expression_that_is_a_variable_has_a_stepless_explanation():
     """vec(x') is x itself: the explanation is dF = dx and the identity Jacobian, no rule."""
     d = matdiff.derive("vec(x')", wrt="x")
     assert check_explained(d) == 0 and "dvec(F)/dvec(x) = eye(n)" in str(d.explain())
+
+
+def test_the_differential_reads_top_down_left_to_right():
+    """Outermost first, and of two arguments the left one's lines first (the pass goes right to left)."""
+    ex = matdiff.derive("x'*inv(S)*x + logdet(S)", wrt="S", symmetric=["S"]).explain()
+    shown = [s.shown[0] for s in ex.steps if s.section == "differential"]
+    assert shown == ["d(x'*inv(S)*x + logdet(S))", "d(x'*inv(S)*x)", "d(inv(S))", "d(logdet(S))"]
+    assert [r.number for r in ex.steps[0].refs] == [2, 4]

@@ -108,12 +108,27 @@ NF_ABS_NONNEG = _nf("fn.abs-nonnegative", "abs(f(x)) = f(x) for f >= 0 (abs, exp
                     r"|f(x)| = f(x)", "calculus")
 
 
-def _fire(rule: Rule, before, after):
-    """Report a named normal-form step to the installed tracer, if any; returns ``after``."""
+def _fire(rule: Rule, before, after, op=None, attr=None):
+    """Report a named normal-form step to the installed tracer, if any; returns ``after``.
+
+    ``before`` is what the constructor was given: the operands of a sum or product (a tuple),
+    or with ``op`` the argument of a one-argument constructor, reported as the node ``op(before)``
+    as it would be without the rewrite (``(A')'`` for ``(A')' = A``), so that both sides of the
+    step are the same value; that node is built only while a tracer is installed."""
     tr = _TRACER.get()
     if tr is not None:
+        if op is not None:
+            before = _unnormalised(op, before, attr)
         tr.append(Step(rule, before, after, ("normal", rule.name.split(".")[0])))
     return after
+
+
+def _unnormalised(op: str, a, attr=None) -> Expr:
+    """``op`` applied to ``a`` without the constructor's rewrites (only for a tracer's report)."""
+    if op == "block":  # a is the tuple of blocks, attr the partition
+        return Expr("block", a, (dim_add(*attr[0]), dim_add(*attr[1])), attr)
+    shape = {"transpose": (a.shape[1], a.shape[0]), "inv": a.shape, "fn": a.shape}.get(op, SCALAR)
+    return Expr(op, (a,), shape, attr)
 
 
 class Expr:
@@ -675,11 +690,11 @@ def transpose(a: Expr) -> Expr:
         return a
     op = a.op
     if op == "transpose":
-        return _fire(NF_T_INVOLUTION, a, a.args[0])
+        return _fire(NF_T_INVOLUTION, a, a.args[0], "transpose")
     if op in ("var", "dvar") and a.attr[1]:
-        return _fire(NF_T_SYMMETRIC, a, a)
+        return _fire(NF_T_SYMMETRIC, a, a, "transpose")
     if op in ("eye", "diagm"):
-        return _fire(NF_T_SYMMETRIC, a, a)
+        return _fire(NF_T_SYMMETRIC, a, a, "transpose")
     if op == "K":  # K(m,n)' = K(n,m) (its inverse: a permutation)
         return commutation(a.attr[1], a.attr[0])
     if op in ("zero", "ones"):
@@ -689,11 +704,11 @@ def transpose(a: Expr) -> Expr:
     if op == "block":
         g = block_grid(a)
         return _fire(NF_BLOCK_T, a, block([[transpose(g[i][j]) for i in range(len(g))]
-                                             for j in range(len(g[0]))]))
+                                             for j in range(len(g[0]))]), "transpose")
     if op == "mul":
         c, s, ch = factors(a)
         if len(ch) == 1:  # (s*A)' -> s*A'
-            return _fire(NF_T_SCALED, a, mul(const(c), *s, transpose(ch[0])))
+            return _fire(NF_T_SCALED, a, mul(const(c), *s, transpose(ch[0])), "transpose")
     return Expr("transpose", (a,), (a.cols, a.rows))
 
 
@@ -706,14 +721,14 @@ def trace(a: Expr) -> Expr:
     if op == "eye" and isinstance(a.rows, int):
         return const(a.rows)
     if op == "transpose":
-        return _fire(NF_TR_TRANSPOSE, a, trace(a.args[0]))
+        return _fire(NF_TR_TRANSPOSE, a, trace(a.args[0]), "trace")
     if op == "block" and a.attr[0] == a.attr[1]:  # square diagonal blocks
         g = block_grid(a)
-        return _fire(NF_BLOCK_TRACE, a, add(*(trace(g[i][i]) for i in range(len(g)))))
+        return _fire(NF_BLOCK_TRACE, a, add(*(trace(g[i][i]) for i in range(len(g)))), "trace")
     if op == "mul":
         c, s, ch = factors(a)
         if c != 1 or s:
-            return _fire(NF_TR_SCALED, a, mul(const(c), *s, trace(mul(*ch))))
+            return _fire(NF_TR_SCALED, a, mul(const(c), *s, trace(mul(*ch))), "trace")
     return Expr("trace", (a,), SCALAR)
 
 
@@ -735,7 +750,7 @@ def logdet(a: Expr) -> Expr:
     if a.op == "transpose":
         return logdet(a.args[0])
     if a.op == "inv":
-        return _fire(NF_LOGDET_INV, a, neg(logdet(a.args[0])))
+        return _fire(NF_LOGDET_INV, a, neg(logdet(a.args[0])), "logdet")
     return Expr("logdet", (a,), SCALAR)
 
 
@@ -743,17 +758,17 @@ def inv(a: Expr) -> Expr:
     if a.is_scalar:
         return power(a, const(-1))
     if a.op == "inv":
-        return _fire(NF_INV_INVOLUTION, a, a.args[0])
+        return _fire(NF_INV_INVOLUTION, a, a.args[0], "inv")
     if a.op == "eye":
         return a
     if a.op == "transpose":
-        return _fire(NF_INV_TRANSPOSE, a, transpose(inv(a.args[0])))
+        return _fire(NF_INV_TRANSPOSE, a, transpose(inv(a.args[0])), "inv")
     if a.op == "mpow":
         return _chain_power(*_chain_mul_base(a, -1))
     if a.op == "mul":
         c, s, ch = factors(a)
         if (c != 1 or s) and len(ch) == 1:  # inv(s*A) = s^-1 inv(A)
-            return _fire(NF_INV_SCALED, a, mul(power(mul(const(c), *s), const(-1)), inv(ch[0])))
+            return _fire(NF_INV_SCALED, a, mul(power(mul(const(c), *s), const(-1)), inv(ch[0])), "inv")
     return Expr("inv", (a,), a.shape)
 
 
@@ -893,19 +908,19 @@ def fn(name: str, a: Expr) -> Expr:
     if a.op == "const":
         v = a.attr
         if v == 0 and at_zero is not None:  # f(0), from the function's declaration
-            return _fire(NF_FN_CONST, a, const(at_zero))
+            return _fire(NF_FN_CONST, a, const(at_zero), "fn", name)
         if name == "log" and v == 1:
-            return _fire(NF_FN_CONST, a, ZERO_S)
+            return _fire(NF_FN_CONST, a, ZERO_S, "fn", name)
         if name == "abs":
-            return _fire(NF_FN_CONST, a, const(abs(v)))
+            return _fire(NF_FN_CONST, a, const(abs(v)), "fn", name)
         if name == "sign":
-            return _fire(NF_FN_CONST, a, const((v > 0) - (v < 0)))
+            return _fire(NF_FN_CONST, a, const((v > 0) - (v < 0)), "fn", name)
         if name == "step":
-            return _fire(NF_FN_CONST, a, const(1 if v > 0 else 0))
+            return _fire(NF_FN_CONST, a, const(1 if v > 0 else 0), "fn", name)
     if a.op == "zero" and at_zero == 0:  # f(0) = 0 entry by entry
-        return _fire(NF_FN_CONST, a, a)
+        return _fire(NF_FN_CONST, a, a, "fn", name)
     if name == "log" and a.op == "fn" and a.attr == "exp":  # log(exp(x)) = x
-        return _fire(NF_LOG_EXP, a, a.args[0])
+        return _fire(NF_LOG_EXP, a, a.args[0], "fn", name)
     if name == "log" and a.op == "mul":
         # log(c*exp(u)) = u + log(c) for a scalar c, also where c <= 0 (nan, -inf alike): the
         # log of a softmax, log(exp(u)/sum(exp(u))), is u - log(sum(exp(u))), stable and short
@@ -915,12 +930,13 @@ def fn(name: str, a: Expr) -> Expr:
             e = next(f for f in pool if f.op == "fn" and f.attr == "exp")
             rest = fn("log", mul(const(coeff), *[f for f in scal if f is not e]))
             u = e.args[0]
-            return _fire(NF_LOG_SCALED_EXP, a, add(u, rest if u.is_scalar else bcast(rest, u.shape)))
+            return _fire(NF_LOG_SCALED_EXP, a, add(u, rest if u.is_scalar else bcast(rest, u.shape)),
+                         "fn", name)
     if name == "log" and a.op == "pow" and a.is_scalar and a.args[1].op == "const" \
             and a.args[1].attr == -1:  # log(1/s) = -log(s), also for s <= 0 (nan, inf alike)
-        return _fire(NF_LOG_RECIPROCAL, a, neg(fn("log", a.args[0])))
+        return _fire(NF_LOG_RECIPROCAL, a, neg(fn("log", a.args[0])), "fn", name)
     if name == "abs" and a.op == "fn" and a.attr in ("abs", "exp", "sqrt", "sigmoid", "relu"):
-        return _fire(NF_ABS_NONNEG, a, a)
+        return _fire(NF_ABS_NONNEG, a, a, "fn", name)
     return Expr("fn", (a,), a.shape, name)
 
 
@@ -936,7 +952,7 @@ def sum_(a: Expr) -> Expr:
     if a.op == "transpose":
         return sum_(a.args[0])
     if a.op == "block":
-        return _fire(NF_BLOCK_SUM, a, add(*(sum_(b) for b in a.args)))
+        return _fire(NF_BLOCK_SUM, a, add(*(sum_(b) for b in a.args)), "sum")
     if a.op == "ones":
         n = dim_mul(a.rows, a.cols)
         if isinstance(n, int):
@@ -1211,7 +1227,7 @@ def block(rows) -> Expr:
         return zero(shape)
     if heights == widths and all((b.op == "eye" or is_const(b, 1)) if i == j else is_zero(b)
                                  for i, r in enumerate(rows) for j, b in enumerate(r)):
-        return _fire(NF_BLOCK_EYE, args, eye(shape[0]))
+        return _fire(NF_BLOCK_EYE, args, eye(shape[0]), "block", (heights, widths))
     return Expr("block", args, shape, (heights, widths))
 
 

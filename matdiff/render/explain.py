@@ -22,6 +22,8 @@ trivial moves through sums.
 
 from __future__ import annotations
 
+import contextvars
+import heapq
 import json
 import re
 from dataclasses import dataclass
@@ -74,16 +76,19 @@ class ExplainStep:
 
     ``relation`` says how ``before`` and ``after`` (Exprs) are related, which is what the tests
     evaluate: ``"differential"`` (the differential of ``before`` along ``dX`` is ``after``;
-    ``shown`` is the line as written, with the arguments' differentials left as ``d(...)``),
-    ``"equal"`` (``before = after``), ``"inner"`` (``<cotangent, before> = <after, arg>``, the
-    adjoint of a linear map), ``"vec"`` (``vec(before) = after*vec(dX)``), ``"normal"`` (a
-    constructor's normal form; ``before`` is what it was given)."""
+    ``shown`` is the line as written, ``partial``, with the arguments' differentials left as
+    ``d(...)``: placeholders that ``opened`` maps to the lines expanding them), ``"equal"``
+    (``before = after``; ``before`` may be text in the language), ``"inner"``
+    (``<cotangent, before> = <after, arg>``, the adjoint of a linear map), ``"vec"``
+    (``vec(before) = after*vec(dX)``), ``"normal"`` (a constructor's normal form: ``before``
+    is the operands of a sum or product it was given, or the node as it was before the
+    rewrite, ``(A')'`` for ``(A')' = A``)."""
 
     section: str
     rule: Rule
     relation: str
     before: object
-    after: Expr
+    after: object  # an Expr (text in the language for a few 'equal' lines)
     cotangent: Expr | None = None
     arg: Expr | None = None
     shown: tuple = ()  # (lhs text, rhs text, lhs latex, rhs latex) as displayed
@@ -93,6 +98,8 @@ class ExplainStep:
     detail: bool = False  # only with full=True
     node: Expr | None = None  # the node a transpose or vec rule was applied to, and at which argument
     index: int = 0
+    partial: Expr | None = None  # a differential line as shown: placeholders for the d(...) left open
+    opened: dict | None = None  # placeholder -> the step that expands it
 
     def texts(self) -> tuple:
         """(before, after) as text in matdiff's language (see :meth:`as_dict`)."""
@@ -102,16 +109,15 @@ class ExplainStep:
             return _inner_text(self.cotangent, self.before), _inner_text(self.after, self.arg)
         if self.relation == "vec":
             return f"vec({to_text(self.before)})", f"{_p(self.after)}*vec(d{self.wrt})"
-        if self.relation == "multi":  # checked through the outputs' lines (proj)
-            return to_text(self.before.args[0]) if self.before.args else "", _after_text(self.after, "; ")
-        if self.relation == "normal":
+        if self.relation == "normal":  # the operands of a sum or product, or the node un-rewritten
             b = self.before
-            parts = b if isinstance(b, tuple) else (b,)
-            join = {"add": " + ", "mul": "*"}.get(self.rule.name.split(".")[0], ", ")
+            if isinstance(b, Expr):
+                return to_text(b), _after_text(self.after)
+            join = _NORMAL_JOIN.get(self.rule.name, _NORMAL_JOIN.get(self.rule.name.split(".")[0], ", "))
             empty = {" + ": "0", "*": "1"}.get(join, "")  # an empty sum, an empty product
-            b, a = join.join(_after_text(x, join) for x in parts), _after_text(self.after, join)
+            b, a = join.join(_after_text(x, join) for x in b), _after_text(self.after, join)
             return b or empty, a or empty
-        return to_text(self.before), to_text(self.after)
+        return tuple(x if isinstance(x, str) else to_text(x) for x in (self.before, self.after))
 
     def as_dict(self) -> dict:
         """``{rule, identity, identity_latex, citation, before, after, ...}``: ``before`` and
@@ -128,6 +134,47 @@ class ExplainStep:
         if self.wrt:
             out["wrt"] = self.wrt
         return out
+
+
+# how a constructor's operands (a tuple) combine: a sum's terms, a product's factors
+_NORMAL_JOIN = {"add": " + ", "mul": "*", "block.add": " + ", "block.mul": "*"}
+
+
+# the user's names of intermediates (``h = tanh(W1*x + b1); ...``): {node: name}, while an
+# explanation is built or printed; the lines as shown print those values by name, the JSON's
+# before/after (which must parse on their own) in full
+_USER_NAMES: contextvars.ContextVar = contextvars.ContextVar("matdiff_explain_names", default=None)
+
+
+class _NamedText:
+    """Text with the user's names, printers shared by all the lines (each node printed once)."""
+
+    def __init__(self, names: dict):
+        self.names, self.printers, self.cache = names, {}, {}
+
+    def __call__(self, e: Expr) -> str:
+        t = self.cache.get(e)
+        if t is None:
+            from .text import P_ATOM, TextPrinter, sizes_determined
+
+            explicit = not sizes_determined(e)
+            p = self.printers.get(explicit)
+            if p is None:
+                p = self.printers[explicit] = TextPrinter(explicit=explicit)
+                p.memo.update({v: (n, P_ATOM) for v, n in self.names.items()})
+            t = self.cache[e] = p(e)
+        return t
+
+
+def _show(e: Expr) -> str:
+    """``e`` as a line shows it: the user's names for their values."""
+    named = _USER_NAMES.get()
+    return to_text(e) if named is None else named(e)
+
+
+def _ps(e: Expr) -> str:
+    t = _show(e)
+    return t if _atomic(t) else f"({t})"
 
 
 def _after_text(a, join: str = ", ") -> str:
@@ -176,8 +223,8 @@ def _inner_text(C: Expr, M: Expr) -> str:
 
 def _inner_show(C: Expr, M: Expr) -> tuple:
     if C is E.ONE:
-        return to_text(M), to_latex(M)
-    return (_bare_eye(f"<{to_text(C)}, {to_text(M)}>"),
+        return _show(M), to_latex(M)
+    return (_bare_eye(f"<{_show(C)}, {_show(M)}>"),
             f"\\left\\langle {to_latex(C)},\\ {to_latex(M)} \\right\\rangle")
 
 
@@ -206,12 +253,12 @@ class _Placeholders:
             name = "Zq" + "".join(chr(ord("a") + int(c)) for c in str(k))
             ph = E.dvar(name, node.shape)
             self.by_node[node] = ph
-            self.text[to_text(ph)] = "d(" + to_text(node) + ")"
+            self.text[to_text(ph)] = "d(" + _show(node) + ")"
             self.tex[to_latex(ph)] = "\\mathrm{d}\\left(" + to_latex(node) + "\\right)"
         return ph
 
     def show(self, e: Expr) -> tuple:
-        t, x = to_text(e), to_latex(e)
+        t, x = _show(e), to_latex(e)
         for k in sorted(self.text, key=len, reverse=True):
             t = t.replace(k, self.text[k])
         for k in sorted(self.tex, key=len, reverse=True):
@@ -220,7 +267,11 @@ class _Placeholders:
 
 
 def _differential_steps(raw_steps, root: Expr, wrt_names, section: str, full: bool) -> list:
-    """The JVP steps, outermost node first, each shown with its arguments' differentials open."""
+    """The JVP steps, outermost node first, each shown with its arguments' differentials open.
+
+    A tuple-valued op (``lu``, ``eigh``, ``eigmax``) is used only through its outputs
+    (``proj``): each output used gets one line, ``d(luU(A)) = ...`` by the op's rule, with the
+    arguments of the op left open; the op itself (which has no name in the language) no line."""
     by_node: dict = {}
     chain: dict = {}
     for s in raw_steps:
@@ -232,44 +283,103 @@ def _differential_steps(raw_steps, root: Expr, wrt_names, section: str, full: bo
         by_node[s.before] = s
     ph = _Placeholders()
     out, line_of = [], {}
-    order = [n for n in reversed(root.walk()) if n in by_node]
-    for node in order:
-        s = by_node[node]
-        args = []
-        opened = []
+
+    def open_args(node):
+        args, opened = [], []
         for a in node.args:
             if a.op == "var" and a.attr[0] in wrt_names:
                 args.append(E.dvar(a.attr[0], a.shape, a.attr[1]))
             elif a.op == "dvar":  # second order: dX is held fixed
                 args.append(None)
-            elif a in by_node:
+            elif a in by_node and not _folded(a, by_node):
                 args.append(ph.of(a))
                 opened.append(a)
             else:
                 args.append(None)
-        partial = s.rule(node, lambda i, args=args: args[i])
-        if isinstance(partial, tuple):  # a tuple-valued op (eigh): one differential per output
-            parts = [ph.show(E.zero(o.shape) if o is None else o) if isinstance(o, Expr) or o is None
-                     else (str(o), str(o)) for o in partial]
-            rhs_t = "(" + "; ".join(p[0] for p in parts) + ")"
-            rhs_x = "\\left(" + ";\\ ".join(p[1] for p in parts) + "\\right)"
-        else:
-            partial = E.zero(node.shape) if partial is None else partial
-            rhs_t, rhs_x = ph.show(partial)
-        lhs_t, lhs_x = "d(" + to_text(node) + ")", "\\mathrm{d}\\left(" + to_latex(node) + "\\right)"
+        return args, opened
+
+    nodes = root.walk()
+    rank = _top_down(root, set(nodes))  # outermost first; of two arguments, the left one first
+    order = sorted((n for n in nodes if n in by_node and not _folded(n, by_node)), key=rank.__getitem__)
+    for node in order:
+        s = by_node[node]
         rule = s.rule
+        if _folded_output(node, by_node):  # d(output k of T) = output k of T's rule
+            multi = node.args[0]
+            rule = by_node[multi].rule
+            args, opened = open_args(multi)
+            partial = rule(multi, lambda i, args=args: args[i])[node.attr]
+            partial = partial() if callable(partial) else partial
+        else:
+            args, opened = open_args(node)
+            partial = s.rule(node, lambda i, args=args: args[i])
+        partial = E.zero(node.shape) if partial is None else partial
+        rhs_t, rhs_x = ph.show(partial)
+        lhs_t, lhs_x = "d(" + _show(node) + ")", "\\mathrm{d}\\left(" + to_latex(node) + "\\right)"
         if node in chain:
             rule = Rule(f"{s.rule.name} + {chain[node].name}", f"{s.rule.identity}; {chain[node].identity}",
                         f"{s.rule.latex};\\ {chain[node].latex}", f"{s.rule.cite}; {chain[node].cite}")
-        relation = "multi" if isinstance(s.after, tuple) else "differential"
         after = E.zero(node.shape) if s.after is None else s.after
-        st = ExplainStep(section, rule, relation, node, after, shown=(lhs_t, rhs_t, lhs_x, rhs_x))
+        st = ExplainStep(section, rule, "differential", node, after, shown=(lhs_t, rhs_t, lhs_x, rhs_x))
         st.refs = tuple(opened)  # resolved to numbers below
+        st.partial, st.opened = partial, dict(ph.by_node)
         line_of[node] = st
         out.append(st)
     for st in out:
         st.refs = tuple(line_of[a] for a in st.refs if a in line_of)
+        st.opened = {p: line_of[a] for a, p in st.opened.items() if a in line_of}
     return out
+
+
+def _folded(node: Expr, by_node: dict) -> bool:
+    """A tuple-valued op's node: its lines are those of its outputs (:func:`_folded_output`)."""
+    return isinstance(by_node[node].after, tuple)
+
+
+def _folded_output(node: Expr, by_node: dict) -> bool:
+    return node.op == "proj" and node.args[0] in by_node and _folded(node.args[0], by_node)
+
+
+def _reading_order(steps: list, root: Expr) -> list:
+    """The transpose steps in the order one reads df: a term followed down to its ``dX`` before
+    the next term (the pass itself goes right to left). Any order in which a node comes after
+    every node that passes it a cotangent is the pass's own computation, reordered."""
+    nodes = root.walk()
+    dep = set()
+    for n in nodes:
+        if n.op == "dvar" or any(a in dep for a in n.args):
+            dep.add(n)
+    rank = _top_down(root, dep)
+    return sorted(steps, key=lambda st: (rank.get(st.node, -1), st.index))
+
+
+def _top_down(root: Expr, within: set) -> dict:
+    """{node: position} of the nodes of ``within`` under root, parents before children (every
+    parent in ``within`` first) and, among the nodes that are ready, the leftmost in the
+    printed expression first: the order a person writes a derivation top-down."""
+    first, stack, seen = {}, [root], set()
+    while stack:  # left-to-right preorder positions
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        first[n] = len(first)
+        stack.extend(a for a in reversed(n.args) if a in within)
+    waiting = {n: 0 for n in first}
+    for n in first:
+        for a in set(n.args):
+            if a in within:
+                waiting[a] += 1
+    ready, rank = [(first[root], root)] if root in within else [], {}
+    while ready:
+        _, n = heapq.heappop(ready)
+        rank[n] = len(rank)
+        for a in set(n.args):
+            if a in within:
+                waiting[a] -= 1
+                if waiting[a] == 0:
+                    heapq.heappush(ready, (first[a], a))
+    return rank
 
 
 def _simplify_steps(raw_steps, section: str, full: bool) -> list:
@@ -283,7 +393,7 @@ def _simplify_steps(raw_steps, section: str, full: bool) -> list:
                 continue
             seen.add(key)
             out.append(ExplainStep(section, s.rule, "equal", s.before, s.after,
-                                   shown=(to_text(s.before), to_text(s.after),
+                                   shown=(_show(s.before), _show(s.after),
                                           to_latex(s.before), to_latex(s.after))))
         elif s.path[0] == "normal" and full:
             st = ExplainStep(section, s.rule, "normal", s.before, s.after, detail=True)
@@ -304,7 +414,18 @@ class Explanation:
     (:meth:`as_list`, :meth:`to_json`)."""
 
     def __init__(self, d, full: bool = False, hessian: bool = False):
-        from ..passes.simplify import simplify, sym
+        # the user's names whose values occur in the expression: the lines print them by name
+        present = set(d.expr.walk())
+        self.names = {v: n for v, n in (getattr(d, "names", None) or {}).items() if v in present}
+        self._named = _NamedText(self.names) if self.names else None
+        token = _USER_NAMES.set(self._named)
+        try:
+            self._build(d, full, hessian)
+        finally:
+            _USER_NAMES.reset(token)
+
+    def _build(self, d, full: bool, hessian: bool) -> None:
+        from ..passes.simplify import simplify
         from ..passes.transpose import transpose_linear
         from ..passes.vecpass import jacobians
 
@@ -326,7 +447,7 @@ class Explanation:
         if d.expr.is_scalar:
             with tracing() as t_g:
                 grads, _ = transpose_linear(raw, d.wrt)
-            self._add(self._transpose_steps(t_g, full))
+            self._add(_reading_order(self._transpose_steps(t_g, full), raw))
             for name in d.wrt:
                 g = grads[name]
                 with tracing() as t_gs:
@@ -335,10 +456,10 @@ class Explanation:
                     self.results.append(("gradient", f"df = <G, d{name}>, G" if len(d.wrt) == 1
                                          else f"G_{name}", g))
                 self._add(_simplify_steps(t_gs, "simplify", full))
-                if name in d.symmetric:
-                    s = sym(g2)
-                    self._add([ExplainStep("simplify", SYMMETRIC, "equal", g2, g2,
-                                           shown=(f"grad_{name} f", f"sym({to_text(g2)}) = {to_text(s)}",
+                if name in d.symmetric:  # sym(G) = (G + G')/2, in the language (a macro)
+                    s = d.gradients[name]
+                    self._add([ExplainStep("simplify", SYMMETRIC, "equal", f"sym({to_text(g2)})", s,
+                                           shown=(f"grad_{name} f", f"sym({_show(g2)}) = {_show(s)}",
                                                   f"\\nabla_{{{latex_name(name)}}} f",
                                                   f"\\operatorname{{sym}}({to_latex(g2)}) = {to_latex(s)}"))])
                 self.results.append(("gradient", f"grad_{name} f", d.gradients[name]))
@@ -370,22 +491,33 @@ class Explanation:
             self.steps.append(s)
 
     def _transpose_steps(self, raw, full: bool) -> list:
-        out = []
+        out, split = [], set()
         for s in raw:
             if not s.path or s.path[0] != "transpose":
                 continue
             node, i = s.before, s.path[1]
             C, arg = s.data["cotangent"], node.args[i]
-            trivial = node.op == "add"  # <C, A + B> = <C, A> + <C, B>: a course does not say it
-            if trivial and not full:
+            if node.op == "add":  # <C, A + B> = <C, A> + <C, B>: a course does not say it
+                if full and (node, C) not in split:  # one line for the sum, not one a term
+                    split.add((node, C))
+                    out.append(self._sum_split(s.rule, node, C))
                 continue
             lt, lx = _inner_show(C, restricted(node, i))
             rt, rx = _inner_show(s.after, arg)
             name = next((n.attr[0] for n in arg.walk() if n.op == "dvar"), "")
             out.append(ExplainStep("gradient", s.rule, "inner", restricted(node, i), s.after, cotangent=C,
-                                   arg=arg, shown=(lt, rt, lx, rx), wrt=name, detail=trivial, node=node,
-                                   index=i))
+                                   arg=arg, shown=(lt, rt, lx, rx), wrt=name, node=node, index=i))
         return out
+
+    @staticmethod
+    def _sum_split(rule, node: Expr, C: Expr) -> ExplainStep:
+        """``<C, A + B> = <C, A> + <C, B>`` for a sum in df (shown with ``full=True`` only)."""
+        lt, lx = _inner_show(C, node)
+        parts = [_inner_show(C, a) for a in node.args]
+        before = _inner_text(C, node)
+        after = " + ".join(_inner_text(C, a) for a in node.args)
+        return ExplainStep("gradient", rule, "equal", before, after, shown=(
+            lt, " + ".join(p[0] for p in parts), lx, " + ".join(p[1] for p in parts)), detail=True, node=node)
 
     def _vec_steps(self, raw, full: bool) -> list:
         out = []
@@ -401,7 +533,7 @@ class Explanation:
             if others:  # several variables: this block is the part in d<name>
                 lhs = E.substitute(lhs, others)
             out.append(ExplainStep("jacobian", s.rule, "vec", lhs, s.after, arg=node.args[i], node=node, index=i,
-                                   shown=(f"vec({to_text(lhs)})", f"{_p(s.after)}*vec(d{name})",
+                                   shown=(f"vec({_show(lhs)})", f"{_ps(s.after)}*vec(d{name})",
                                           f"\\operatorname{{vec}}\\left({to_latex(lhs)}\\right)",
                                           f"{to_latex(s.after)}\\,\\operatorname{{vec}}(\\mathrm{{d}}"
                                           f"{latex_name(name)})"),
@@ -430,8 +562,19 @@ class Explanation:
         return t
 
     def __str__(self) -> str:
+        token = _USER_NAMES.set(self._named)
+        try:
+            return self._text()
+        finally:
+            _USER_NAMES.reset(token)
+
+    def _text(self) -> str:
         d = self.derivation
         lines = [f"Explain: {d.text} by {', '.join(d.wrt)}"]
+        if self.names:  # the user's names, as the lines use them
+            from .names import _printer
+
+            lines += [f"  where {n} = {_printer(v, self.names, own=v)(v)}" for v, n in self.names.items()]
         used: dict = {}
         for section in SECTIONS:
             steps = [s for s in self.steps if s.section == section]
@@ -441,7 +584,7 @@ class Explanation:
             lines.append("")
             lines.append(self._title(section) + ":")
             if section == "gradient" and self.raw is not None:
-                lines.append(f"  (from df as differentiated, before simplification: {to_text(self.raw)})")
+                lines.append(f"  (from df as differentiated, before simplification: {_show(self.raw)})")
             for s in steps:
                 lhs, rhs = s.shown[0], s.shown[1]
                 lines.append(f"  ({s.number}) {lhs} = {rhs}{self._ref_text(s)}")
@@ -451,7 +594,7 @@ class Explanation:
                     used[s.rule.name] = s.number
                     lines.append(f"        by {s.rule.name}: {s.rule.identity}  [{s.rule.cite}]")
             for _, lhs, e in results:
-                lines.append(f"  => {lhs} = {to_text(e)}")
+                lines.append(f"  => {lhs} = {_show(e)}")
                 rule = _RESULT_RULES.get(lhs.split("_")[0].split("[")[0].split("(")[0])
                 if rule is not None and rule.name not in used:
                     used[rule.name] = 0

@@ -130,6 +130,8 @@ class LatexPrinter(TextPrinter):
         return cs + " " + body, (P_NEG if coeff < 0 else P_MUL)
 
     def p_bcast(self, e):
+        if e.args[0] is E.const(-1):
+            return "-" + _latex_ones(e.shape)[0], P_NEG
         return self.wrap(e.args[0], P_NEG + 0.5) + " " + _latex_ones(e.shape)[0], P_MUL
 
     def p_transpose(self, e):

@@ -296,6 +296,8 @@ class TextPrinter:
 
     def p_bcast(self, e):
         s = e.args[0]
+        if s is E.const(-1):  # -ones, not (-1)*ones
+            return "-" + self.p_ones(e)[0], P_NEG
         return self.wrap(s, P_NEG + 0.5) + "*" + self.p_ones(e)[0], P_MUL
 
     def p_transpose(self, e):
