@@ -23,13 +23,15 @@ def __getattr__(name):
 
         return getattr(api, name)
     if name == "parse":
+        from .core.errors import api_boundary
         from .lang.parsing import parse
 
-        return parse  # (the module is matdiff.parsing, so this name is never shadowed)
+        return api_boundary(parse)  # (the module is matdiff.parsing, so this name is never shadowed)
     if name == "from_sympy":
+        from .core.errors import api_boundary
         from .interop.sympy import from_sympy
 
-        return from_sympy
+        return api_boundary(from_sympy)
     if name == "Expr":
         from .core.expr import Expr
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from .core import expr as E
-from .core.errors import DerivationError, ShapeError, option, suggest
+from .core.errors import DerivationError, ShapeError, api_boundary, api_class, option, suggest
 from .core.expr import Expr
 from .core.shapes import shape_str, shape_to_dims
 from .lang.parsing import parse_full
@@ -33,6 +33,7 @@ def py_name(name: str) -> str:
     return _py_name(name)
 
 
+@api_class
 class Derivation:
     """The result of :func:`derive`: the expression, its differential and derivatives.
 
@@ -287,7 +288,11 @@ class Derivation:
         return f"<Derivation of {self.text!r} by {', '.join(self.wrt)}>"
 
     def _repr_latex_(self) -> str:
-        return "$$" + self.latex() + "$$"
+        """Jupyter: f, df and the gradients (Jacobians), aligned; d2f, H[V] and the Hessian
+        too once they are computed (``d.hessian``)."""
+        from .render.latex import derivation_display
+
+        return "$$" + derivation_display(self) + "$$"
 
     def latex(self) -> str:
         """LaTeX of the result: the gradients (or the differential for non-scalar expressions)."""
@@ -675,6 +680,7 @@ def _names(value, what: str) -> list:
     return out
 
 
+@api_boundary
 def derive(expr: str, wrt: str | Sequence[str], shapes: Mapping | None = None,
            symmetric: Iterable[str] = ()) -> Derivation:
     """Differentiate a matrix expression.

@@ -86,12 +86,24 @@ def _common(f):
 def main():
     """matdiff: derivatives of matrix expressions in closed matrix form.
 
+    `matdiff EXPRESSION --wrt X` is `matdiff derive EXPRESSION --wrt X`; `matdiff COMMAND
+    --help` shows each command's options.
+
     \b
     Examples:
       matdiff "trace(X*A*X)" --wrt X
       matdiff "x'*A*x" --wrt x --shape x=n --shape A=n,n
       matdiff "x'*inv(S)*x + logdet(S)" --wrt S --symmetric S --format latex
+      matdiff "logdet(X)" --wrt X --hessian
       matdiff "det(X)" --wrt X --explain
+      matdiff check "tr(X*A*X)" --wrt X --claim "2*A'*X'" --exact
+      matdiff codegen "norm2(A*x - b)^2" --wrt x -o ls.py --target jax
+      matdiff functions
+      matdiff @losses.txt --wrt X         (several expressions, one a line; - reads stdin)
+
+    EXPRESSION may be - (read from stdin) or @FILE: one expression a line ('#' starts a
+    comment line); a line that is indented or starts with an operator, or follows one that
+    ends with an operator or leaves a bracket open, goes on with the expression above.
 
     Undeclared names: capitals are matrices; whether a lowercase name is a scalar or a
     vector is inferred from its use (b in A*x - b is a vector), the convention (a-g and
@@ -99,9 +111,29 @@ def main():
     """
 
 
-def _expression_text(expression: str) -> str:
-    """EXPRESSION as given, or read from stdin (``-``) or a file (``@file``); '#' starts a comment
-    line there, and the expression may span lines."""
+_OPERATOR_END = ("+", "-", "*", "/", "^", ".", ",", ";", "=", "(", "[")
+_OPERATOR_START = ("+", "*", "/", ".*", "./", ".^", "^", "'", ")", "]", ",", ";")
+
+
+def _continues(previous: str, line: str) -> bool:
+    """Whether ``line`` goes on with the expression of the lines before it (``previous``):
+    it is indented or starts with an operator, or they end with an operator, ',', ';' or '='
+    or leave a bracket open. A line starting with '-' begins a new expression (-x'*x) unless
+    indented."""
+    if not previous:
+        return False
+    if line[:1].isspace() or line.lstrip().startswith(_OPERATOR_START):
+        return True
+    body = previous.rstrip()
+    open_brackets = sum(body.count(c) for c in "([") - sum(body.count(c) for c in ")]")
+    return open_brackets > 0 or body.endswith(_OPERATOR_END) or body.endswith(" where")
+
+
+def _expressions(expression: str) -> list:
+    """EXPRESSION as given, or read from stdin (``-``) or a file (``@file``): a list of
+    ``(line, text)``, one expression a line (``line``: where it starts; None for one given
+    on the command line). '#' starts a comment line, a blank line ends an expression, and an
+    expression goes on over the next lines where :func:`_continues` says so."""
     from .core.errors import ParseError
 
     if expression == "-":
@@ -112,42 +144,101 @@ def _expression_text(expression: str) -> str:
                 text, src = f.read(), expression[1:]
         except OSError as e:
             raise ParseError(f"cannot read the expression from {expression[1:]!r}: {e.strerror}") from None
+    elif "\n" not in expression:
+        return [(None, expression)]
     else:
-        return expression
-    text = " ".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("#")).strip()
-    if not text:
+        text, src = expression, "the argument"
+    out, cur, start = [], [], None
+    for i, ln in enumerate(text.splitlines(), 1):
+        if ln.lstrip().startswith("#"):
+            continue
+        if not ln.strip():
+            if cur:
+                out.append((start, " ".join(c.strip() for c in cur)))
+            cur = []
+            continue
+        if cur and not _continues(" ".join(cur), ln):
+            out.append((start, " ".join(c.strip() for c in cur)))
+            cur = []
+        if not cur:
+            start = i
+        cur.append(ln)
+    if cur:
+        out.append((start, " ".join(c.strip() for c in cur)))
+    if not out:
         raise ParseError(f"no expression in {src}")
-    return text
+    return out
 
 
-def _derive(expression, wrt, shapes, symmetric):
+def _derive(text, wrt, shapes, symmetric):
     """derive(), with its notes (how undeclared names were read, when that was a close call)
     on stderr, one line each."""
     from .api import derive
 
-    d = derive(_expression_text(expression), list(wrt), shapes, list(symmetric))
+    d = derive(text, list(wrt), shapes, list(symmetric))
     for note in d.notes:
         click.echo(f"matdiff: {note}", err=True)
     return d
 
 
-def _run(fn, json_errors: bool = False):
+def _each(expression, go, json_output: bool = False) -> list:
+    """``go(text) -> (output, value)`` for each expression of EXPRESSION (several: from a file
+    or stdin, one a line); prints each output (several: a blank line between them; JSON: one
+    list of the objects), each error on its own (``line N:`` first) without stopping the
+    others, and exits 2 after them if any failed. Returns the values of those that worked."""
+    exprs = _run(lambda: _expressions(expression), json_output)
+    several = len(exprs) > 1
+    values, objects, failed = [], [], False
+    for k, (line, text) in enumerate(exprs):
+        where = f"line {line}: " if several else ""
+        ok, result = _run(lambda t=text: go(t), json_output and not several, exit=False, where=where)
+        if ok:
+            output, value = result
+            values.append(value)
+            if json_output and several:
+                import json
+
+                objects.append(json.loads(output))
+            else:
+                click.echo(("\n" if k and several else "") + output)
+        else:
+            failed = True
+            if json_output and several:
+                objects.append(_last_error[0])
+    if objects:
+        import json
+
+        click.echo(json.dumps(objects, indent=2))
+    if failed:
+        sys.exit(2)
+    return values
+
+
+_last_error: list = [None]  # the error dict of the last user error (a JSON list of several results)
+
+
+def _run(fn, json_errors: bool = False, exit: bool = True, where: str = ""):
     """Turn user errors into one clean message and exit code 2; with ``json_errors`` (the
     command's output is JSON) the error is also printed on stdout as JSON with its fields
-    (kind, message, pos, end, suggestion, text), for programs that read the output."""
+    (kind, message, pos, end, suggestion, text), for programs that read the output. With
+    ``exit=False``: ``(True, fn())``, or ``(False, None)`` after the message (``where`` first)."""
     from .core.errors import INTERFACE, MatdiffError
 
     token = INTERFACE.set("cli")  # advice in messages is spelt as options (--shape x=n)
     try:
-        return fn()
+        value = fn()
+        return value if exit else (True, value)
     except MatdiffError as e:
+        from .render.json import error_dict
+
+        _last_error[0] = error_dict(e)
         if json_errors:
             import json
 
-            from .render.json import error_dict
-
-            click.echo(json.dumps(error_dict(e), indent=2))
-        click.echo(f"matdiff: error: {e}", err=True)
+            click.echo(json.dumps(_last_error[0], indent=2))
+        click.echo(f"matdiff: error: {where}{e}", err=True)
+        if not exit:
+            return False, None
         sys.exit(2)
     except click.ClickException:
         raise
@@ -162,7 +253,7 @@ def _run(fn, json_errors: bool = False):
         INTERFACE.reset(token)
 
 
-@main.command("derive")
+@main.command("derive", short_help="Differentiate EXPRESSION: differential, gradient or Jacobian (the default).")
 @click.argument("expression")
 @_common
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
@@ -180,14 +271,13 @@ def derive_cmd(expression, wrt, shape, symmetric, fmt, hessian, explain, no_name
     """
     shapes = _shapes(shape)
 
-    def go():
-        d = _derive(expression, wrt, shapes, symmetric)
+    def go(text):
+        d = _derive(text, wrt, shapes, symmetric)
         if explain:
-            click.echo(render_explanation(d, fmt, full=explain == "full", hessian=hessian))
-        else:
-            click.echo(_renderer(fmt)(d, second_order=hessian, names=not no_names))
+            return render_explanation(d, fmt, full=explain == "full", hessian=hessian), None
+        return _renderer(fmt)(d, second_order=hessian, names=not no_names), None
 
-    _run(go, json_errors=fmt == "json")
+    _each(expression, go, json_output=fmt == "json")
 
 
 def render_second_order(d, fmt: str) -> str:
@@ -226,7 +316,7 @@ def _sizes_option(items, option: str) -> dict:
     return out
 
 
-@main.command("codegen")
+@main.command("codegen", short_help="Generate a NumPy, JAX or PyTorch module: value and gradient.")
 @click.argument("expression")
 @_common
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -264,7 +354,11 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
             raise DerivationError(f"--name {name!r}: use a Python identifier not starting with '_'")
         if hessian and hvp:
             raise DerivationError("give --hessian or --hvp, not both")
-        d = _derive(expression, wrt, shapes, symmetric)
+        exprs = _expressions(expression)
+        if len(exprs) > 1:
+            raise DerivationError(f"codegen writes one function: the input has {len(exprs)} expressions "
+                                  f"(lines {', '.join(str(n) for n, _ in exprs)}); write one module each")
+        d = _derive(exprs[0][1], wrt, shapes, symmetric)
         src = d.numpy_source(name, hints=hints, hessian=hessian, hvp=hvp, target=target)
         if output:
             try:
@@ -279,7 +373,7 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
     _run(go)
 
 
-@main.command("check")
+@main.command("check", short_help="Check derivatives and your claims: finite differences, --exact proofs.")
 @click.argument("expression")
 @_common
 @click.option("--size", "size", multiple=True, metavar="n=INT",
@@ -331,19 +425,31 @@ def check_cmd(expression, wrt, shape, symmetric, size, claim, hessian, steps, di
     shapes = _shapes(shape)
     sizes = _sizes_option(size, "--size")
 
-    def go():
-        d = _derive(expression, wrt, shapes, symmetric)
+    def go(expr_text):
+        d = _derive(expr_text, wrt, shapes, symmetric)
         res = d.check(sizes=sizes, directions=directions, seed=seed, claim=list(claim) or None,
                       steps=steps, hessian=hessian, exact=exact)
-        text = render_explanation(d, "text", full=explain == "full", hessian=hessian) if explain else None
-        return res, text
+        out = str(res)
+        if explain:  # the correct derivation next to the verdict
+            out += "\n\nThe correct derivation:\n" + render_explanation(d, "text", full=explain == "full",
+                                                                         hessian=hessian)
+        wrong = res.exact is not None and "WRONG" in (res.exact.verdict, res.exact.claim_verdict)
+        return out, 1 if wrong else 0 if res.ok else (4 if res.inconclusive else 1)
 
-    res, text = _run(go)
-    click.echo(str(res))
-    if text is not None:  # the correct derivation next to the verdict
-        click.echo("\nThe correct derivation:\n" + text)
-    wrong = res.exact is not None and "WRONG" in (res.exact.verdict, res.exact.claim_verdict)
-    sys.exit(1 if wrong else 0 if res.ok else (4 if res.inconclusive else 1))
+    codes = _each(expression, go)  # (exits 2 itself where an expression was bad input)
+    sys.exit(1 if 1 in codes else max(codes, default=0))
+
+
+@main.command("functions")
+def functions_cmd():
+    """List the language's functions, each with what it computes.
+
+    Generated from the operation declarations (matdiff/ops/), so it is always the list the
+    parser accepts. Example: matdiff functions | grep eig
+    """
+    from .ops.registry import functions_text
+
+    click.echo(functions_text(), nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

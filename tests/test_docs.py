@@ -65,3 +65,30 @@ def test_readme_example_output(cmd, shown, tmp_path, monkeypatch):
         if line.strip() in ("...", "") or line.lstrip().startswith("..."):
             continue
         assert line.rstrip() in text, f"README shows {line!r} for `{cmd}`, matdiff printed:\n{text}"
+
+
+def _python_blocks():
+    """The README's ```python blocks (the API snippet, the SymPy one, generated code)."""
+    out, cur = [], None
+    for line in README.splitlines():
+        if cur is None and line.startswith("```python"):
+            cur = []
+        elif cur is not None and line.startswith("```"):
+            out.append("\n".join(cur))
+            cur = None
+        elif cur is not None:
+            cur.append(line)
+    return out
+
+
+PYTHON_BLOCKS = _python_blocks()
+
+
+def test_the_readme_has_python_blocks():
+    assert len(PYTHON_BLOCKS) >= 3 and any("matdiff.derive(" in b for b in PYTHON_BLOCKS)
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[f"python-{i}" for i in range(len(PYTHON_BLOCKS))])
+def test_readme_python_block_runs_as_written(block, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "README.md", "exec"), {"__name__": "readme"})  # the README's own code

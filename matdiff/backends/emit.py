@@ -106,8 +106,8 @@ ARRAY_TEMPLATES = {
     "diag": "{xp}.diag({0})",
     "col": "{0}[:, None]",
     "einsum_col": '{xp}.einsum("{a0}", {0}, {1})[:, None]',
-    "vec": "{0}.reshape(-1, 1, order='F')",
-    "unvec": "{0}.reshape({a0}, {a1}, order='F')",
+    "vec": '{0}.reshape(-1, 1, order="F")',
+    "unvec": '{0}.reshape({a0}, {a1}, order="F")',
     "kron": "{xp}.kron({0}, {1})",
     "kronadj1": "_kronadj1({0}, {1})",
     "kronadj2": "_kronadj2({0}, {1})",
@@ -245,9 +245,12 @@ class Printer(ABC):
     def helper_sources(self) -> list:
         return [self.sub_aliases(self.helpers[h]) for h in sorted(self.used_helpers)]
 
+    input_note = ""  # the docstring's sentence on how inputs are converted (dtype, complex)
+
     @abstractmethod
-    def convert(self, p: str) -> list:
-        """Lines converting parameter ``p`` to an array of this back-end."""
+    def convert(self, name: str, p: str) -> list:
+        """Lines converting parameter ``p`` (the user's ``name``) to an array of this back-end;
+        complex input is a TypeError."""
 
     @abstractmethod
     def scalar_lines(self, name: str, p: str) -> list:
@@ -279,6 +282,13 @@ class Printer(ABC):
 # ---------------------------------------------------------------------------- emission
 
 
+# the longest expression a line of generated code holds (``    _t12 = `` before it): with the
+# input checks, every line fits ruff's (and black's) default 88 columns, so ``ruff format``
+# leaves generated modules as they are
+CODE_LIMIT = 72
+LINE_LIMIT = 88
+
+
 class Emitter:
     """Names shared or long nodes and spells the rest inline, through a printer."""
 
@@ -297,21 +307,41 @@ class Emitter:
         self.lines: list = []
         self.counter = 0
 
+    def _code(self, n) -> str:
+        parts = []
+        raw = [self.text[a] for a in n.args]
+        for (s, p), m in zip(raw, n.argmin):
+            parts.append(s if p >= m else f"({s})")
+        return self.printer.code(n, parts, raw, self.text)
+
+    def _bind(self, n, code) -> None:
+        self.counter += 1
+        name = f"_t{self.counter}"
+        self.lines += self._in_place(n, name) or [f"{name} = {code}"]
+        self.text[n] = (name, P_ATOM)
+
+    def _shorten(self, n, code) -> str:
+        """``n``'s code within :data:`CODE_LIMIT` characters where that can be had: its longest
+        inline arguments are bound to temporaries first (so no line of the module needs
+        wrapping: generated modules are ``ruff format``-clean)."""
+        while len(code) > CODE_LIMIT:
+            inline = [a for a in dict.fromkeys(n.args) if not self.text[a][0].isidentifier()
+                      and len(self.text[a][0]) > 8]
+            if not inline:
+                break
+            longest = max(inline, key=lambda a: len(self.text[a][0]))
+            self._bind(longest, self.text[longest][0])
+            code = self._code(n)
+        return code
+
     def emit(self):
         for n in self.order:
-            parts = []
-            raw = [self.text[a] for a in n.args]
-            for (s, p), m in zip(raw, n.argmin):
-                parts.append(s if p >= m else f"({s})")
-            code = self.printer.code(n, parts, raw, self.text)
+            code = self._shorten(n, self._code(n))
             if n in self.names and n.args:
                 self.lines.append(f"{self.names[n]} = {code}")
                 self.text[n] = (self.names[n], P_ATOM)
-            elif not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > 90):
-                self.counter += 1
-                name = f"_t{self.counter}"
-                self.lines += self._in_place(n, name) or [f"{name} = {code}"]
-                self.text[n] = (name, P_ATOM)
+            elif not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > CODE_LIMIT):
+                self._bind(n, code)
             else:
                 self.text[n] = (code, n.prec)
 
@@ -339,7 +369,7 @@ class Emitter:
 def _input_lines(name, pyname, shape, printer: Printer, dims):
     """Convert one input and check its shape; binds the symbolic sizes it shows first."""
     ud = shape_to_dims(shape)
-    lines = printer.convert(pyname)
+    lines = printer.convert(name, pyname)
     if not ud:
         return lines + printer.scalar_lines(name, pyname)
     if len(ud) == 1:
@@ -424,19 +454,47 @@ def block_of(rows):
     return ("block", [list(r) for r in rows])
 
 
-def _pack(spec, results, scalar, printer: Printer, top=False) -> str:
+def _quoted(text: str) -> str:
+    """A string literal in double quotes, as ruff format writes it."""
+    r = repr(text)
+    if r.startswith("'") and '"' not in text:
+        r = '"' + r[1:-1].replace("\\'", "'") + '"'
+    return r
+
+
+def wrap_call_line(line: str) -> list:
+    """A line longer than :data:`LINE_LIMIT` that is one call, ``raise ValueError(f"...")``
+    or ``_t3 = np.linalg.multi_dot([...])``, as ruff format writes it: the arguments on a line
+    of their own, indented once more (where they fit there; other lines are left as they are)."""
+    m = re.match(r"^(\s*)(raise [\w.]+|[\w.]+ = [\w.]+)\((.*)\)$", line)
+    if len(line) <= LINE_LIMIT or m is None:
+        return [line]
+    indent, head, inner = m.groups()
+    depth = 0
+    for ch in inner:  # the call's own parentheses must be the outer ones
+        depth += (ch in "([{") - (ch in ")]}")
+        if depth < 0:
+            return [line]
+    if len(indent) + 4 + len(inner) > LINE_LIMIT and not head.startswith("raise"):
+        return [line]  # (one string argument is wrapped even where it stays too long)
+    return [f"{indent}{head}(", f"{indent}    {inner}", f"{indent})"]
+
+
+def _pack(spec, results, scalar, printer: Printer, top=False, bind=None) -> str:
     """Print a result spec: an int is output ``spec``; tuples, dicts, blocks nest (no
     recursion over expression depth: specs are at most two levels deep)."""
     if isinstance(spec, int):
         return results[spec]
     kind, items = spec
     if kind == "tuple":
-        inner = ", ".join(_pack(x, results, scalar, printer) for x in items)
+        inner = ", ".join(_pack(x, results, scalar, printer, bind=bind) for x in items)
         return inner if top else f"({inner}{',' if len(items) == 1 else ''})"
     if kind == "dict":
-        return "{" + ", ".join(f"{k!r}: {_pack(v, results, scalar, printer)}" for k, v in items) + "}"
+        return "{" + ", ".join(f"{_quoted(k)}: {_pack(v, results, scalar, printer, bind=bind)}"
+                               for k, v in items) + "}"
     if kind == "block":
-        return printer.block([[results[i] for i in r] for r in items], [[scalar[i] for i in r] for r in items])
+        code = printer.block([[results[i] for i in r] for r in items], [[scalar[i] for i in r] for r in items])
+        return bind(code) if bind is not None else code
     raise AssertionError(f"internal: bad result spec {kind!r}")
 
 
@@ -490,14 +548,31 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     for (_label, e, kind), n in zip(outputs, lowered):
         r = em.final(n)
         prec = em.text[n][1]
+        if prec != P_ATOM and len(r) + 20 > CODE_LIMIT:  # room for float(...), .ravel()
+            em.counter += 1
+            em.lines.append(f"_t{em.counter} = {r}")
+            r, prec = f"_t{em.counter}", P_ATOM
         if e.is_scalar:
             r = printer.scalar_out(r, prec, n.tag == "scalar" and n.cheap, n)
         elif e.cols == 1 and kind == "value":
             r = printer.vector_out(r, prec)
         results.append(r)
         scalar.append(e.is_scalar)
-    ret = "return " + _pack(result if result is not None else tuple_of(*range(len(results))),
-                            results, scalar, printer, top=True)
+    spec = result if result is not None else tuple_of(*range(len(results)))
+    ret = "return " + _pack(spec, results, scalar, printer, top=True)
+    if len(ret) + 4 > LINE_LIMIT:  # each result on a line of its own first
+        for i, r in enumerate(results):
+            if not r.isidentifier():
+                em.counter += 1
+                em.lines.append(f"_t{em.counter} = {r}")
+                results[i] = f"_t{em.counter}"
+
+        def bind(code):
+            em.counter += 1
+            em.lines.append(f"_t{em.counter} = {code}")
+            return f"_t{em.counter}"
+
+        ret = "return " + _pack(spec, results, scalar, printer, top=True, bind=bind)
     arrays = [pynames[n] for n, s in order if shape_to_dims(s)] or [pynames[n] for n, _ in order]
     body += printer.prologue(arrays[0] if arrays else "", "\n".join(em.lines + [ret]))
     body += em.lines
@@ -514,9 +589,11 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     for h in helpers:
         out += ["", h, ""]
     out += ["", f"def {fname}({', '.join(params)}):"]
+    if doc and inputs:
+        doc = doc.rstrip() + "\n\n    " + printer.input_note
     if doc:
         out.append('    """' + doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + "\n    \"\"\"")
-    out += ["    " + line for line in body]
+    out += [w for line in body for w in wrap_call_line("    " + line)]
     text = "\n".join(out)
     while "\n\n\n\n" in text:
         text = text.replace("\n\n\n\n", "\n\n\n")

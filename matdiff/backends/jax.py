@@ -14,11 +14,22 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is one of them)
+    "_real": '''def _real(x, name):
+    """x as an array of JAX's default float type (float32 unless jax_enable_x64); complex
+    input is an error, never a dropped imaginary part."""
+    if jnp.iscomplexobj(x):
+        dt = getattr(x, "dtype", type(x).__name__)
+        raise TypeError(
+            f"{name}: complex input ({dt}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return jnp.asarray(x, dtype=jnp.result_type(float))
+''',
     "_block": '''def _block(nc, *parts):
     """The block matrix with nc blocks a row, from its blocks in row-major order (a scalar is
     a 1x1 block)."""
     parts = [jnp.reshape(p, (1, 1)) if jnp.ndim(p) == 0 else p for p in parts]
-    return jnp.block([list(parts[i:i + nc]) for i in range(0, len(parts), nc)])
+    return jnp.block([list(parts[i : i + nc]) for i in range(0, len(parts), nc)])
 ''',
     "_row_max_shift": '''def _row_max_shift(z):
     """The shift m (a column) for exp(z - m) in row-wise log-sum-exp and softmax: the largest
@@ -36,10 +47,14 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     if not isinstance(lam, jax.core.Tracer):
         tol = 1e-10 * max(1.0, float(jnp.max(jnp.abs(w))))
         if abs(complex(lam).imag) > tol:
-            raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
-                             "non-symmetric matrix needs a real one")
+            raise ValueError(
+                "eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+                "non-symmetric matrix needs a real one"
+            )
         if int(jnp.sum(jnp.abs(w - lam) <= tol)) > 1:
-            raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+            raise ValueError(
+                "eigmax: the eigenvalue of largest real part is repeated: not differentiable there"
+            )
     v = R[:, k].real
     v = v / jnp.linalg.norm(v)
     v = jnp.where(v[jnp.argmax(jnp.abs(v))] < 0, -v, v)
@@ -69,15 +84,25 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     def series(x, c2, c4, exact):
         small = jnp.abs(x) < 1e-3
         xs = jnp.where(small, 0.5 * jnp.ones_like(x), x)
-        return jnp.where(small, 1 + c2 * x * x + c4 * x ** 4, exact(xs) / xs)
+        return jnp.where(small, 1 + c2 * x * x + c4 * x**4, exact(xs) / xs)
 
     def d1(x):
-        return {"expm": jnp.exp, "logm": lambda x: 1 / x, "sqrtm": lambda x: 0.5 / jnp.sqrt(x),
-                "sinm": jnp.cos, "cosm": lambda x: -jnp.sin(x)}[f](x)
+        return {
+            "expm": jnp.exp,
+            "logm": lambda x: 1 / x,
+            "sqrtm": lambda x: 0.5 / jnp.sqrt(x),
+            "sinm": jnp.cos,
+            "cosm": lambda x: -jnp.sin(x),
+        }[f](x)
 
     def d2(x):
-        return {"expm": jnp.exp, "logm": lambda x: -1 / x ** 2, "sqrtm": lambda x: -0.25 / jnp.sqrt(x) ** 3,
-                "sinm": lambda x: -jnp.sin(x), "cosm": lambda x: -jnp.cos(x)}[f](x)
+        return {
+            "expm": jnp.exp,
+            "logm": lambda x: -1 / x**2,
+            "sqrtm": lambda x: -0.25 / jnp.sqrt(x) ** 3,
+            "sinm": lambda x: -jnp.sin(x),
+            "cosm": lambda x: -jnp.cos(x),
+        }[f](x)
 
     if f == "expm":
         F = jnp.exp(m) * series(h, 1 / 6, 1 / 120, jnp.sinh)
@@ -91,7 +116,11 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
         F = 1 / (jnp.sqrt(a) + jnp.sqrt(b))
     if order == 0:
         return F
-    scale = jnp.maximum(jnp.abs(a), jnp.abs(b)) if f in ("logm", "sqrtm") else jnp.ones_like(a)
+    scale = (
+        jnp.maximum(jnp.abs(a), jnp.abs(b))
+        if f in ("logm", "sqrtm")
+        else jnp.ones_like(a)
+    )
     close = jnp.abs(a - b) <= 1e-4 * scale
     diff = jnp.where(close, jnp.ones_like(F), a - b)
     return jnp.where(close, d2((2 * a + b) / 3) / 2, (d1(a) - F) / diff)
@@ -100,10 +129,23 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     """f(S) = V diag(f(w)) V' for a symmetric S = V diag(w) V' (f one of expm, logm, sqrtm,
     sinm, cosm); logm and sqrtm need w > 0 (a positive definite S); outside jax.jit a ValueError says where not (under jit: NaN there)."""
     w = w.reshape(-1)
-    if f in ("logm", "sqrtm") and w.size and not isinstance(w, jax.core.Tracer) and not float(jnp.min(w)) > 0:
-        raise ValueError(f"{f}(S): the symmetric S is not positive definite, where the principal "
-                         f"{f} is not a real matrix function")
-    fw = {"expm": jnp.exp, "logm": jnp.log, "sqrtm": jnp.sqrt, "sinm": jnp.sin, "cosm": jnp.cos}[f](w)
+    if (
+        f in ("logm", "sqrtm")
+        and w.size
+        and not isinstance(w, jax.core.Tracer)
+        and not float(jnp.min(w)) > 0
+    ):
+        raise ValueError(
+            f"{f}(S): the symmetric S is not positive definite, where the principal "
+            f"{f} is not a real matrix function"
+        )
+    fw = {
+        "expm": jnp.exp,
+        "logm": jnp.log,
+        "sqrtm": jnp.sqrt,
+        "sinm": jnp.sin,
+        "cosm": jnp.cos,
+    }[f](w)
     return (V * fw[None, :]) @ V.T
 ''',
     "_eiggap": '''def _eiggap(w):
@@ -114,12 +156,19 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     D = w[None, :] - w[:, None]
     off = ~jnp.eye(w.shape[0], dtype=bool)
     if not isinstance(D, jax.core.Tracer):
-        tol = 64 * jnp.finfo(D.dtype).eps * max(1.0, float(jnp.max(jnp.abs(w), initial=0.0)))
+        tol = (
+            64
+            * jnp.finfo(D.dtype).eps
+            * max(1.0, float(jnp.max(jnp.abs(w), initial=0.0)))
+        )
         if bool(jnp.any(jnp.where(off, jnp.abs(D), jnp.inf) <= tol)):
-            raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): this result is computed "
-                             "through the derivative of the eigenvectors, which does not exist there (a "
-                             "function of the eigenvalues alone may still be differentiable: the Hessian of "
-                             "tr(expm(S)) or tr(logm(S)) needs no eigenvector derivative)")
+            raise ValueError(
+                "eigvecs: repeated eigenvalues (equal to rounding): this result is "
+                "computed through the derivative of the eigenvectors, which does not "
+                "exist there (a function of the eigenvalues alone may still be "
+                "differentiable: the Hessian of tr(expm(S)) or tr(logm(S)) needs no "
+                "eigenvector derivative)"
+            )
     return jnp.where(off, 1.0 / jnp.where(off, D, 1.0), 0.0)
 ''',
     "_lu": '''def _lu(A):
@@ -129,14 +178,20 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     U = A
     L = jnp.eye(n, dtype=A.dtype)
     if not isinstance(A, jax.core.Tracer):
-        tol = 64 * jnp.finfo(A.dtype).eps * max(1.0, float(jnp.max(jnp.abs(A), initial=0.0)))
+        tol = (
+            64
+            * jnp.finfo(A.dtype).eps
+            * max(1.0, float(jnp.max(jnp.abs(A), initial=0.0)))
+        )
     for k in range(n):
         if not isinstance(U, jax.core.Tracer) and abs(float(U[k, k])) <= tol:
-            raise ValueError("luL/luU: a leading principal minor is zero (to rounding): the LU "
-                             "factorization without pivoting does not exist there")
-        col = U[k + 1:, k] / U[k, k]
-        L = L.at[k + 1:, k].set(col)
-        U = U.at[k + 1:, :].add(-col[:, None] * U[k, :][None, :])
+            raise ValueError(
+                "luL/luU: a leading principal minor is zero (to rounding): the LU "
+                "factorization without pivoting does not exist there"
+            )
+        col = U[k + 1 :, k] / U[k, k]
+        L = L.at[k + 1 :, k].set(col)
+        U = U.at[k + 1 :, :].add(-col[:, None] * U[k, :][None, :])
     return L, jnp.triu(U)
 ''',
     "_qr": '''def _qr(A):
@@ -144,8 +199,10 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     rank: Q with orthonormal columns, R upper triangular with a positive diagonal."""
     m, n = A.shape
     if m < n:
-        raise ValueError(f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
-                         "as many rows as columns")
+        raise ValueError(
+            f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
+            "as many rows as columns"
+        )
     Q, R = jnp.linalg.qr(A)
     s = jnp.where(jnp.diag(R) < 0, -1.0, 1.0).astype(A.dtype)
     return Q * s, R * s[:, None]
@@ -188,7 +245,9 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
 ''',
     "_tril_half": '''def _tril_half(M):
     """The lower triangle of M with its diagonal halved."""
-    return (jnp.tril(jnp.ones(M.shape, M.dtype)) - 0.5 * jnp.eye(*M.shape, dtype=M.dtype)) * M
+    return (
+        jnp.tril(jnp.ones(M.shape, M.dtype)) - 0.5 * jnp.eye(*M.shape, dtype=M.dtype)
+    ) * M
 ''',
     "_max_shift": '''def _max_shift(z, w=None):
     """The shift m for exp(z - m) in log-sum-exp and softmax: the largest entry of z (where
@@ -202,17 +261,23 @@ _HELPERS = {  # written with the aliases jax, jnp (renamed where a user name is 
     "_kronadj1": '''def _kronadj1(C, B):
     """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
     p, q = B.shape
-    return jnp.einsum("ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B)
+    return jnp.einsum(
+        "ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B
+    )
 ''',
     "_kronadj2": '''def _kronadj2(A, C):
     """Adjoint of M -> kron(A, M): sum_ij A[i, j] * C[i*p + k, j*q + l]."""
     m, n = A.shape
-    return jnp.einsum("ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n))
+    return jnp.einsum(
+        "ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n)
+    )
 ''',
     "_commutation": '''def _commutation(m, n):
     """The mn x mn commutation matrix K with K @ vec(A) = vec(A.T) for A of shape (m, n)."""
     i, j = jnp.meshgrid(jnp.arange(m), jnp.arange(n), indexing="ij")
-    return jnp.zeros((m * n, m * n)).at[(i * n + j).ravel(), (j * m + i).ravel()].set(1.0)
+    return (
+        jnp.zeros((m * n, m * n)).at[(i * n + j).ravel(), (j * m + i).ravel()].set(1.0)
+    )
 ''',
     "_kron_matmul": '''def _kron_matmul(A, B, M):
     """kron(A, B) @ M without forming the Kronecker product."""
@@ -268,6 +333,8 @@ class JaxPrinter(Printer):
     xp = "jnp"
     in_place = False
     jit_safe = True
+    input_note = ("Inputs become arrays of JAX's default float type (float32 unless jax_enable_x64);\n"
+                  "    complex input raises TypeError.")
     helpers = _HELPERS
     templates = {**ARRAY_TEMPLATES,  # where JAX differs from the common spelling
                  "f64": "{xp}.asarray({0})",
@@ -275,9 +342,9 @@ class JaxPrinter(Printer):
                  "vec": "{0}.T.reshape(-1, 1)",
                  "unvec": "{0}.reshape({a1}, {a0}).T"}
 
-    def convert(self, p):
-        jnp = self.alias["jnp"]
-        return [f"{p} = {jnp}.asarray({p}, dtype={jnp}.result_type(float))"]
+    def convert(self, name, p):
+        self.used_helpers.add("_real")
+        return [f'{p} = _real({p}, "{name}")']
 
     def scalar_lines(self, name, p):
         return [f"if {p}.size != 1:",

@@ -10,11 +10,22 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias np (renamed where a user name is np)
+    "_real": '''def _real(x, name):
+    """x as a float64 array (float32 and integer input are promoted); complex input is an error,
+    never a dropped imaginary part."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name}: complex input ({x.dtype}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return x.astype(np.float64, copy=False)
+''',
     "_block": '''def _block(nc, *parts):
     """The block matrix with nc blocks a row, from its blocks in row-major order (a scalar is
     a 1x1 block)."""
     parts = [np.reshape(p, (1, 1)) if np.ndim(p) == 0 else p for p in parts]
-    return np.block([list(parts[i:i + nc]) for i in range(0, len(parts), nc)])
+    return np.block([list(parts[i : i + nc]) for i in range(0, len(parts), nc)])
 ''',
     "_eigr": '''def _eigr(A):
     """(lam, u, v) for a general square A: lam its eigenvalue of largest real part, which must
@@ -25,10 +36,14 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     lam = w[k]
     tol = 1e-10 * max(1.0, float(np.max(np.abs(w))))
     if abs(lam.imag) > tol:
-        raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
-                         "non-symmetric matrix needs a real one")
+        raise ValueError(
+            "eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+            "non-symmetric matrix needs a real one"
+        )
     if np.sum(np.abs(w - lam) <= tol) > 1:
-        raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+        raise ValueError(
+            "eigmax: the eigenvalue of largest real part is repeated: not differentiable there"
+        )
     v = R[:, k].real
     v = v / np.linalg.norm(v)
     v = -v if v[np.argmax(np.abs(v))] < 0 else v
@@ -58,15 +73,25 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     def series(x, c2, c4, exact):
         small = np.abs(x) < 1e-3
         xs = np.where(small, 0.5 * np.ones_like(x), x)
-        return np.where(small, 1 + c2 * x * x + c4 * x ** 4, exact(xs) / xs)
+        return np.where(small, 1 + c2 * x * x + c4 * x**4, exact(xs) / xs)
 
     def d1(x):
-        return {"expm": np.exp, "logm": lambda x: 1 / x, "sqrtm": lambda x: 0.5 / np.sqrt(x),
-                "sinm": np.cos, "cosm": lambda x: -np.sin(x)}[f](x)
+        return {
+            "expm": np.exp,
+            "logm": lambda x: 1 / x,
+            "sqrtm": lambda x: 0.5 / np.sqrt(x),
+            "sinm": np.cos,
+            "cosm": lambda x: -np.sin(x),
+        }[f](x)
 
     def d2(x):
-        return {"expm": np.exp, "logm": lambda x: -1 / x ** 2, "sqrtm": lambda x: -0.25 / np.sqrt(x) ** 3,
-                "sinm": lambda x: -np.sin(x), "cosm": lambda x: -np.cos(x)}[f](x)
+        return {
+            "expm": np.exp,
+            "logm": lambda x: -1 / x**2,
+            "sqrtm": lambda x: -0.25 / np.sqrt(x) ** 3,
+            "sinm": lambda x: -np.sin(x),
+            "cosm": lambda x: -np.cos(x),
+        }[f](x)
 
     if f == "expm":
         F = np.exp(m) * series(h, 1 / 6, 1 / 120, np.sinh)
@@ -80,7 +105,9 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
         F = 1 / (np.sqrt(a) + np.sqrt(b))
     if order == 0:
         return F
-    scale = np.maximum(np.abs(a), np.abs(b)) if f in ("logm", "sqrtm") else np.ones_like(a)
+    scale = (
+        np.maximum(np.abs(a), np.abs(b)) if f in ("logm", "sqrtm") else np.ones_like(a)
+    )
     close = np.abs(a - b) <= 1e-4 * scale
     diff = np.where(close, np.ones_like(F), a - b)
     return np.where(close, d2((2 * a + b) / 3) / 2, (d1(a) - F) / diff)
@@ -90,9 +117,17 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     sinm, cosm); logm and sqrtm need w > 0 (a positive definite S)."""
     w = w.reshape(-1)
     if f in ("logm", "sqrtm") and w.size and not np.min(w) > 0:
-        raise ValueError(f"{f}(S): the symmetric S is not positive definite, where the principal "
-                         f"{f} is not a real matrix function")
-    fw = {"expm": np.exp, "logm": np.log, "sqrtm": np.sqrt, "sinm": np.sin, "cosm": np.cos}[f](w)
+        raise ValueError(
+            f"{f}(S): the symmetric S is not positive definite, where the principal "
+            f"{f} is not a real matrix function"
+        )
+    fw = {
+        "expm": np.exp,
+        "logm": np.log,
+        "sqrtm": np.sqrt,
+        "sinm": np.sin,
+        "cosm": np.cos,
+    }[f](w)
     return (V * fw[None, :]) @ V.T
 ''',
     "_eiggap": '''def _eiggap(w):
@@ -103,10 +138,12 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     off = ~np.eye(w.shape[0], dtype=bool)
     tol = 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(w), initial=0.0)))
     if np.any(np.abs(D[off]) <= tol):
-        raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): this result is computed "
-                         "through the derivative of the eigenvectors, which does not exist there (a "
-                         "function of the eigenvalues alone may still be differentiable: the Hessian of "
-                         "tr(expm(S)) or tr(logm(S)) needs no eigenvector derivative)")
+        raise ValueError(
+            "eigvecs: repeated eigenvalues (equal to rounding): this result is computed"
+            " through the derivative of the eigenvectors, which does not exist there (a"
+            " function of the eigenvalues alone may still be differentiable: the "
+            "Hessian of tr(expm(S)) or tr(logm(S)) needs no eigenvector derivative)"
+        )
     return np.divide(1.0, D, out=np.zeros_like(D), where=off)
 ''',
     "_lu": '''def _lu(A):
@@ -118,10 +155,12 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     tol = 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(A), initial=0.0)))
     for k in range(n):
         if abs(U[k, k]) <= tol:
-            raise ValueError("luL/luU: a leading principal minor is zero (to rounding): the LU "
-                             "factorization without pivoting does not exist there")
-        L[k + 1:, k] = U[k + 1:, k] / U[k, k]
-        U[k + 1:, :] -= np.outer(L[k + 1:, k], U[k, :])
+            raise ValueError(
+                "luL/luU: a leading principal minor is zero (to rounding): the LU "
+                "factorization without pivoting does not exist there"
+            )
+        L[k + 1 :, k] = U[k + 1 :, k] / U[k, k]
+        U[k + 1 :, :] -= np.outer(L[k + 1 :, k], U[k, :])
     return L, np.triu(U)
 ''',
     "_qr": '''def _qr(A):
@@ -129,13 +168,20 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     rank: Q with orthonormal columns, R upper triangular with a positive diagonal."""
     m, n = A.shape
     if m < n:
-        raise ValueError(f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
-                         "as many rows as columns")
+        raise ValueError(
+            f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
+            "as many rows as columns"
+        )
     Q, R = np.linalg.qr(A)
     d = np.diag(R)
-    if np.any(np.abs(d) <= 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(R), initial=0.0)))):
-        raise ValueError("qrQ/qrR: the argument does not have full column rank (to rounding): "
-                         "its QR factorization is not unique and not differentiable there")
+    if np.any(
+        np.abs(d)
+        <= 64 * np.finfo(float).eps * max(1.0, float(np.max(np.abs(R), initial=0.0)))
+    ):
+        raise ValueError(
+            "qrQ/qrR: the argument does not have full column rank (to rounding): "
+            "its QR factorization is not unique and not differentiable there"
+        )
     s = np.where(d < 0, -1.0, 1.0)
     return Q * s, R * s[:, None]
 ''',
@@ -213,12 +259,16 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     "_kronadj1": '''def _kronadj1(C, B):
     """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
     p, q = B.shape
-    return np.einsum("ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B)
+    return np.einsum(
+        "ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B
+    )
 ''',
     "_kronadj2": '''def _kronadj2(A, C):
     """Adjoint of M -> kron(A, M): sum_ij A[i, j] * C[i*p + k, j*q + l]."""
     m, n = A.shape
-    return np.einsum("ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n))
+    return np.einsum(
+        "ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n)
+    )
 ''',
     "_commutation": '''def _commutation(m, n):
     """The mn x mn commutation matrix K with K @ vec(A) = vec(A.T) for A of shape (m, n)."""
@@ -255,15 +305,29 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     n = A.shape[0]
     if f in ("logm", "sqrtm"):
         w = np.linalg.eigvals(A)
-        if np.any((w.real <= 0) & (np.abs(w.imag) <= 1e-12 * max(1.0, float(np.max(np.abs(w)))))):
-            raise ValueError(f"{f}(A): A has an eigenvalue on the closed negative real axis, where "
-                             f"the principal {f} is not defined as a real matrix function")
+        if np.any(
+            (w.real <= 0)
+            & (np.abs(w.imag) <= 1e-12 * max(1.0, float(np.max(np.abs(w)))))
+        ):
+            raise ValueError(
+                f"{f}(A): A has an eigenvalue on the closed negative real axis, where "
+                f"the principal {f} is not defined as a real matrix function"
+            )
 
     def value(M, block=False):
         with warnings.catch_warnings():
-            if block:  # logm's error estimate is pessimistic for the block-triangular matrices
-                warnings.filterwarnings("ignore", message="logm result may be inaccurate")
-            F = {"expm": sl.expm, "logm": sl.logm, "sqrtm": sl.sqrtm, "sinm": sl.sinm, "cosm": sl.cosm}[f](M)
+            # logm's error estimate is pessimistic for the block-triangular matrices
+            if block:
+                warnings.filterwarnings(
+                    "ignore", message="logm result may be inaccurate"
+                )
+            F = {
+                "expm": sl.expm,
+                "logm": sl.logm,
+                "sqrtm": sl.sqrtm,
+                "sinm": sl.sinm,
+                "cosm": sl.cosm,
+            }[f](M)
         return np.real(F) if np.iscomplexobj(F) else F
 
     def frechet(E):
@@ -285,15 +349,19 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
         a = max(float(np.linalg.norm(A)), 1.0)
         t, u = a / s, a / r
         Z = np.zeros_like(A)
-        B = np.block([[A, t * E, u * F, Z], [Z, A, Z, u * F], [Z, Z, A, t * E], [Z, Z, Z, A]])
-        return value(B, True)[:n, 3 * n:] / (t * u)
+        B = np.block(
+            [[A, t * E, u * F, Z], [Z, A, Z, u * F], [Z, Z, A, t * E], [Z, Z, Z, A]]
+        )
+        return value(B, True)[:n, 3 * n :] / (t * u)
 
     if jacobian:
         J = np.empty((n * n, n * n))
         for k in range(n * n):
             Ek = np.zeros((n, n))
             Ek[k % n, k // n] = 1.0
-            J[:, k] = (frechet(Ek) if E is None else second(E, Ek)).reshape(-1, order="F")
+            J[:, k] = (frechet(Ek) if E is None else second(E, Ek)).reshape(
+                -1, order="F"
+            )
         return J
     if E is None:
         return value(A)
@@ -308,11 +376,14 @@ class NumpyPrinter(Printer):
     xp = "np"
     in_place = True
     jit_safe = False
+    input_note = ("Inputs become float64 arrays (float32 and integer input is promoted); complex input\n"
+                  "    raises TypeError.")
     helpers = _HELPERS
     templates = ARRAY_TEMPLATES  # NumPy spells every lowered operation the common way
 
-    def convert(self, p):
-        return [f"{p} = {self.alias['np']}.asarray({p}, dtype=float)"]
+    def convert(self, name, p):
+        self.used_helpers.add("_real")
+        return [f'{p} = _real({p}, "{name}")']
 
     def scalar_lines(self, name, p):
         return [f"if {p}.size != 1:",

@@ -13,12 +13,31 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias torch (renamed where a user name is torch)
+    "_real": '''def _real(x, name):
+    """A floating tensor stays as it is (dtype and device kept); other input becomes a float64
+    tensor; complex input is an error, never a dropped imaginary part."""
+    if torch.is_tensor(x) and x.is_floating_point():
+        return x
+    dt = (x if torch.is_tensor(x) else torch.as_tensor(x)).dtype
+    if dt.is_complex:
+        raise TypeError(
+            f"{name}: complex input ({dt}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return torch.as_tensor(x, dtype=torch.float64)
+''',
     "_block": '''def _block(nc, dt, dev, *parts):
     """The block matrix with nc blocks a row, from its blocks in row-major order (a scalar,
     a Python number or a 0-d tensor, is a 1x1 block)."""
-    parts = [torch.as_tensor(p, dtype=dt, device=dev).reshape(1, 1)
-             if not torch.is_tensor(p) or p.dim() == 0 else p for p in parts]
-    return torch.cat([torch.cat(parts[i:i + nc], dim=1) for i in range(0, len(parts), nc)], dim=0)
+    parts = [
+        torch.as_tensor(p, dtype=dt, device=dev).reshape(1, 1)
+        if not torch.is_tensor(p) or p.dim() == 0
+        else p
+        for p in parts
+    ]
+    return torch.cat(
+        [torch.cat(parts[i : i + nc], dim=1) for i in range(0, len(parts), nc)], dim=0
+    )
 ''',
     "_row_max_shift": '''def _row_max_shift(z):
     """The shift m (a column) for exp(z - m) in row-wise log-sum-exp and softmax: the largest
@@ -36,10 +55,14 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     if not torch.compiler.is_compiling():
         tol = 1e-10 * max(1.0, float(torch.max(torch.abs(w))))
         if abs(complex(lam).imag) > tol:
-            raise ValueError("eigmax: the eigenvalue of largest real part is complex; eigmax of a "
-                             "non-symmetric matrix needs a real one")
+            raise ValueError(
+                "eigmax: the eigenvalue of largest real part is complex; eigmax of a "
+                "non-symmetric matrix needs a real one"
+            )
         if int(torch.sum(torch.abs(w - lam) <= tol)) > 1:
-            raise ValueError("eigmax: the eigenvalue of largest real part is repeated: not differentiable there")
+            raise ValueError(
+                "eigmax: the eigenvalue of largest real part is repeated: not differentiable there"
+            )
     v = R[:, k].real.to(A.dtype)
     v = v / torch.linalg.norm(v)
     v = torch.where(v[torch.argmax(torch.abs(v))] < 0, -v, v)
@@ -69,15 +92,25 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     def series(x, c2, c4, exact):
         small = torch.abs(x) < 1e-3
         xs = torch.where(small, 0.5 * torch.ones_like(x), x)
-        return torch.where(small, 1 + c2 * x * x + c4 * x ** 4, exact(xs) / xs)
+        return torch.where(small, 1 + c2 * x * x + c4 * x**4, exact(xs) / xs)
 
     def d1(x):
-        return {"expm": torch.exp, "logm": lambda x: 1 / x, "sqrtm": lambda x: 0.5 / torch.sqrt(x),
-                "sinm": torch.cos, "cosm": lambda x: -torch.sin(x)}[f](x)
+        return {
+            "expm": torch.exp,
+            "logm": lambda x: 1 / x,
+            "sqrtm": lambda x: 0.5 / torch.sqrt(x),
+            "sinm": torch.cos,
+            "cosm": lambda x: -torch.sin(x),
+        }[f](x)
 
     def d2(x):
-        return {"expm": torch.exp, "logm": lambda x: -1 / x ** 2, "sqrtm": lambda x: -0.25 / torch.sqrt(x) ** 3,
-                "sinm": lambda x: -torch.sin(x), "cosm": lambda x: -torch.cos(x)}[f](x)
+        return {
+            "expm": torch.exp,
+            "logm": lambda x: -1 / x**2,
+            "sqrtm": lambda x: -0.25 / torch.sqrt(x) ** 3,
+            "sinm": lambda x: -torch.sin(x),
+            "cosm": lambda x: -torch.cos(x),
+        }[f](x)
 
     if f == "expm":
         F = torch.exp(m) * series(h, 1 / 6, 1 / 120, torch.sinh)
@@ -91,7 +124,11 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
         F = 1 / (torch.sqrt(a) + torch.sqrt(b))
     if order == 0:
         return F
-    scale = torch.maximum(torch.abs(a), torch.abs(b)) if f in ("logm", "sqrtm") else torch.ones_like(a)
+    scale = (
+        torch.maximum(torch.abs(a), torch.abs(b))
+        if f in ("logm", "sqrtm")
+        else torch.ones_like(a)
+    )
     close = torch.abs(a - b) <= 1e-4 * scale
     diff = torch.where(close, torch.ones_like(F), a - b)
     return torch.where(close, d2((2 * a + b) / 3) / 2, (d1(a) - F) / diff)
@@ -100,10 +137,23 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     """f(S) = V diag(f(w)) V' for a symmetric S = V diag(w) V' (f one of expm, logm, sqrtm,
     sinm, cosm); logm and sqrtm need w > 0 (a positive definite S); outside torch.compile a ValueError says where not."""
     w = w.reshape(-1)
-    if f in ("logm", "sqrtm") and w.numel() and not torch.compiler.is_compiling() and not float(torch.min(w)) > 0:
-        raise ValueError(f"{f}(S): the symmetric S is not positive definite, where the principal "
-                         f"{f} is not a real matrix function")
-    fw = {"expm": torch.exp, "logm": torch.log, "sqrtm": torch.sqrt, "sinm": torch.sin, "cosm": torch.cos}[f](w)
+    if (
+        f in ("logm", "sqrtm")
+        and w.numel()
+        and not torch.compiler.is_compiling()
+        and not float(torch.min(w)) > 0
+    ):
+        raise ValueError(
+            f"{f}(S): the symmetric S is not positive definite, where the principal "
+            f"{f} is not a real matrix function"
+        )
+    fw = {
+        "expm": torch.exp,
+        "logm": torch.log,
+        "sqrtm": torch.sqrt,
+        "sinm": torch.sin,
+        "cosm": torch.cos,
+    }[f](w)
     return (V * fw[None, :]) @ V.T
 ''',
     "_eiggap": '''def _eiggap(w):
@@ -114,13 +164,22 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     D = w[None, :] - w[:, None]
     off = ~torch.eye(w.shape[0], dtype=torch.bool, device=w.device)
     if not torch.compiler.is_compiling():
-        tol = 64 * torch.finfo(D.dtype).eps * max(1.0, float(torch.max(torch.abs(w))) if w.numel() else 1.0)
+        tol = (
+            64
+            * torch.finfo(D.dtype).eps
+            * max(1.0, float(torch.max(torch.abs(w))) if w.numel() else 1.0)
+        )
         if bool(torch.any(torch.where(off, torch.abs(D), torch.inf) <= tol)):
-            raise ValueError("eigvecs: repeated eigenvalues (equal to rounding): this result is computed "
-                             "through the derivative of the eigenvectors, which does not exist there (a "
-                             "function of the eigenvalues alone may still be differentiable: the Hessian of "
-                             "tr(expm(S)) or tr(logm(S)) needs no eigenvector derivative)")
-    return torch.where(off, 1.0 / torch.where(off, D, torch.ones_like(D)), torch.zeros_like(D))
+            raise ValueError(
+                "eigvecs: repeated eigenvalues (equal to rounding): this result is "
+                "computed through the derivative of the eigenvectors, which does not "
+                "exist there (a function of the eigenvalues alone may still be "
+                "differentiable: the Hessian of tr(expm(S)) or tr(logm(S)) needs no "
+                "eigenvector derivative)"
+            )
+    return torch.where(
+        off, 1.0 / torch.where(off, D, torch.ones_like(D)), torch.zeros_like(D)
+    )
 ''',
     "_lu": '''def _lu(A):
     """(L, U) of the unpivoted LU factorization A = L @ U (L unit lower, U upper triangular).
@@ -129,14 +188,20 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     U = A.clone()
     L = torch.eye(n, dtype=A.dtype, device=A.device)
     check = not torch.compiler.is_compiling()
-    tol = 64 * torch.finfo(A.dtype).eps * max(1.0, float(torch.max(torch.abs(A)))) if check and n else 0.0
+    tol = (
+        64 * torch.finfo(A.dtype).eps * max(1.0, float(torch.max(torch.abs(A))))
+        if check and n
+        else 0.0
+    )
     for k in range(n):
         if check and abs(float(U[k, k])) <= tol:
-            raise ValueError("luL/luU: a leading principal minor is zero (to rounding): the LU "
-                             "factorization without pivoting does not exist there")
-        col = U[k + 1:, k] / U[k, k]
-        L[k + 1:, k] = col
-        U[k + 1:, :] = U[k + 1:, :] - col[:, None] * U[k, :][None, :]
+            raise ValueError(
+                "luL/luU: a leading principal minor is zero (to rounding): the LU "
+                "factorization without pivoting does not exist there"
+            )
+        col = U[k + 1 :, k] / U[k, k]
+        L[k + 1 :, k] = col
+        U[k + 1 :, :] = U[k + 1 :, :] - col[:, None] * U[k, :][None, :]
     return L, torch.triu(U)
 ''',
     "_qr": '''def _qr(A):
@@ -144,8 +209,10 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     rank: Q with orthonormal columns, R upper triangular with a positive diagonal."""
     m, n = A.shape
     if m < n:
-        raise ValueError(f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
-                         "as many rows as columns")
+        raise ValueError(
+            f"qrQ/qrR: the argument is {m} x {n}; the QR factorization needs at least "
+            "as many rows as columns"
+        )
     Q, R = torch.linalg.qr(A)
     s = torch.where(torch.diagonal(R) < 0, -1.0, 1.0).to(A.dtype)
     return Q * s, R * s[:, None]
@@ -201,17 +268,23 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     "_kronadj1": '''def _kronadj1(C, B):
     """Adjoint of M -> kron(M, B): sum_kl B[k, l] * C[i*p + k, j*q + l]."""
     p, q = B.shape
-    return torch.einsum("ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B)
+    return torch.einsum(
+        "ikjl,kl->ij", C.reshape(C.shape[0] // p, p, C.shape[1] // q, q), B
+    )
 ''',
     "_kronadj2": '''def _kronadj2(A, C):
     """Adjoint of M -> kron(A, M): sum_ij A[i, j] * C[i*p + k, j*q + l]."""
     m, n = A.shape
-    return torch.einsum("ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n))
+    return torch.einsum(
+        "ij,ikjl->kl", A, C.reshape(m, C.shape[0] // m, n, C.shape[1] // n)
+    )
 ''',
     "_commutation": '''def _commutation(m, n, dtype, device):
     """The mn x mn commutation matrix K with K @ vec(A) = vec(A.T) for A of shape (m, n)."""
     K = torch.zeros((m * n, m * n), dtype=dtype, device=device)
-    i, j = torch.meshgrid(torch.arange(m, device=device), torch.arange(n, device=device), indexing="ij")
+    i, j = torch.meshgrid(
+        torch.arange(m, device=device), torch.arange(n, device=device), indexing="ij"
+    )
     K[(i * n + j).reshape(-1), (j * m + i).reshape(-1)] = 1.0
     return K
 ''',
@@ -233,7 +306,9 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     matrix_exp([A, E; 0, A])."""
     n = A.shape[0]
     Z = torch.zeros_like(A)
-    return torch.linalg.matrix_exp(torch.cat([torch.cat([A, E], 1), torch.cat([Z, A], 1)], 0))[:n, n:]
+    return torch.linalg.matrix_exp(
+        torch.cat([torch.cat([A, E], 1), torch.cat([Z, A], 1)], 0)
+    )[:n, n:]
 ''',
     "_expm_jacobian": '''def _expm_jacobian(A):
     """J with vec(Dexpm(A, E)) = J @ vec(E) (column-major vec): the Frechet derivative of
@@ -244,7 +319,9 @@ _HELPERS = {  # written with the alias torch (renamed where a user name is torch
     cols = []
     for k in range(n * n):
         E = eye[k].reshape(n, n).T
-        D = torch.linalg.matrix_exp(torch.cat([torch.cat([A, E], 1), torch.cat([Z, A], 1)], 0))[:n, n:]
+        D = torch.linalg.matrix_exp(
+            torch.cat([torch.cat([A, E], 1), torch.cat([Z, A], 1)], 0)
+        )[:n, n:]
         cols.append(D.T.reshape(-1))
     return torch.stack(cols, 1)
 ''',
@@ -267,6 +344,8 @@ class TorchPrinter(Printer):
     xp = "torch"
     in_place = False
     jit_safe = True
+    input_note = ("Floating tensors keep their dtype and device, other inputs become float64 tensors;\n"
+                  "    complex input raises TypeError.")
     helpers = _HELPERS
     templates = {**ARRAY_TEMPLATES,  # where PyTorch differs from the common spelling
                  "f64": "{xp}.tensor({0}, " + _NEW + ")",
@@ -295,10 +374,9 @@ class TorchPrinter(Printer):
         t = self.alias["torch"]
         return super().elementwise(name, (f"{t}.as_tensor({code}, dtype={t}.float64)", prec))
 
-    def convert(self, p):
-        t = self.alias["torch"]
-        return [f"if not ({t}.is_tensor({p}) and {p}.is_floating_point()):",
-                f"    {p} = {t}.as_tensor({p}, dtype={t}.float64)"]
+    def convert(self, name, p):
+        self.used_helpers.add("_real")
+        return [f'{p} = _real({p}, "{name}")']
 
     def scalar_lines(self, name, p):
         return [f"if {p}.numel() != 1:",

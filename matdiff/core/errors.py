@@ -32,6 +32,40 @@ def option(flag: str, value: str) -> str:
     return spelled(f"--{flag} {value}", f"{flag}={value!r}")
 
 
+def api_boundary(fn):
+    """Wrap a public entry point: a :class:`MatdiffError` from inside matdiff is raised from
+    here with its internal frames dropped, so a user's traceback is their own line and the
+    message (``MATDIFF_DEBUG=1`` keeps the full traceback). Other exceptions (bugs) keep
+    theirs."""
+    import functools
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MatdiffError as e:
+            import os
+
+            if os.environ.get("MATDIFF_DEBUG"):
+                raise
+            raise e.with_traceback(None) from None
+
+    call.__wrapped_api__ = True
+    return call
+
+
+def api_class(cls):
+    """:func:`api_boundary` on every public method and property of ``cls`` (and __init__)."""
+    for name, value in list(vars(cls).items()):
+        if name.startswith("_") and name != "__init__":
+            continue
+        if isinstance(value, property):
+            setattr(cls, name, property(api_boundary(value.fget), value.fset, value.fdel, value.__doc__))
+        elif callable(value):
+            setattr(cls, name, api_boundary(value))
+    return cls
+
+
 class MatdiffError(Exception):
     """Base class for every error caused by user input.
 

@@ -208,8 +208,9 @@ class Expr:
         """This expression in SymPy: ``MatrixSymbol`` leaves of symbolic size, ``Trace``,
         ``Inverse``, ... (:mod:`matdiff.interop.sympy`; a 1x1 expression is a SymPy scalar)."""
         from ..interop.sympy import to_sympy
+        from .errors import api_boundary
 
-        return to_sympy(self)
+        return api_boundary(to_sympy)(self)
 
     def walk(self):
         """All nodes of the DAG, each once, children before parents (iterative)."""

@@ -95,6 +95,7 @@ class ElementwiseDef:
     aliases: tuple = ()  # other libraries' names for it (suggested for an unknown name)
     names: tuple = ()  # further language names that parse as this function (asin for arcsin)
     kink: Kink | None = None  # where it is not differentiable, and its derivative there
+    meaning: str = ""  # what it computes, one line (`matdiff functions`)
 
 
 @record
@@ -153,6 +154,8 @@ class OpDef:
       returns a tuple, which its ``proj`` nodes index.
     * ``kink``: where the op is not differentiable and what its derivative is there
       (:class:`Kink`); the checker keeps its points off it, the CLI notes it.
+    * ``meaning`` and ``params``: the one-line description ``matdiff functions`` prints, the
+      arguments written ``{0}``, ``{1}``... and named by ``params`` (default A, B, C).
     * ``kind`` and ``aliases``: what an unknown function name is matched against: a suggestion
       never crosses kinds (``expm`` is not ``exp``); ``aliases`` are other libraries' names with
       the same meaning (``inverse`` for ``inv``).
@@ -182,6 +185,8 @@ class OpDef:
     aliases: tuple = ()  # other libraries' names for its language name (suggested for an unknown name)
     kink: Kink | None = None  # where it is not differentiable, and its derivative there (``Kink``)
     linear_in: tuple | None = None  # positions the transpose/vec rules hold for (None: all)
+    meaning: str = ""  # one line for `matdiff functions` ({0}, {1}: the arguments, named by params)
+    params: tuple = ()  # the arguments' names in that line (default A, B, C)
 
     @property
     def name(self) -> str:

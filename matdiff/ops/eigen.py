@@ -294,7 +294,8 @@ EIGEN = [
     OpDef("eiggap", rank=21, jvp=_eiggap_jvp, build=eiggap, facts=_eiggap_facts, lower=_GAP_LOWER,
           language=("eiggap",), arity=1, shape="square_of_colvec", kind="matrix",
           text="eiggap({0})", latex="\\operatorname{{eiggap}}\\left({0}\\right)",
-          examples=(Example("sum(eiggap(x) .* A)", wrt="x", shapes={"x": "n", "A": "n,n"}),)),
+          examples=(Example("sum(eiggap(x) .* A)", wrt="x", shapes={"x": "n", "A": "n,n"}),),
+          meaning="the matrix of 1/(w_j - w_i) off the diagonal, 0 on it (in eigenvector derivatives)", params=("w",)),
     OpDef("chol", rank=21, jvp=_chol_jvp, build=chol, facts=_chol_facts, sample="positive-definite",
           language=("chol",), arity=1, shape="square_same", kind="matrix", aliases=("cholesky",),
           text="chol({0})", latex="\\operatorname{{chol}}\\left({0}\\right)",
@@ -302,12 +303,14 @@ EIGEN = [
                             "(declare it symmetric: --symmetric S, or pass sym(A))"),),
           lower={"numpy": "{xp}.linalg.cholesky({0})", "jax": "_chol({0})",
                  "torch": "torch.linalg.cholesky({0})"},
-          examples=(Example("sum(chol(X*X' + A*A') .* B)", shapes={"X": "n,m", "A": "n,n", "B": "n,n"}),)),
+          examples=(Example("sum(chol(X*X' + A*A') .* B)", shapes={"X": "n,m", "A": "n,n", "B": "n,n"}),),
+          meaning="the lower Cholesky factor L of a symmetric positive definite {0} = L*L'", params=("S",)),
     OpDef("tril_half", rank=21, jvp=_tril_half_jvp, build=tril_half, transpose=_tril_half_transpose,
           vec=_tril_half_vec, facts=_tril_half_facts, language=("tril_half",), arity=1, shape="same",
           kind="matrix", text="tril_half({0})", latex="\\Phi\\left({0}\\right)",
           lower={"numpy": "_tril_half({0})", "jax": "_tril_half({0})", "torch": "_tril_half({0})"},
-          examples=(Example("sum(tril_half(X) .* A)", shapes={"X": "n,m", "A": "n,m"}),)),
+          examples=(Example("sum(tril_half(X) .* A)", shapes={"X": "n,m", "A": "n,m"}),),
+          meaning="the lower triangle of {0} with its diagonal halved (in Cholesky derivatives)", params=("M",)),
 ]
 
 OUTPUT_NAMES["eigh"] = ("eigvals", "eigvecs")

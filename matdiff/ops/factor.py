@@ -144,14 +144,16 @@ FACTOR = [
           text="triu({0})", latex="\\operatorname{{triu}}\\left({0}\\right)",
           lower={"numpy": "{xp}.triu({0})", "jax": "jnp.triu({0})", "torch": "torch.triu({0})"},
           examples=(Example("sum(triu(X) .* A)", shapes={"X": "n,m", "A": "n,m"}),
-                    Example("sum(triu(X*X) .* A)", shapes={"X": "n,n", "A": "n,n"}, square_only=True))),
+                    Example("sum(triu(X*X) .* A)", shapes={"X": "n,n", "A": "n,n"}, square_only=True)),
+          meaning="the upper triangle of {0}, diagonal included", params=("M",)),
     OpDef("tril_strict", rank=21, jvp=_TRIL_STRICT_RULES[0], build=tril_strict, transpose=_TRIL_STRICT_RULES[1],
           vec=_TRIL_STRICT_RULES[2], facts=lambda n, fs: Facts(lower=True), language=("tril_strict",), arity=1,
           shape="same", kind="matrix", text="tril_strict({0})",
           latex="\\operatorname{{tril}}_{{<}}\\left({0}\\right)",
           lower={"numpy": "{xp}.tril({0}, -1)", "jax": "jnp.tril({0}, -1)", "torch": "torch.tril({0}, -1)"},
           examples=(Example("sum(tril_strict(X) .* A)", shapes={"X": "n,m", "A": "n,m"}),
-                    Example("sum(tril_strict(X*X) .* A)", shapes={"X": "n,n", "A": "n,n"}, square_only=True))),
+                    Example("sum(tril_strict(X*X) .* A)", shapes={"X": "n,n", "A": "n,n"}, square_only=True)),
+          meaning="the strict lower triangle of {0} (below the diagonal)", params=("M",)),
 ]
 
 OUTPUT_NAMES["lu"] = ("luL", "luU")  # proj(lu(A), 0) prints as luL(A), which parses back to it

@@ -28,8 +28,8 @@ from . import factor as _fac
 class Macro:
     """A language function that builds an expression of declared ops.
 
-    ``meaning`` is the expression it builds, in the input language (``{0}``, ``{1}`` the
-    arguments), for documentation and errors; ``examples`` are language texts with the
+    ``meaning`` is what it computes, in one line (often the expression it builds, in the input
+    language; ``{0}``, ``{1}`` the arguments, named by ``params`` in ``matdiff functions``); ``examples`` are language texts with the
     variable to differentiate by and the shapes to declare, as in
     :class:`matdiff.ops.base.Example`."""
 
@@ -42,6 +42,8 @@ class Macro:
     aliases: tuple = ()
     examples: tuple = field(default_factory=tuple)
     requires: tuple = ()
+    params: tuple = ()  # the arguments' names in `matdiff functions` (default A, B)
+    section: str = ""  # its section there ("eigen"; default: by kind)
 
     @property
     def op(self) -> str:
@@ -86,45 +88,54 @@ def _eig_requires(name):
 
 
 MACROS = [
-    Macro("solve", 2, "solve", _solve, "inv({0})*{1}", "matrix",
+    Macro("solve", 2, "solve", _solve,
+          "inv({0})*{1}, the same expression (generated code solves, never inverts)", "matrix",
           aliases=("mldivide", "linsolve", "linear_solve")),
-    Macro("adj", 1, "square_same", _adj, "det({0})*inv({0})", "matrix", aliases=("adjugate", "adjoint_matrix")),
-    Macro("sym", 1, "square_same", _sym, "({0} + {0}')/2", "matrix", aliases=("symmetric_part", "sympart")),
-    Macro("norm1", 1, "scalar", _norm1, "sum(abs({0}))", "reduction", aliases=("norm_1", "l1", "l1norm")),
-    Macro("logsumexp", 1, "scalar", _logsumexp, "log(sum(exp({0})))", "reduction", aliases=("lse",)),
-    Macro("softmax", 1, "colvec_same", _softmax, "exp({0})/sum(exp({0}))", "reduction"),
+    Macro("adj", 1, "square_same", _adj, "the adjugate det({0})*inv({0})", "matrix", aliases=("adjugate", "adjoint_matrix")),
+    Macro("sym", 1, "square_same", _sym, "the symmetric part ({0} + {0}')/2", "matrix", aliases=("symmetric_part", "sympart")),
+    Macro("norm1", 1, "scalar", _norm1, "sum(abs({0})), the entrywise 1-norm", "reduction", aliases=("norm_1", "l1", "l1norm")),
+    Macro("logsumexp", 1, "scalar", _logsumexp, "log(sum(exp({0}))), max-shifted in generated code",
+          "reduction", aliases=("lse",)),
+    Macro("softmax", 1, "colvec_same", _softmax,
+          "exp({0})/sum(exp({0})) of a vector {0}, max-shifted in generated code", "reduction", params=("x",)),
     # outputs of one symmetric eigendecomposition (ops/eigen.py): eigmax is the last eigenvalue
     Macro("eigvals", 1, "colvec_of_square", _eig.eigvals, "the eigenvalues of {0}, ascending", "matrix",
-          aliases=("eigvalsh", "eigenvalues", "eig"), requires=_eig_requires("eigvals")),
+          aliases=("eigvalsh", "eigenvalues", "eig"), requires=_eig_requires("eigvals"), params=("S",),
+          section="eigen"),
     Macro("eigvecs", 1, "square_same", _eig.eigvecs, "the orthonormal eigenvectors of {0} (columns)", "matrix",
-          aliases=("eigh", "eigenvectors"), requires=_eig_requires("eigvecs")),
+          aliases=("eigh", "eigenvectors"), requires=_eig_requires("eigvecs"), params=("S",), section="eigen"),
     Macro("eigmax", 1, "scalar_of_square", _eigmax,
-          "max(eigvals({0})) for a symmetric {0} (gradient eigvecmax({0})*eigvecmax({0})'), else its real simple eigenvalue of largest real part",
-          "matrix", aliases=("lambda_max", "eigmaxh")),
+          "the largest eigenvalue of a symmetric {0} (of a general one: its real, simple eigenvalue "
+          "of largest real part)",
+          "matrix", aliases=("lambda_max", "eigmaxh"), params=("S",), section="eigen"),
     Macro("eigvecmax", 1, "colvec_of_square", lambda S: _eig.M.proj(_eig.eigtop(S), 1),
           "the unit eigenvector of the largest eigenvalue of the symmetric {0} (signed as eigvecs)", "matrix",
-          requires=_eig_requires("eigvecmax")),
+          requires=_eig_requires("eigvecmax"), params=("S",), section="eigen"),
     Macro("eigvecl", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 1),
-          "the left eigenvector u of eigmax({0}) (non-symmetric {0}; u'*eigvecr({0}) = 1)", "matrix"),
+          "the left eigenvector u of eigmax({0}) (non-symmetric {0}; u'*eigvecr({0}) = 1)", "matrix",
+          section="eigen"),
     Macro("eigvecr", 1, "colvec_of_square", lambda A: _eig.M.proj(_eig.eigr(A), 2),
-          "the unit right eigenvector v of eigmax({0}) (non-symmetric {0})", "matrix"),
+          "the unit right eigenvector v of eigmax({0}) (non-symmetric {0})", "matrix", section="eigen"),
     Macro("eigmin", 1, "scalar_of_square", lambda S: _eig.M.proj(_eig.eigbot(S), 0),
-          "min(eigvals({0})) for a symmetric {0} (gradient eigvecmin({0})*eigvecmin({0})')", "matrix",
-          aliases=("lambda_min", "eigminh"), requires=_eig_requires("eigmin")),
+          "the smallest eigenvalue of a symmetric {0}", "matrix",
+          aliases=("lambda_min", "eigminh"), requires=_eig_requires("eigmin"), params=("S",), section="eigen"),
     Macro("eigvecmin", 1, "colvec_of_square", lambda S: _eig.M.proj(_eig.eigbot(S), 1),
           "the unit eigenvector of the smallest eigenvalue of the symmetric {0} (signed as eigvecs)", "matrix",
-          requires=_eig_requires("eigvecmin")),
+          requires=_eig_requires("eigvecmin"), params=("S",), section="eigen"),
     # outputs of one factorization (ops/factor.py): unpivoted LU, thin QR with R's diagonal positive
     Macro("luL", 1, "square_same", lambda A: _eig.M.proj(_fac.lu(A), 0),
-          "the unit lower triangular L of the unpivoted LU factorization {0} = L*U", "matrix", aliases=("lu",)),
+          "the unit lower triangular L of the unpivoted LU factorization {0} = L*U", "matrix", aliases=("lu",),
+          section="eigen"),
     Macro("luU", 1, "square_same", lambda A: _eig.M.proj(_fac.lu(A), 1),
-          "the upper triangular U of the unpivoted LU factorization {0} = L*U", "matrix"),
+          "the upper triangular U of the unpivoted LU factorization {0} = L*U", "matrix", section="eigen"),
     Macro("qrQ", 1, "same", lambda A: _eig.M.proj(_fac.qr(A), 0),
           "the orthonormal columns Q of the thin QR factorization {0} = Q*R (R's diagonal positive)", "matrix",
-          aliases=("qr",)),
+          aliases=("qr",), section="eigen"),
     # the lower triangle (diagonal included) from the masks of ops/factor.py: M minus its strict upper part
     Macro("tril", 1, "same", lambda M: E.add(M, E.neg(E.transpose(_fac.tril_strict(E.transpose(M))))),
-          "{0} - tril_strict({0}')' (the lower triangle of {0}, diagonal included)", "matrix"),
+          "{0} - tril_strict({0}')' (the lower triangle of {0}, diagonal included)", "matrix",
+          section="eigen"),
     Macro("qrR", 1, "square_of_cols", lambda A: _eig.M.proj(_fac.qr(A), 1),
-          "the upper triangular R (positive diagonal) of the thin QR factorization {0} = Q*R", "matrix"),
+          "the upper triangular R (positive diagonal) of the thin QR factorization {0} = Q*R", "matrix",
+          section="eigen"),
 ]

@@ -99,7 +99,8 @@ def _indicator(op: str, f: str) -> OpDef:
         lower={"numpy": "({0} == {xp}." + f + "({0})).astype(float)",
                "jax": "({0} == jnp." + f + "({0})).astype({0}.dtype)",
                "torch": "({0} == torch." + f + "({0})).to({0}.dtype)"},
-        examples=(Example(f"sum({op}(X) .* A)", wrt="A", shapes={"X": "n,m", "A": "n,m"}),))
+        examples=(Example(f"sum({op}(X) .* A)", wrt="A", shapes={"X": "n,m", "A": "n,m"}),),
+                 meaning="1 where an entry of {0} equals " + f + "({0}), else 0 (in gradients of " + f + ")")
 
 
 def _tie_gap(a):
@@ -143,22 +144,23 @@ REDUCE = [
     OpDef("sum", rank=11, jvp=_sum_jvp, build=E.sum_, transpose=_sum_transpose, vec=_sum_vec,
           kind="reduction", language=("sum",), arity=1, shape="scalar", text="sum({0})",
           latex="\\operatorname{{sum}}\\left({0}\\right)", facts=_sum_facts,
-          examples=(Example("sum(X .* X)", shapes={"X": "n,m"}),)),
+          examples=(Example("sum(X .* X)", shapes={"X": "n,m"}),), meaning="the sum of all entries of {0}"),
     OpDef("norm2", rank=11, jvp=_norm2_jvp, build=E.norm2, kind="reduction", aliases=("norm", "fro", "frobenius", "norm_fro", "normfro"), language=("norm2",), arity=1,
           shape="scalar", text="norm2({0})", latex="\\left\\|{0}\\right\\|", facts=_norm2_facts,
           kink=_NORM2_KINK,
           examples=(Example("norm2(X*A)", shapes={"X": "n,m", "A": "m,k"}),
-                    Example("norm2(x)", wrt="x", shapes={"x": "n"}))),
+                    Example("norm2(x)", wrt="x", shapes={"x": "n"})),
+          meaning="the Euclidean norm of a vector, the Frobenius norm of a matrix"),
     OpDef("max", rank=11, jvp=_max_jvp, build=_extreme("max"), kind="reduction", aliases=("amax",),
           language=("max",), arity=1, shape="scalar", text="max({0})", latex="\\max\\left({0}\\right)",
           facts=_extreme_facts, kink=_MAX_KINK, lower={"numpy": "{xp}.max({0})", "jax": "jnp.max({0})", "torch": "torch.max({0})"},
           examples=(Example("max(X .* A)", shapes={"X": "n,m", "A": "n,m"}),
-                    Example("max(x)", wrt="x", shapes={"x": "n"}))),
+                    Example("max(x)", wrt="x", shapes={"x": "n"})), meaning="the largest entry of {0}"),
     OpDef("min", rank=11, jvp=_min_jvp, build=_extreme("min"), kind="reduction", aliases=("amin",),
           language=("min",), arity=1, shape="scalar", text="min({0})", latex="\\min\\left({0}\\right)",
           facts=_extreme_facts, kink=_MIN_KINK, lower={"numpy": "{xp}.min({0})", "jax": "jnp.min({0})", "torch": "torch.min({0})"},
           examples=(Example("min(X*A)", shapes={"X": "n,m", "A": "m,k"}),
-                    Example("min(x)", wrt="x", shapes={"x": "n"}))),
+                    Example("min(x)", wrt="x", shapes={"x": "n"})), meaning="the smallest entry of {0}"),
     _indicator("ismax", "max"),
     _indicator("ismin", "min"),
 ]

@@ -77,9 +77,19 @@ def registered(*defs: OpDef):
         _VERSION[0] += 1
 
 
-for _family in (LEAVES, ARITH, LINALG, REDUCE, RESHAPE, KRON, BLOCK, MULTI, EIGEN, MATFUN, FACTOR):
+# the sections of `matdiff functions`, in order, and the family modules each one lists
+SECTIONS = {"matrix": "Matrices and linear algebra", "reduction": "Reductions",
+            "reshape": "Reshaping and Kronecker products", "elementwise":
+            "Elementwise functions (entry by entry on arrays, ordinary on scalars)",
+            "matfun": "Matrix functions of a square matrix, and their derivatives",
+            "eigen": "Eigenvalues and factorizations"}
+_SECTION_OF: dict[str, str] = {}  # op -> section
+for _family, _section in ((LEAVES, "matrix"), (ARITH, "matrix"), (LINALG, "matrix"), (REDUCE, "reduction"),
+                          (RESHAPE, "reshape"), (KRON, "reshape"), (BLOCK, "reshape"), (MULTI, "eigen"),
+                          (EIGEN, "eigen"), (MATFUN, "matfun"), (FACTOR, "eigen")):
     for _od in _family:
         register(_od)
+        _SECTION_OF[_od.op] = _section
 E._rekey()  # nodes built while the registry loaded (the constants E.ONE, E.ZERO_S) get their ranks
 for _m in MACROS:  # language names that build expressions of the ops above (solve, softmax, ...)
     register_function(_m.name, _m.kind, _m.aliases)
@@ -123,6 +133,74 @@ def language_functions() -> dict[str, LanguageFunction]:
         out[m.name] = LanguageFunction(m.name, m, m.arity, m.shape,
                                        (lambda b: lambda node, *args: b(*args))(m.build))
     return out
+
+
+@record
+class FunctionDoc:
+    """One line of ``matdiff functions``: the names of one operation, how it is called, and
+    what it computes (from its declaration)."""
+
+    section: str  # a key of SECTIONS
+    names: tuple
+    params: tuple
+    meaning: str
+
+    def calls(self) -> str:
+        """``tr(A), trace(A)``: each name called with the parameters."""
+        args = ", ".join(self.params)
+        return ", ".join(f"{n}({args})" for n in self.names)
+
+
+def _params(given, arity: int) -> tuple:
+    return tuple(given) or ("A", "B", "C", "D")[:arity]
+
+
+def function_docs() -> list:
+    """Every function of the language with its one-line meaning, from the declarations (the
+    op's ``meaning`` and ``params``; an elementwise function's meaning and derivative rule; a
+    macro's meaning), grouped by :data:`SECTIONS` in declaration order. A declaration without
+    a meaning is an error here, so the list cannot leave a function out."""
+    out = []
+
+    def add(section, names, params, meaning, owner):
+        if not meaning:
+            raise ValueError(f"{owner}: declares language names {names} but no meaning")
+        out.append(FunctionDoc(section, tuple(names), params, meaning.format(*params)))
+
+    for od in OPS.values():
+        if od.language and od.op != "fn":
+            params = _params(od.params, od.arity or 1)
+            add(_SECTION_OF.get(od.op, "matrix"), od.language, params, od.meaning, f"op {od.op!r}")
+    for m in MACROS:
+        params = _params(m.params, m.arity)
+        section = m.section or ("reduction" if m.kind == "reduction" else "matrix")
+        add(section, (m.name,), params, m.meaning, f"macro {m.name!r}")
+    for name, d in _ew.ELEMENTWISE.items():
+        add("elementwise", (name, *d.names), ("x",), d.meaning and f"{d.meaning}; {d.derivative.identity}",
+            f"elementwise {name!r}")
+    order = list(SECTIONS)
+    return sorted(out, key=lambda f: order.index(f.section))  # (stable: declaration order within)
+
+
+def functions_text() -> str:
+    """``matdiff functions``: the language's functions by section, one line each."""
+    docs = function_docs()
+    width = min(max(len(f.calls()) for f in docs), 28)
+    lines = ["The functions of the matdiff language (from the operation declarations; operators and",
+             "syntax: + - * / .* ./ .^ ^ ' [A, B; C, D], see the README's language table).", ""]
+    for key, title in SECTIONS.items():
+        group = [f for f in docs if f.section == key]
+        if not group:
+            continue
+        lines.append(title + ":")
+        for f in group:
+            call = f.calls()
+            if len(call) > width:
+                lines += [f"  {call}", f"  {'':{width}}  {f.meaning}"]
+            else:
+                lines.append(f"  {call:{width}}  {f.meaning}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def kink_of(node):

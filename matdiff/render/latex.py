@@ -212,7 +212,7 @@ def derivation_latex(d) -> str:
     expression), as :meth:`~matdiff.api.Derivation.latex`."""
     lines = derivative_lines(d)
     if not d.expr.is_scalar:
-        lines.insert(0, "d\\left(" + to_latex(d.expr) + "\\right) = " + to_latex(d.differential))
+        lines.insert(0, "\\mathrm{d}\\left(" + to_latex(d.expr) + "\\right) = " + to_latex(d.differential))
     return " ,\\quad ".join(lines)
 
 
@@ -222,6 +222,17 @@ def latex_lines(d) -> list:
     f = "f" if d.expr.is_scalar else "F"
     return [f"{f} = {to_latex(d.expr)}", f"\\mathrm{{d}}{f} = {to_latex(d.differential)}",
             *derivative_lines(d)]
+
+
+def derivation_display(d) -> str:
+    """The Jupyter display of a derivation: f, df and the gradients (Jacobians for a
+    non-scalar expression) as one aligned LaTeX block, with d2f, H[V] and the Hessian when
+    they have been computed (asked for through ``d.hessian``, ``d.hvp``...)."""
+    lines = latex_lines(d)
+    if d.expr.is_scalar and any(x is not None for x in (d._d2, d._hvp, d._hess)):
+        lines += second_order_lines(d)
+    rows = [ln.replace(" = ", " &= ", 1) for ln in lines]
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
 def derivative_lines(d) -> list:

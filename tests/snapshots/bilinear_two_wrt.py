@@ -6,33 +6,54 @@ Imports only NumPy.
 import numpy as np
 
 
+def _real(x, name):
+    """x as a float64 array (float32 and integer input are promoted); complex input is an error,
+    never a dropped imaginary part."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name}: complex input ({x.dtype}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return x.astype(np.float64, copy=False)
+
+
 def bilinear_two_wrt(x, A, y):
     """Value and gradient of  x'*A*y
 
     Shapes: x: vector n; A: nxm; y: vector m
     Gradient by x: A*y
     Gradient by y: A'*x
+
+    Inputs become float64 arrays (float32 and integer input is promoted); complex input
+    raises TypeError.
     """
-    x = np.asarray(x, dtype=float)
+    x = _real(x, "x")
     if x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 1:
-        raise ValueError(f"x: expected a vector (1-D array) of shape (n,), got shape {x.shape}")
+        raise ValueError(
+            f"x: expected a vector (1-D array) of shape (n,), got shape {x.shape}"
+        )
     _n = x.shape[0]
     x = x.reshape(-1, 1)
-    A = np.asarray(A, dtype=float)
+    A = _real(A, "A")
     if A.ndim != 2:
-        raise ValueError(f"A: expected a matrix (2-D array) of shape (n, m), got shape {A.shape}")
+        raise ValueError(
+            f"A: expected a matrix (2-D array) of shape (n, m), got shape {A.shape}"
+        )
     _m = A.shape[1]
     if A.shape != (_n, _m):
         raise ValueError(f"A: expected shape (n, m) = ({_n}, {_m}), got {A.shape}")
-    y = np.asarray(y, dtype=float)
+    y = _real(y, "y")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise ValueError(f"y: expected a vector (1-D array) of shape (m,), got shape {y.shape}")
+        raise ValueError(
+            f"y: expected a vector (1-D array) of shape (m,), got shape {y.shape}"
+        )
     if y.shape != (_m,):
         raise ValueError(f"y: expected shape (m,) = ({_m},), got {y.shape}")
     y = y.reshape(-1, 1)
     _t1 = A @ y
-    return float(np.vdot(x, _t1)), {'x': _t1.ravel(), 'y': (A.T @ x).ravel()}
+    return float(np.vdot(x, _t1)), {"x": _t1.ravel(), "y": (A.T @ x).ravel()}

@@ -6,29 +6,53 @@ Imports only NumPy.
 import numpy as np
 
 
+def _real(x, name):
+    """x as a float64 array (float32 and integer input are promoted); complex input is an error,
+    never a dropped imaginary part."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name}: complex input ({x.dtype}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return x.astype(np.float64, copy=False)
+
+
 def diag_scaling(A, x, B):
     """Value and gradient of  sum(A*diag(x)*B)
 
     Shapes: A: nxm; x: vector m; B: mxk
     Gradient by x: diag(A'*ones*B')
+
+    Inputs become float64 arrays (float32 and integer input is promoted); complex input
+    raises TypeError.
     """
-    A = np.asarray(A, dtype=float)
+    A = _real(A, "A")
     if A.ndim != 2:
-        raise ValueError(f"A: expected a matrix (2-D array) of shape (n, m), got shape {A.shape}")
+        raise ValueError(
+            f"A: expected a matrix (2-D array) of shape (n, m), got shape {A.shape}"
+        )
     _n = A.shape[0]
     _m = A.shape[1]
-    x = np.asarray(x, dtype=float)
+    x = _real(x, "x")
     if x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 1:
-        raise ValueError(f"x: expected a vector (1-D array) of shape (m,), got shape {x.shape}")
+        raise ValueError(
+            f"x: expected a vector (1-D array) of shape (m,), got shape {x.shape}"
+        )
     if x.shape != (_m,):
         raise ValueError(f"x: expected shape (m,) = ({_m},), got {x.shape}")
     x = x.reshape(-1, 1)
-    B = np.asarray(B, dtype=float)
+    B = _real(B, "B")
     if B.ndim != 2:
-        raise ValueError(f"B: expected a matrix (2-D array) of shape (m, k), got shape {B.shape}")
+        raise ValueError(
+            f"B: expected a matrix (2-D array) of shape (m, k), got shape {B.shape}"
+        )
     _k = B.shape[1]
     if B.shape != (_m, _k):
         raise ValueError(f"B: expected shape (m, k) = ({_m}, {_k}), got {B.shape}")
-    return float(np.sum(A @ (x * np.sum(B, axis=1, keepdims=True)))), (np.sum(A.T, axis=1, keepdims=True) * np.sum(B.T, axis=0, keepdims=True).T).ravel()
+    _t1 = np.sum(B.T, axis=0, keepdims=True).T
+    _t2 = float(np.sum(A @ (x * np.sum(B, axis=1, keepdims=True))))
+    _t3 = (np.sum(A.T, axis=1, keepdims=True) * _t1).ravel()
+    return _t2, _t3

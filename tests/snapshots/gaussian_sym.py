@@ -6,22 +6,41 @@ Imports only NumPy.
 import numpy as np
 
 
+def _real(x, name):
+    """x as a float64 array (float32 and integer input are promoted); complex input is an error,
+    never a dropped imaginary part."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name}: complex input ({x.dtype}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return x.astype(np.float64, copy=False)
+
+
 def gaussian_sym(x, S):
     """Value and gradient of  x'*inv(S)*x + logdet(S)
 
     Shapes: x: vector n; S: nxn, symmetric
     Gradient by S: inv(S) - inv(S)*x*x'*inv(S)
+
+    Inputs become float64 arrays (float32 and integer input is promoted); complex input
+    raises TypeError.
     """
-    x = np.asarray(x, dtype=float)
+    x = _real(x, "x")
     if x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 1:
-        raise ValueError(f"x: expected a vector (1-D array) of shape (n,), got shape {x.shape}")
+        raise ValueError(
+            f"x: expected a vector (1-D array) of shape (n,), got shape {x.shape}"
+        )
     _n = x.shape[0]
     x = x.reshape(-1, 1)
-    S = np.asarray(S, dtype=float)
+    S = _real(S, "S")
     if S.ndim != 2:
-        raise ValueError(f"S: expected a matrix (2-D array) of shape (n, n), got shape {S.shape}")
+        raise ValueError(
+            f"S: expected a matrix (2-D array) of shape (n, n), got shape {S.shape}"
+        )
     if S.shape != (_n, _n):
         raise ValueError(f"S: expected shape (n, n) = ({_n}, {_n}), got {S.shape}")
     _t1 = np.linalg.inv(S)

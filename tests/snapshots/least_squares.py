@@ -6,30 +6,51 @@ Imports only NumPy.
 import numpy as np
 
 
+def _real(x, name):
+    """x as a float64 array (float32 and integer input are promoted); complex input is an error,
+    never a dropped imaginary part."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name}: complex input ({x.dtype}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return x.astype(np.float64, copy=False)
+
+
 def least_squares(A, x, b):
     """Value and gradient of  norm2(A*x - b)^2
 
     Shapes: A: nxm; x: vector m; b: vector n
     Gradient by x: 2*A'*(A*x - b)
+
+    Inputs become float64 arrays (float32 and integer input is promoted); complex input
+    raises TypeError.
     """
-    A = np.asarray(A, dtype=float)
+    A = _real(A, "A")
     if A.ndim != 2:
-        raise ValueError(f"A: expected a matrix (2-D array) of shape (n, m), got shape {A.shape}")
+        raise ValueError(
+            f"A: expected a matrix (2-D array) of shape (n, m), got shape {A.shape}"
+        )
     _n = A.shape[0]
     _m = A.shape[1]
-    x = np.asarray(x, dtype=float)
+    x = _real(x, "x")
     if x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 1:
-        raise ValueError(f"x: expected a vector (1-D array) of shape (m,), got shape {x.shape}")
+        raise ValueError(
+            f"x: expected a vector (1-D array) of shape (m,), got shape {x.shape}"
+        )
     if x.shape != (_m,):
         raise ValueError(f"x: expected shape (m,) = ({_m},), got {x.shape}")
     x = x.reshape(-1, 1)
-    b = np.asarray(b, dtype=float)
+    b = _real(b, "b")
     if b.ndim == 2 and b.shape[1] == 1:
         b = b[:, 0]
     if b.ndim != 1:
-        raise ValueError(f"b: expected a vector (1-D array) of shape (n,), got shape {b.shape}")
+        raise ValueError(
+            f"b: expected a vector (1-D array) of shape (n,), got shape {b.shape}"
+        )
     if b.shape != (_n,):
         raise ValueError(f"b: expected shape (n,) = ({_n},), got {b.shape}")
     b = b.reshape(-1, 1)

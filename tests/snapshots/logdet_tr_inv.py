@@ -6,21 +6,40 @@ Imports only NumPy.
 import numpy as np
 
 
+def _real(x, name):
+    """x as a float64 array (float32 and integer input are promoted); complex input is an error,
+    never a dropped imaginary part."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name}: complex input ({x.dtype}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return x.astype(np.float64, copy=False)
+
+
 def logdet_tr_inv(X, A):
     """Value and gradient of  logdet(X) + tr(inv(X)*A)
 
     Shapes: X: nxn; A: nxn
     Gradient by X: inv(X)' - inv(X)'*A'*inv(X)'
+
+    Inputs become float64 arrays (float32 and integer input is promoted); complex input
+    raises TypeError.
     """
-    X = np.asarray(X, dtype=float)
+    X = _real(X, "X")
     if X.ndim != 2:
-        raise ValueError(f"X: expected a matrix (2-D array) of shape (n, n), got shape {X.shape}")
+        raise ValueError(
+            f"X: expected a matrix (2-D array) of shape (n, n), got shape {X.shape}"
+        )
     _n = X.shape[0]
     if X.shape != (_n, _n):
         raise ValueError(f"X: expected shape (n, n) = ({_n}, {_n}), got {X.shape}")
-    A = np.asarray(A, dtype=float)
+    A = _real(A, "A")
     if A.ndim != 2:
-        raise ValueError(f"A: expected a matrix (2-D array) of shape (n, n), got shape {A.shape}")
+        raise ValueError(
+            f"A: expected a matrix (2-D array) of shape (n, n), got shape {A.shape}"
+        )
     if A.shape != (_n, _n):
         raise ValueError(f"A: expected shape (n, n) = ({_n}, {_n}), got {A.shape}")
     _t1 = np.linalg.inv(X)

@@ -6,32 +6,55 @@ Imports only NumPy.
 import numpy as np
 
 
+def _real(x, name):
+    """x as a float64 array (float32 and integer input are promoted); complex input is an error,
+    never a dropped imaginary part."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x):
+        raise TypeError(
+            f"{name}: complex input ({x.dtype}) is not supported "
+            f"(the function is real): pass {name}.real if that is meant"
+        )
+    return x.astype(np.float64, copy=False)
+
+
 def trace_chain(A, B, C, X):
     """Value and gradient of  tr(A*B*C*X)
 
     Shapes: A: nxm; B: mxk; C: kxp; X: pxn
     Gradient by X: C'*B'*A'
+
+    Inputs become float64 arrays (float32 and integer input is promoted); complex input
+    raises TypeError.
     """
-    A = np.asarray(A, dtype=float)
+    A = _real(A, "A")
     if A.ndim != 2:
-        raise ValueError(f"A: expected a matrix (2-D array) of shape (n, m), got shape {A.shape}")
+        raise ValueError(
+            f"A: expected a matrix (2-D array) of shape (n, m), got shape {A.shape}"
+        )
     _n = A.shape[0]
     _m = A.shape[1]
-    B = np.asarray(B, dtype=float)
+    B = _real(B, "B")
     if B.ndim != 2:
-        raise ValueError(f"B: expected a matrix (2-D array) of shape (m, k), got shape {B.shape}")
+        raise ValueError(
+            f"B: expected a matrix (2-D array) of shape (m, k), got shape {B.shape}"
+        )
     _k = B.shape[1]
     if B.shape != (_m, _k):
         raise ValueError(f"B: expected shape (m, k) = ({_m}, {_k}), got {B.shape}")
-    C = np.asarray(C, dtype=float)
+    C = _real(C, "C")
     if C.ndim != 2:
-        raise ValueError(f"C: expected a matrix (2-D array) of shape (k, p), got shape {C.shape}")
+        raise ValueError(
+            f"C: expected a matrix (2-D array) of shape (k, p), got shape {C.shape}"
+        )
     _p = C.shape[1]
     if C.shape != (_k, _p):
         raise ValueError(f"C: expected shape (k, p) = ({_k}, {_p}), got {C.shape}")
-    X = np.asarray(X, dtype=float)
+    X = _real(X, "X")
     if X.ndim != 2:
-        raise ValueError(f"X: expected a matrix (2-D array) of shape (p, n), got shape {X.shape}")
+        raise ValueError(
+            f"X: expected a matrix (2-D array) of shape (p, n), got shape {X.shape}"
+        )
     if X.shape != (_p, _n):
         raise ValueError(f"X: expected shape (p, n) = ({_p}, {_n}), got {X.shape}")
     _t1 = np.linalg.multi_dot([A, B, C])
