@@ -29,7 +29,7 @@ On a machine shared with other work, multi-threaded BLAS calls wait for deschedu
 threads and small NumPy calls slow down by up to 10x; --threads 1 is then much steadier.
 
 Install the frameworks with
-    pip install --find-links /opt/wheels "jax[cpu]" autograd torch==2.13.0
+    pip install "jax[cpu]" autograd torch==2.13.0
 (`make bench` does it through the project's "bench" extra). A missing framework only
 empties its column, and a matdiff feature that does not exist yet prints "n/a".
 """

@@ -83,6 +83,7 @@ ARRAY_TEMPLATES = {
     "T": "{0}.T",
     "add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}", "div": "{0} / {1}",
     "matmul": "{0} @ {1}", "pow": "{0} ** {1}", "neg": "-{0}",
+    "outer": "{0} * {1}",  # a column (m, 1) times a row (1, n), broadcast
     "det": "{xp}.linalg.det({0})",
     "inv": "{xp}.linalg.inv({0})",
     "slogdet": "{xp}.linalg.slogdet({0})",

@@ -807,7 +807,8 @@ class Lowerer:
             return self.T(self.node("commute_rows", self.T(self._segment(left)),
                                     attrs=(self.dim(n), self.dim(m))))
         if left[-1][3] == 1 and right[0][2] == 1:  # outer product u @ v' -> u * v' (broadcast)
-            return self.times(self._segment(left), self._segment(right))
+            u, v = self._segment(left), self._segment(right)
+            return self.node("outer", u, v, prec=P_MUL, argmin=(P_MUL, P_MUL + 1))
         # tag matrix-valued products: the emitter may reuse their fresh buffer in place
         tag = "mm" if left[0][2] != 1 and right[-1][3] != 1 else None
         return self.matmul(self._segment(left), self._segment(right), tag=tag)
