@@ -12,6 +12,11 @@ For each objective f below this script times, on the CPU in float64:
 and prints the median time of one call, the ratios matdiff/JAX, matdiff/autograd,
 matdiff/torch (below 1 means matdiff is faster) and gradient cost / value cost.
 A second table does the same for dense Hessians and a Hessian-vector product.
+Beside them: each column's process CPU time / wall time (did it use one core or more?);
+matdiff's bytes per call (the minimum any code must move, what it allocates, and an
+estimate of how many passes over the minimal data its time amounts to); and, for the
+gradients, the bare BLAS kernels each one needs, in NumPy and under jax.jit, so a reader
+sees how much of a time is the kernel rather than the code around it.
 
 Every objective is written out once per framework, by hand, in that framework's own
 idiom, so the rows can be checked by eye. matdiff's result is compared with JAX's
@@ -22,16 +27,22 @@ Usage:
     python benchmarks/bench_autodiff.py                  # full sizes, 2 to 3 minutes on 2 cores
     python benchmarks/bench_autodiff.py --quick          # tiny sizes: a smoke test, about 20 s
     python benchmarks/bench_autodiff.py --only logdet,hvp
-    python benchmarks/bench_autodiff.py --threads 1      # single-threaded everywhere
+    python benchmarks/bench_autodiff.py --threads 1      # one core for every framework
+    python benchmarks/bench_autodiff.py --without torch  # as if torch were not installed
     python benchmarks/bench_autodiff.py --list           # the case names --only matches
 
 On a machine shared with other work, multi-threaded BLAS calls wait for descheduled
 threads and small NumPy calls slow down by up to 10x; --threads 1 is then much steadier.
+--threads 1 sets one BLAS/OpenMP/torch thread, turns XLA's multi-threaded kernels off and
+pins the whole process to one CPU (--cpu N picks it), since XLA's runtime still runs work
+on other threads: the CPU/wall table shows what each column really used.
 
 Install the frameworks with
     pip install "jax[cpu]" autograd torch==2.13.0
-(`make bench` does it through the project's "bench" extra). A missing framework only
-empties its column, and a matdiff feature that does not exist yet prints "n/a".
+(torch pinned: an unpinned torch pulls a multi-GB CUDA build). `make bench` installs the
+project's "bench" extra one package at a time (benchmarks/install_comparators.py) and skips
+one that cannot be installed. A missing framework only empties its column, and a matdiff
+feature that does not exist yet prints "n/a".
 """
 
 from __future__ import annotations
@@ -48,23 +59,64 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def _apply_threads_option():
-    """--threads N must take effect before NumPy, torch and JAX start their thread pools."""
+def _apply_early_options():
+    """Options that must take effect before NumPy, torch and JAX are imported.
+
+    --threads N sets the BLAS/OpenMP thread counts (their pools start at import). With
+    --threads 1 the whole process is also pinned to one CPU (os.sched_setaffinity, where the
+    platform has it): XLA's runtime keeps helper threads even with its multi-threaded Eigen
+    kernels off, and unpinned they ran on the second core (CPU time / wall time of 1.5 to
+    1.8 in the JAX column on 2 cores), so only pinning gives every framework one core.
+    --without hides frameworks, as if they were not installed.
+    Returns a sentence for the header about the pinning.
+    """
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--threads", type=int)
-    n = parser.parse_known_args()[0].threads
+    parser.add_argument("--cpu", type=int)
+    parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--without", default="")
+    known = parser.parse_known_args()[0]
+    for name in known.without.lower().split(","):
+        module = {"jax": "jax", "autograd": "autograd", "torch": "torch"}.get(name.strip())
+        if module:
+            sys.modules[module] = None  # `import module` now raises ImportError
+            HIDDEN.add(module)
+    n = known.threads
     if n:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(n)
-        if n == 1:  # XLA has no thread count, only on/off for its multi-threaded kernels
-            os.environ["XLA_FLAGS"] = (
-                os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
-            ).strip()
+    if n != 1:
+        return "not pinned to a CPU (only --threads 1 pins the process)"
+    # XLA has no thread count, only on/off for its multi-threaded kernels
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+    ).strip()
+    if known.no_pin:
+        return "not pinned to a CPU (--no-pin): XLA's and torch's helper threads may use other cores"
+    if not hasattr(os, "sched_setaffinity"):
+        return f"not pinned: this platform ({platform.system()}) has no os.sched_setaffinity"
+    allowed = sorted(os.sched_getaffinity(0))
+    # the last allowed CPU by default: CPU 0 tends to take more of the machine's interrupts
+    cpu = known.cpu if known.cpu is not None else allowed[-1]
+    if cpu not in allowed:
+        raise SystemExit(f"--cpu {cpu}: not one of the CPUs this process may use ({_cpu_list(allowed)})")
+    os.sched_setaffinity(0, {cpu})
+    return (
+        f"pinned to CPU {cpu} of {_cpu_list(allowed)} (os.sched_setaffinity): every framework gets one core"
+    )
 
 
-_apply_threads_option()
+def _cpu_list(cpus) -> str:
+    return ",".join(str(c) for c in cpus)
 
-import numpy as np  # noqa: E402 (after _apply_threads_option sets the thread count)
+
+HIDDEN: set[str] = set()  # frameworks hidden with --without
+PINNING = _apply_early_options()
+
+import numpy as np  # noqa: E402 (after _apply_early_options sets the thread count and the CPU)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import traffic  # noqa: E402 (the helper next to this file)
 
 # --------------------------------------------------------------------------------------
 # Frameworks. Each is optional: a missing one prints "missing" in its column.
@@ -82,6 +134,11 @@ def _threads() -> int:
 THREADS = _threads()
 MISSING: dict[str, str] = {}  # framework -> why it could not be imported
 
+
+def _why_missing(module: str, exc: Exception) -> str:
+    return "hidden by --without" if module in HIDDEN else f"{type(exc).__name__}: {exc}"
+
+
 try:
     import jax
 
@@ -89,14 +146,14 @@ try:
     import jax.numpy as jnp
 except Exception as exc:  # noqa: BLE001 - any failure to import means: no such column
     jax = jnp = None
-    MISSING["JAX"] = f"{type(exc).__name__}: {exc}"
+    MISSING["JAX"] = _why_missing("jax", exc)
 
 try:
     import autograd
     import autograd.numpy as anp
 except Exception as exc:  # noqa: BLE001
     autograd = anp = None
-    MISSING["autograd"] = f"{type(exc).__name__}: {exc}"
+    MISSING["autograd"] = _why_missing("autograd", exc)
 
 try:
     import torch
@@ -104,7 +161,7 @@ try:
     torch.set_num_threads(THREADS)
 except Exception as exc:  # noqa: BLE001
     torch = None
-    MISSING["torch"] = f"{type(exc).__name__}: {exc}"
+    MISSING["torch"] = _why_missing("torch", exc)
 
 
 def _import_matdiff():
@@ -150,12 +207,21 @@ class Timing:
     first: float  # the first call alone: JIT tracing and compilation, caches, allocator
     samples: int  # how many samples the median is over
     result: tuple  # (value or None, derivative) from the last call, for the correctness checks
+    # process CPU time / wall time over the timed calls: about 1 for one busy core, above 1
+    # when other threads of the process (BLAS, XLA's runtime, torch's pool) worked meanwhile.
+    # process_time() counts every thread of the process, so it is the whole process's load.
+    cores: float | None = None
 
 
 def _timed(fn):
-    t0 = time.perf_counter()
+    """(wall seconds, CPU seconds of the whole process, result) of one call."""
+    c0, t0 = time.process_time(), time.perf_counter()
     result = fn()
-    return time.perf_counter() - t0, result
+    return time.perf_counter() - t0, time.process_time() - c0, result
+
+
+def _ratio(cpu: float, wall: float) -> float | None:
+    return cpu / wall if wall > 0 else None
 
 
 def median_times(prepared: dict[str, Prepared], budget: float, min_samples: int = 3, max_samples: int = 51):
@@ -176,12 +242,12 @@ def median_times(prepared: dict[str, Prepared], budget: float, min_samples: int 
     out, plan = {}, {}
     for name, p in prepared.items():
         try:
-            first, result = _timed(p.call)
+            first, cpu, result = _timed(p.call)
             one = first
             if p.compiles or first <= SLOW_CALLS * budget:
-                one, result = _timed(p.call)
+                one, cpu, result = _timed(p.call)
             if one > SLOW_CALLS * budget:
-                out[name] = Timing(one, first, 1, p.pick(result))
+                out[name] = Timing(one, first, 1, p.pick(result), _ratio(cpu, one))
                 continue
         except Exception as exc:  # noqa: BLE001 - reported in the row's notes
             out[name] = exc
@@ -192,21 +258,27 @@ def median_times(prepared: dict[str, Prepared], budget: float, min_samples: int 
     round_cost = sum(number * one for _, number, _, one, _ in plan.values()) or 1.0
     rounds = int(min(max_samples, max(min_samples, budget * len(plan) / round_cost)))
     samples = {name: [] for name in plan}
+    cpu = dict.fromkeys(plan, 0.0)
+    wall = dict.fromkeys(plan, 0.0)
     results = {name: result for name, (_, _, _, _, result) in plan.items()}
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(rounds):
             for name, (p, number, _, _, _) in plan.items():
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 for _ in range(number):
                     results[name] = p.call()
-                samples[name].append((time.perf_counter() - t0) / number)
+                t1, c1 = time.perf_counter(), time.process_time()
+                samples[name].append((t1 - t0) / number)
+                wall[name] += t1 - t0
+                cpu[name] += c1 - c0
     finally:
         if gc_was_enabled:
             gc.enable()
     for name, (p, _, first, _, _) in plan.items():
-        out[name] = Timing(statistics.median(samples[name]), first, rounds, p.pick(results[name]))
+        median = statistics.median(samples[name])
+        out[name] = Timing(median, first, rounds, p.pick(results[name]), _ratio(cpu[name], wall[name]))
     return out
 
 
@@ -601,11 +673,15 @@ class Row:
     results: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # column -> why it is empty
     extra: dict[str, Any] = field(default_factory=dict)
+    cores: dict[str, float | None] = field(default_factory=dict)  # column -> CPU time / wall time
+    memory: dict[str, int] = field(default_factory=dict)  # matdiff's min, allocated and peak bytes
     check: str = "n/a"
     failed: bool = False
 
 
-def run_case(case: Case, columns, budget: float) -> Row:
+def run_case(case: Case, columns, budget: float, kernels: bool = False) -> Row:
+    """Times the columns on one case; with `kernels`, the case's bare BLAS kernels too, in the
+    same rounds, so that load from elsewhere on the machine hits them and the columns alike."""
     row = Row(case)
 
     def error(name, exc):
@@ -623,13 +699,25 @@ def run_case(case: Case, columns, budget: float) -> Row:
             row.notes[name] = str(exc)
         except Exception as exc:  # noqa: BLE001 - a framework or matdiff failing on this case: report, go on
             error(name, exc)
-    for name, timing in median_times(prepared, budget).items():
+    labels = []
+    if kernels:
+        labels, kernel_prepared = prepare_kernels(case)
+        prepared.update(kernel_prepared)
+    timings = median_times(prepared, budget)
+    if labels:
+        row.extra["kernels"] = summarize_kernels(labels, timings)
+    for name, timing in timings.items():
+        if isinstance(name, tuple):  # a kernel
+            continue
         if isinstance(timing, Exception):
             error(name, timing)
             continue
         row.times[name], row.samples[name], row.results[name] = timing.median, timing.samples, timing.result
+        row.cores[name] = timing.cores
         if name == "JAX":
             row.extra["jax_first_call"] = timing.first
+    if "matdiff" in row.times:
+        measure_memory(case, prepared["matdiff"], row)
     del prepared
     gc.collect()
 
@@ -662,6 +750,21 @@ def run_case(case: Case, columns, budget: float) -> Row:
                 row.failed = True
                 row.notes[f"{name} check"] = f"{name} differs from JAX by {err:.1e}"
     return row
+
+
+def measure_memory(case: Case, prepared: Prepared, row: Row):
+    """Bytes for the memory table, from one more call of matdiff's function (untimed)."""
+    try:
+        inputs = list(case.inputs.values()) + ([case.tangent] if case.kind == "hvp" else [])
+        gc.collect()
+        allocated, peak = traffic.allocations(prepared.call)
+        row.memory = {
+            "min": traffic.minimum_bytes(inputs, prepared.call()),
+            "allocated": allocated,
+            "peak": peak,
+        }
+    except Exception as exc:  # noqa: BLE001 - a measurement problem must not hide the timings
+        row.notes["memory"] = f"{type(exc).__name__}: {exc}"
 
 
 def progress(key):
@@ -730,6 +833,173 @@ def footnotes(rows: list[Row]):
         print("+ a hand-written NumPy value function: matdiff's value_numpy() is not available.")
 
 
+def fmt_cores(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}"
+
+
+def cores_table(rows: list[Row], columns: list[str]):
+    print(
+        "\nCPU time / wall time over each column's timed calls (time.process_time counts every thread of the "
+        "process:\n1.00 is one busy core; above 1, other threads worked meanwhile; below 1, the process waited)"
+    )
+    head = f"{'case':<16}" + "".join(f"{c:>10}" for c in columns)
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r.case.key:<16}" + "".join(f"{fmt_cores(r.cores.get(c)):>10}" for c in columns))
+
+
+def memory_table(rows: list[Row], bandwidth: float, legend: bool = True):
+    rows = [r for r in rows if r.memory]
+    if not rows:
+        return
+    print(
+        f"\nMemory per call of matdiff's function; copy bandwidth {traffic.fmt_bytes(bandwidth)}/s "
+        "(np.copyto of 128 MB, read + write)"
+    )
+    head = (
+        f"{'case':<16}{'min bytes':>11}{'allocated':>11}{'peak':>10}{'alloc/min':>10} |"
+        f"{'stream':>10}{'md passes':>10}{'JAX passes':>11}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        m = r.memory
+        stream = m["min"] / bandwidth
+
+        def passes(column, r=r, stream=stream):
+            t = r.times.get(column)
+            return "-" if t is None else f"{t / stream:.3g}"
+
+        print(
+            f"{r.case.key:<16}{traffic.fmt_bytes(m['min']):>11}{traffic.fmt_bytes(m['allocated']):>11}"
+            f"{traffic.fmt_bytes(m['peak']):>10}{m['allocated'] / m['min']:>10.3g} |"
+            f"{fmt_time(stream):>10}{passes('matdiff'):>10}{passes('JAX'):>11}"
+        )
+    if not legend:
+        print("Columns as in the first memory table.")
+        return
+    print(
+        "min bytes: every input read once plus the value and derivative written once (sizes summed): no code\n"
+        "  computing them moves less, unless the data sit in cache.  allocated: bytes of the arrays (and Python\n"
+        "  objects) one call allocates, from tracemalloc, counted step by step, a lower bound that is exact for\n"
+        "  one new array per operation; it does not change from run to run, so a new temporary shows at once.\n"
+        "  peak: the most allocated at one time.  alloc/min = allocated / min bytes.\n"
+        "stream (an estimate): min bytes / copy bandwidth, the time the minimal traffic takes at streaming speed.\n"
+        "passes (an estimate) = median time / stream: how many times over the minimal data the call could have\n"
+        "  streamed in its time. Near 1, memory-bound and lean; far above 1, compute-bound (matrix products,\n"
+        "  factorizations) or per-call overhead (small cases); below 1, the data fit in cache."
+    )
+
+
+# --------------------------------------------------------------------------------------
+# BLAS kernels alone: the large linear-algebra calls a gradient needs, timed bare
+# --------------------------------------------------------------------------------------
+
+
+def kernel_calls(case: Case) -> list[tuple[str, Callable, tuple]]:
+    """[(label, fn(xp, *arrays), arrays)]: the large calls of the case's value and gradient,
+    with xp = numpy or jax.numpy. Residual-like operands are random arrays of their shape."""
+    rng = np.random.default_rng(9)
+    i = case.inputs
+    family = case.key.rsplit("-", 1)[0] if case.key[-1].isdigit() else case.key
+    if family == "trace":  # X*A*X and its gradient A'*X' + X'*A'
+        return [
+            ("X@A", lambda xp, X, A: X @ A, (i["X"], i["A"])),
+            ("A@X", lambda xp, A, X: A @ X, (i["A"], i["X"])),
+        ]
+    if family == "logdet":  # inv(X), then inv(X)*A*inv(X) for the gradient
+        Xi = np.linalg.inv(i["X"])
+        return [
+            ("inv(X)", lambda xp, X: xp.linalg.inv(X), (i["X"],)),
+            ("Xi@A", lambda xp, Xi, A: Xi @ A, (Xi, i["A"])),
+            ("(XiA)@Xi", lambda xp, B, Xi: B @ Xi, (Xi @ i["A"], Xi)),
+        ]
+    if family == "lstsq":
+        r = rng.standard_normal(i["A"].shape[0])
+        return [
+            ("A@x", lambda xp, A, x: A @ x, (i["A"], i["x"])),
+            ("r@A", lambda xp, r, A: r @ A, (r, i["A"])),
+        ]
+    if family == "logistic":
+        r = rng.standard_normal(i["X"].shape[0])
+        return [
+            ("X@w", lambda xp, X, w: X @ w, (i["X"], i["w"])),
+            ("r@X", lambda xp, r, X: r @ X, (r, i["X"])),
+        ]
+    if family == "lowrank":
+        R = rng.standard_normal(i["X"].shape)
+        return [
+            ("U@V'", lambda xp, U, V: U @ V.T, (i["U"], i["V"])),
+            ("R@V", lambda xp, R, V: R @ V, (R, i["V"])),
+        ]
+    if family == "mlp":
+        g = rng.standard_normal(i["W"].shape[0])
+        return [
+            ("W@x", lambda xp, W, x: W @ x, (i["W"], i["x"])),
+            ("outer(g,x)", lambda xp, g, x: xp.outer(g, x), (g, i["x"])),
+        ]
+    return []
+
+
+def prepare_kernels(case: Case) -> tuple[list[str], dict[tuple[str, str], Prepared]]:
+    """The case's kernels, each in NumPy and (when JAX is there) under its own jax.jit."""
+    calls = kernel_calls(case)
+    prepared = {}
+    for label, fn, arrays in calls:
+        prepared[("NumPy", label)] = Prepared(lambda fn=fn, a=arrays: fn(np, *a))
+        if jax is not None:
+            jitted = jax.jit(lambda *a, fn=fn: fn(jnp, *a))
+            jarrays = [jnp.asarray(a) for a in arrays]
+            prepared[("JAX", label)] = Prepared(
+                lambda f=jitted, a=jarrays: jax.block_until_ready(f(*a)), compiles=True
+            )
+    return [label for label, _, _ in calls], prepared
+
+
+def summarize_kernels(labels: list[str], timings: dict) -> dict:
+    """{"labels", "times": {framework: summed medians}, "cores": {framework: time-weighted CPU/wall}}."""
+    times, cores = {}, {}
+    for framework in ("NumPy", "JAX"):
+        got = [t for key, t in timings.items() if isinstance(key, tuple) and key[0] == framework]
+        if not got or any(isinstance(t, Exception) for t in got):
+            times[framework] = cores[framework] = None
+            continue
+        times[framework] = sum(t.median for t in got)
+        weighted = [(t.median, t.cores) for t in got if t.cores is not None]
+        cores[framework] = sum(m * c for m, c in weighted) / sum(m for m, _ in weighted) if weighted else None
+    return {"labels": labels, "times": times, "cores": cores}
+
+
+def kernel_table(rows: list[Row]):
+    print(
+        "\nBLAS kernels alone: the large linear-algebra calls of each gradient, timed bare (in the same rounds as\n"
+        "the columns above) and summed"
+    )
+    head = (
+        f"{'case':<14}{'kernels':<22}{'NumPy':>9}{'JAX':>9} |{'matdiff':>9}{'JAX grad':>10} |"
+        f"{'md/NumPy':>9}{'JAX/JAX':>8} |{'cores np':>9}{'jax':>6}"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        k = r.extra.get("kernels")
+        if k is None:
+            continue
+        print(
+            f"{r.case.key:<14}{', '.join(k['labels']):<22}{fmt_time(k['times']['NumPy']):>9}"
+            f"{fmt_time(k['times']['JAX']):>9} |{fmt_time(r.times.get('matdiff')):>9}{fmt_time(r.times.get('JAX')):>10} |"
+            f"{fmt_ratio(r.times.get('matdiff'), k['times']['NumPy']):>9}{fmt_ratio(r.times.get('JAX'), k['times']['JAX']):>8} |"
+            f"{fmt_cores(k['cores']['NumPy']):>9}{fmt_cores(k['cores']['JAX']):>6}"
+        )
+    print(
+        "NumPy, JAX: the kernels alone (JAX: each under its own jax.jit), medians summed. md/NumPy = matdiff's\n"
+        "gradient time / NumPy's kernels; JAX/JAX = JAX's value_and_grad time / JAX's kernels: near 1, the\n"
+        "gradient costs what its BLAS calls cost, and the rest (elementwise work, checks, Python) is small.\n"
+        "r, R, g: random arrays standing for the residuals the gradients multiply by; Xi = inv(X)."
+    )
+
+
 def print_notes(rows: list[Row]):
     lines = []
     for r in rows:
@@ -766,6 +1036,7 @@ def print_environment(args, budget):
     )
     if os.environ.get("XLA_FLAGS"):
         print(f"  XLA_FLAGS={os.environ['XLA_FLAGS']}")
+    print(f"  process {PINNING}")
     if hasattr(os, "getloadavg"):
         load, cores = os.getloadavg()[0], os.cpu_count() or 1
         busy = "  - busy: expect noise; --threads 1 is steadier" if load > cores - 0.5 else ""
@@ -792,8 +1063,26 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--threads",
         type=int,
-        help="threads for NumPy's BLAS and torch (default: all cores); with 1, JAX is single-threaded too. "
+        help="threads for NumPy's BLAS and torch (default: all cores); with 1, XLA's multi-threaded kernels "
+        "are off too and the whole process is pinned to one CPU, so every framework gets one core. "
         "On a busy machine --threads 1 gives steadier numbers",
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        help="with --threads 1: the CPU to pin to (default: the last one this process may use)",
+    )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="with --threads 1: do not pin the process to one CPU"
+    )
+    parser.add_argument(
+        "--without",
+        default="",
+        metavar="NAMES",
+        help="comma-separated frameworks to leave out as if not installed: jax, autograd, torch",
+    )
+    parser.add_argument(
+        "--no-kernels", action="store_true", help="skip the table of BLAS kernels timed alone"
     )
     parser.add_argument("--list", action="store_true", help="list the case names and exit")
     args = parser.parse_args(argv)
@@ -813,6 +1102,7 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     print_environment(args, budget)
+    bandwidth = traffic.copy_bandwidth()
     cases = [build() for _, build in builders]
     grad_cases = [c for c in cases if c.kind == "grad"]
     hess_cases = [c for c in cases if c.kind != "grad"]
@@ -824,7 +1114,7 @@ def main(argv=None) -> int:
         print()
         grad_rows = []
         for case in grad_cases:
-            grad_rows.append(run_case(case, GRAD_COLUMNS, budget))
+            grad_rows.append(run_case(case, GRAD_COLUMNS, budget, kernels=not args.no_kernels))
             progress(case.key)
         grad_table(grad_rows)
         print(
@@ -832,6 +1122,10 @@ def main(argv=None) -> int:
             "grad/val = matdiff value+gradient time / value-only time."
         )
         footnotes(grad_rows)
+        cores_table(grad_rows, [c for c, _ in GRAD_COLUMNS])
+        memory_table(grad_rows, bandwidth)
+        if any("kernels" in r.extra for r in grad_rows):
+            kernel_table(grad_rows)
         rows += grad_rows
 
     if hess_cases:
@@ -849,6 +1143,8 @@ def main(argv=None) -> int:
             "vectorize=True), and torch.func.jvp(torch.func.grad(f), (X,), (V,))."
         )
         footnotes(hess_rows)
+        cores_table(hess_rows, [c for c, _ in HESS_COLUMNS])
+        memory_table(hess_rows, bandwidth, legend=not grad_cases)
         rows += hess_rows
 
     print("\nOne-time costs, not in the tables above (matdiff's first derive() also builds its parser)")
