@@ -25,6 +25,9 @@ import threading
 import weakref
 import zlib
 from fractions import Fraction
+from operator import attrgetter, itemgetter
+from operator import is_ as _is
+from operator import mul as _mul_int
 
 from ..ops.base import Rule
 from ..passes.trace import _TRACER, Step
@@ -39,6 +42,28 @@ _TABLE_LOCK = threading.Lock()  # hash-consing stays one-node-per-structure acro
 # from its declaration (matdiff.ops.registry fills this table and _REBUILD when it loads,
 # which the end of this module makes sure of).
 _RANK: dict = {}
+# ops that mul() may merge, split, drop or regroup inside a matrix chain (powers, inverses,
+# identities, ones, diagonals, blocks, broadcasts, zeros, constants, nested products): a
+# chain of non-scalar factors none of which has one of these ops is its own normal form
+# unless two neighbours are equal (A*A = A^2) or a vector stands inside it (a scalar stretch)
+_NOT_PLAIN_FACTOR = frozenset(("mul", "const", "bcast", "eye", "block", "zero", "ones", "diagm", "inv", "mpow"))
+_get_flags, _get_shape = attrgetter("flags"), attrgetter("shape")
+_get_depth, _get_key, _get_hash = attrgetter("depth"), attrgetter("key"), itemgetter(2)
+_get_op = attrgetter("op")
+_HASH_BASE = 1000003
+_HASH_POWERS = [1]  # _HASH_BASE**j % _HASH_MOD
+
+
+def _chain_hash(h: int, args) -> int:
+    """``h`` folded with the arguments' hashes, h = (h*B + a.key[2]) % M for each in turn,
+    as h*B^n + sum_i a_i*B^(n-1-i) (mod M): the same number, computed by C loops."""
+    n = len(args)
+    pw = _HASH_POWERS
+    while len(pw) <= n:
+        pw.append(pw[-1] * _HASH_BASE % _HASH_MOD)
+    hs = map(_get_hash, map(_get_key, args))
+    return (h * pw[n] + sum(map(_mul_int, hs, reversed(pw[:n])))) % _HASH_MOD
+_get_rows, _get_cols = itemgetter(0), itemgetter(1)
 
 
 # ---------------------------------------------------------------------------- named normal forms
@@ -139,7 +164,8 @@ class Expr:
     Equality is identity: build nodes only through the constructor functions.
     """
 
-    __slots__ = ("op", "args", "shape", "attr", "key", "depth", "is_scalar", "__weakref__")
+    __slots__ = ("op", "args", "shape", "attr", "key", "depth", "is_scalar", "flags", "_factors",
+                 "_argops", "_opsin", "_T", "__weakref__")
     _table: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     def __new__(cls, op: str, args: tuple = (), shape=SCALAR, attr=None):
@@ -155,12 +181,20 @@ class Expr:
         # a deterministic sort key, cheap to compare whatever the depth: (rank, leading
         # name, structural hash); it orders terms of sums and factors of products
         h = zlib.crc32(f"{op}|{attr}|{shape}".encode())
-        for a in args:
-            h = (h * 1000003 + a.key[2]) % _HASH_MOD
+        if len(args) <= 8:
+            for a in args:
+                h = (h * 1000003 + a.key[2]) % _HASH_MOD
+            node.depth = 1 + max((a.depth for a in args), default=0)
+        else:  # the same hash in closed form, at C speed per argument (long products)
+            h = _chain_hash(h, args)
+            node.depth = 1 + max(map(_get_depth, args))
         lead = attr[0] if op in ("var", "dvar") else (args[0].key[1] if args else "")
         node.key = (_RANK.get(op, 99), lead, h)
-        node.depth = 1 + max((a.depth for a in args), default=0)
-        node.is_scalar = shape[0] == 1 and shape[1] == 1
+        row, col = shape[0] == 1, shape[1] == 1
+        node.is_scalar = row and col
+        # one row / one column / a plain factor of a matrix chain, read by mul's fast path
+        node.flags = (row | (col << 1)
+                      | ((not (row and col) and op not in _NOT_PLAIN_FACTOR) << 2))
         with _TABLE_LOCK:  # another thread may have built the same node meanwhile: keep one
             existing = cls._table.get(k)
             if existing is not None:
@@ -224,37 +258,33 @@ class Expr:
         return op in _ops_in(self)
 
 
-_OPS_IN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _ops_in(e: Expr) -> frozenset:
-    """The ops of every node under ``e``, memoized per node; iterative, stopping at nodes
-    already known, so asking at every node of a deep chain costs linear time in all."""
-    known = _OPS_IN.get(e)
-    if known is not None:
-        return known
+    """The ops of every node under ``e``, memoized per node (in the node); iterative, stopping
+    at nodes already known, so asking at every node of a deep chain costs linear time in all."""
+    try:
+        return e._opsin
+    except AttributeError:
+        pass
     stack = [(e, False)]
     while stack:
         node, ready = stack.pop()
-        if node in _OPS_IN:
-            continue
         if ready:
-            out = {node.op}
-            for a in node.args:
-                out |= _OPS_IN[a]
-            _OPS_IN[node] = frozenset(out)
+            node._opsin = frozenset((node.op,)).union(*[a._opsin for a in node.args])
+            continue
+        if hasattr(node, "_opsin"):
             continue
         stack.append((node, True))
-        stack.extend((a, False) for a in node.args if a not in _OPS_IN)
-    return _OPS_IN[e]
+        stack.extend((a, False) for a in node.args if not hasattr(a, "_opsin"))
+    return e._opsin
 
 
-def postorder(roots) -> list:
+def postorder(roots, known=()) -> list:
     """Every node reachable from ``roots`` (anything with ``.args``), each once, children
-    before parents; iterative, so depth is no concern."""
+    before parents; iterative, so depth is no concern. Nodes in ``known`` (a set or dict,
+    closed under taking arguments, as a pass's memo is) are left out and not entered."""
     seen = set()
     order = []
-    stack = [(r, False) for r in reversed(roots)]
+    stack = [(r, False) for r in reversed(roots) if r not in known]
     while stack:
         node, done = stack.pop()
         if done:
@@ -265,7 +295,7 @@ def postorder(roots) -> list:
         seen.add(id(node))
         stack.append((node, True))
         for a in reversed(node.args):
-            if id(a) not in seen:
+            if id(a) not in seen and a not in known:
                 stack.append((a, False))
     return order
 
@@ -465,26 +495,102 @@ def _scalar_base(f: Expr):
 
 
 def factors(e: Expr):
-    """(coeff, scalar factors, matrix chain) of a product (or of any node as a 1-factor product)."""
+    """(coeff, scalar factors, matrix chain) of a product (or of any node as a 1-factor product).
+
+    The lists are the caller's own; a product's split is computed once per node (rules ask
+    for it at every visit, and gradient terms are long chains)."""
     if e.op == "const":
         return e.attr, [], []
     if e.op != "mul":
         return (Fraction(1), [e], []) if e.is_scalar else (Fraction(1), [], [e])
-    coeff = Fraction(1)
-    scal, chain = [], []
-    for a in e.args:
-        if a.op == "const":
+    coeff, scal, chain = _split(e)
+    return coeff, list(scal), list(chain)
+
+
+def _split(e: Expr):
+    """factors() of a product as tuples, cached in the node."""
+    try:
+        return e._factors
+    except AttributeError:
+        coeff = Fraction(1)
+        scal, chain = [], []
+        for a in e.args:
+            if a.op == "const":
+                coeff *= a.attr
+            elif a.is_scalar:
+                scal.append(a)
+            else:
+                chain.append(a)
+        out = e._factors = (coeff, tuple(scal), tuple(chain))
+        return out
+
+
+def argops(e: Expr) -> frozenset:
+    """The ops of the node's arguments (not deeper), computed once per node: a rule that needs
+    a factor of some op rejects a product without one at no cost per factor."""
+    try:
+        return e._argops
+    except AttributeError:
+        ops = e._argops = frozenset([a.op for a in e.args])
+        return ops
+
+
+def _mul_plain(args):
+    """mul(*args) when the product is already in normal form once nested products are
+    spliced in, else None (then mul's general path decides). Normal already: constants
+    (nonzero) and non-scalar products of no scalar factor, spliced, leave a chain of at least
+    two plain non-scalar factors (no op that mul merges, splits or regroups: see
+    ``_NOT_PLAIN_FACTOR``), no two neighbours the same node (A*A is A^2), no one-row factor
+    but the first and no one-column factor but the last (u'*v inside a chain is a scalar
+    stretch). Then every rewrite of the general path is the identity, and the product is
+    built directly, in time linear at C speed in the length of the chain, which is what keeps
+    the derivation of long products (tr(X*A1*X*A2*...)) from costing many Python steps per
+    factor. Never used under a tracer (explanations record the normal-form steps)."""
+    coeff = 1
+    chain: list = []
+    ops = list(map(_get_op, args))
+    if "mul" not in ops:  # the usual cases, with no Python step per factor
+        n_const = ops.count("const")
+        if n_const == 0:
+            args, chain = (), list(args)
+        elif n_const == 1 and ops[0] == "const":
+            coeff, args, chain = args[0].attr, (), list(args[1:])
+    for a in args:
+        op = a.op
+        if op == "mul":
+            if a.is_scalar:
+                return None
+            c, s, ch = _split(a)
+            if s:
+                return None
+            coeff *= c
+            chain.extend(ch)
+        elif op == "const":
             coeff *= a.attr
-        elif a.is_scalar:
-            scal.append(a)
         else:
             chain.append(a)
-    return coeff, scal, chain
+    if coeff == 0 or len(chain) < 2:
+        return None
+    # (map/attrgetter and list comparisons: the per-factor work runs in C)
+    fl = list(map(_get_flags, chain))
+    if (fl[0] & 6) != 4 or (fl[-1] & 5) != 4 or fl.count(4) < len(fl) - 2 + (fl[0] == 4) + (fl[-1] == 4):
+        return None
+    if any(map(_is, chain, chain[1:])):
+        return None
+    shapes = list(map(_get_shape, chain))
+    if list(map(_get_cols, shapes[:-1])) != list(map(_get_rows, shapes[1:])):
+        return None  # the general path reports the mismatch
+    shape = (shapes[0][0], shapes[-1][1])
+    return Expr("mul", tuple(chain) if coeff == 1 else (const(coeff), *chain), shape)
 
 
 def mul(*args: Expr) -> Expr:
     """Product: matrix product of the non-scalar factors (in order), scaled by the scalar ones."""
     tr = _TRACER.get()
+    if tr is None and len(args) > 1:
+        done = _mul_plain(args)
+        if done is not None:
+            return done
     coeff = Fraction(1)
     scal: list = []
     chain: list = []
@@ -689,6 +795,16 @@ def div(a: Expr, s: Expr) -> Expr:
 def transpose(a: Expr) -> Expr:
     if a.is_scalar:
         return a
+    if _TRACER.get() is None:  # a node's transpose is computed once (gradients transpose long chains)
+        try:
+            return a._T
+        except AttributeError:
+            t = a._T = _transpose(a)
+            return t
+    return _transpose(a)
+
+
+def _transpose(a: Expr) -> Expr:
     op = a.op
     if op == "transpose":
         return _fire(NF_T_INVOLUTION, a, a.args[0], "transpose")

@@ -102,11 +102,20 @@ def sym(name: str) -> Dim:
     return Dim(1, (name,))
 
 
+_DIMS: dict = {}  # one object per size built here (sums excepted), so that size comparisons are mostly `is`
+
+
 def make_dim(coeff: int, names) -> DimT:
     names = tuple(sorted(names, key=_atom_key))
     if not names or coeff == 0:
         return coeff
-    return Dim(coeff, names)
+    d = Dim(coeff, names)
+    for a in names:
+        if isinstance(a, Plus):  # equal sums may differ in their written order: not shared
+            return d
+    if len(_DIMS) > 50000:  # a bound for long sessions (sizes of fresh unknowns accumulate)
+        _DIMS.clear()
+    return _DIMS.setdefault(d, d)
 
 
 def _atom_key(a):
@@ -332,17 +341,14 @@ class Unifier:
     def resolve(self, d):
         """Substitute bound free atoms, returning a canonical int/Dim."""
         c, names = dim_parts(d)
-        out = []
-        changed = True
-        while changed:
-            changed = False
+        binding = self.binding
+        if any(isinstance(a, Free) and a in binding for a in names):
             out = []
             for a in names:
-                if isinstance(a, Free) and a in self.binding:
-                    bc, bn = dim_parts(self.binding[a])
+                if isinstance(a, Free) and a in binding:
+                    bc, bn = dim_parts(self._find(a))
                     c *= bc
                     out.extend(bn)
-                    changed = True
                 else:
                     out.append(a)
             names = tuple(out)
@@ -354,6 +360,31 @@ class Unifier:
                     d = dim_mul(d, dim_add(*(self.resolve(t) for t in a.order)))
             return d
         return make_dim(c, names)
+
+    def _find(self, f):
+        """The size a bound atom ``f`` stands for, with no bound atom left in it. The binding
+        is compressed on the way (union-find path compression): a chain of bindings made by a
+        long product (each factor's size bound to the next's) is followed once, not on every
+        later lookup, so parsing stays linear in the length of the product. Safe with
+        :meth:`settle`'s backtracking, which restores a copy of the whole binding."""
+        binding = self.binding
+        path = []
+        cur = binding[f]
+        # follow single-atom bindings iteratively (the long chains), then resolve the rest
+        while True:
+            c, names = dim_parts(cur)
+            if c == 1 and len(names) == 1 and isinstance(names[0], Free) and names[0] in binding:
+                path.append(names[0])
+                cur = binding[names[0]]
+                continue
+            break
+        c, names = dim_parts(cur)
+        if any(isinstance(a, Free) and a in binding for a in names):
+            cur = self.resolve(cur)
+        binding[f] = cur
+        for g in path:
+            binding[g] = cur
+        return cur
 
     def _reduced(self, a, b):
         """``a = b`` as ``ca*la = cb*lb`` with common atoms and common factors cancelled."""

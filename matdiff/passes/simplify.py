@@ -161,8 +161,8 @@ def _tr_daleckii_krein(n):
       "V orthogonal and diag(F) = f'(w): the Daleckii-Krein form in the direction I")
 def _mul_daleckii_krein_identity(n):
     # eigvecs(S)*((eigvecs(S)'*eigvecs(S)) .* Fexpm(eigvals(S)))*eigvecs(S)' -> expm(S)
-    if not n.has_op("eigh"):  # (memoized: no scan of products without eigenvectors)
-        return None
+    if "proj" not in E.argops(n) or not n.has_op("eigh"):  # (memoized: no scan of products
+        return None  # without an eigenvector factor)
     from ..ops.eigen import eigvals, eigvecs
     from ..ops.matfun import FUNCTIONS, derivative_function
 
@@ -300,6 +300,8 @@ def _add_scalar_orient(n):
       '(A^{-1})^T A^T = I', 'definition')
 def _mul_inv_transpose(n):
     # inv(A)'*A' -> I and A'*inv(A)' -> I (adjacent in a chain)
+    if "transpose" not in E.argops(n) or not n.has_op("inv"):
+        return None
     def pair(a, b):
         if a.op == "transpose" and b.op == "transpose":
             x, y = a.args[0], b.args[0]
@@ -330,6 +332,8 @@ def _chain_window(n, pair):
       '(A \\otimes B)(C \\otimes D) = AC \\otimes BD', 'Matrix Cookbook (511): mixed-product rule')
 def _mul_kron_kron(n):
     # kron(A, B)*kron(C, D) -> kron(A*C, B*D)   (mixed-product property; A*C and B*D defined)
+    if "kron" not in E.argops(n):
+        return None
     def pair(a, b):
         if a.op == "kron" and b.op == "kron":
             (A, B), (C, D) = a.args, b.args
@@ -346,6 +350,8 @@ def _mul_commute_kron(n):
     # K(p,m)*kron(A, B) -> kron(B, A)*K(q,n)   (A m x n, B p x q); K(a,b)*K(b,a) -> I.
     # Commutation matrices move right, through Kronecker products, until they cancel or
     # meet something else.
+    if "K" not in E.argops(n):
+        return None
     def pair(a, b):
         if a.op != "K":
             return None
@@ -365,6 +371,8 @@ def _mul_commute_kron(n):
       '\\operatorname{vec}(I)^T (B^T \\otimes A) = \\operatorname{vec}(A^T B^T)^T', 'Matrix Cookbook (520), (521), (16)')
 def _mul_vec_eye_kron(n):
     # vec(I)'*kron(B', A) -> vec(A'*B')'   (both are M -> tr(A*M*B) = <A'*B', M>)
+    if "kron" not in E.argops(n):
+        return None
     def pair(a, b):
         if (a.op == "transpose" and a.args[0].op == "vec" and a.args[0].args[0].op == "eye"
                 and b.op == "kron"):
@@ -401,6 +409,8 @@ def _has_dvar(e: Expr) -> bool:
       'c(-a - b)M = -c(a + b)M', 'distributivity')
 def _mul_negated_sum(n):
     # c*(-a - b)*M -> -c*(a + b)*M ;  c*(-a - b)'*M -> -c*(a + b)'*M   (all terms negative)
+    if "add" not in E.argops(n) and not ("transpose" in E.argops(n) and n.has_op("add")):
+        return None
     for i, f in enumerate(n.args):
         g = f.args[0] if f.op == "transpose" else f
         if g.op == "add" and all(E.split_coeff(t)[0] < 0 for t in g.args):
@@ -530,6 +540,9 @@ def _may_merge(factors) -> bool:
     each: no two neighbours share a power base, and none is an identity, a vector (scalar
     stretches group), an all-ones or a block matrix (the other rules of ``E.mul``). A cheap
     test before building the product: long chains of transposes are common in gradients."""
+    fl = list(map(E._get_flags, factors))
+    if fl.count(4) == len(fl):  # plain factors, none a vector: each is its own power base
+        return any(map(E._is, factors, factors[1:]))
     if any(f.op in ("eye", "ones", "block") or f.rows == 1 or f.cols == 1 for f in factors):
         return True
     bases = [E._chain_base(f)[0] for f in factors]
@@ -767,8 +780,9 @@ RULES = {
 # ---------------------------------------------------------------------------- driver
 
 
-def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
-    """Rewrite ``e`` bottom-up with :data:`RULES` to a fixed point.
+def simplify(e: Expr, factor: bool = True) -> Expr:
+    """Rewrite ``e`` bottom-up with :data:`RULES` to a fixed point. Each rule is oriented
+    (the rewritten node is smaller in the rule's own measure), which is what terminates it.
 
     >>> from matdiff.lang.parsing import parse
     >>> str(simplify(parse("(A*B)'")))
@@ -782,25 +796,22 @@ def simplify(e: Expr, max_rounds: int = 50, factor: bool = True) -> Expr:
     def go(node: Expr) -> Expr:
         if node in memo:
             return memo[node]
-        for sub in node.walk():  # children first, iteratively
-            if sub in memo:
-                continue
+        for sub in E.postorder([node], memo):  # children first, iteratively; memo is closed
+            # under arguments (a node is memoized after its whole DAG), so it is not entered
             new = E.rebuild(sub, [memo[a] for a in sub.args]) if sub.args else sub
             if new is not sub:
                 # the constructor may have built fresh subterms: simplify those too
                 new = go(new)
             else:
-                for _ in range(max_rounds):
-                    for rw in rules.get(new.op, ()):
-                        r = rw(new)
-                        if r is not None and r is not new:
-                            if tracer is not None:
-                                tracer.step(rw, new, r, ("simplify",))
-                            new = go(r)
-                            break
-                    else:
-                        break
-                    if new.op not in rules:
+                # the first rule that rewrites the node hands the result to go(), which returns
+                # it at its own fixed point (every node go() memoizes is one): nothing is left
+                # to try on it here
+                for rw in rules.get(new.op, ()):
+                    r = rw(new)
+                    if r is not None and r is not new:
+                        if tracer is not None:
+                            tracer.step(rw, new, r, ("simplify",))
+                        new = go(r)
                         break
             memo[sub] = new
             memo[new] = new
