@@ -121,7 +121,8 @@ def test_facts_are_memoized_and_iterative():
         e = E.fn("sigmoid", E.add(e, x))
     assert facts(e).hi == 1.0
     assert facts(e) is facts(e)
-    assert F._MEMO.get(e) is facts(e)
+    assert e._facts is facts(e)  # remembered in the node
+    assert all(hasattr(a, "_facts") for a in e.walk())  # every node under it computed once
 
 
 def test_closed_and_meets():

@@ -50,6 +50,8 @@ _NOT_PLAIN_FACTOR = frozenset(("mul", "const", "bcast", "eye", "block", "zero", 
 _get_flags, _get_shape = attrgetter("flags"), attrgetter("shape")
 _get_depth, _get_key, _get_hash = attrgetter("depth"), attrgetter("key"), itemgetter(2)
 _get_op = attrgetter("op")
+_get_is_scalar, _get_args = attrgetter("is_scalar"), attrgetter("args")
+_get_first = itemgetter(0)
 _HASH_BASE = 1000003
 _HASH_POWERS = [1]  # _HASH_BASE**j % _HASH_MOD
 
@@ -165,7 +167,7 @@ class Expr:
     """
 
     __slots__ = ("op", "args", "shape", "attr", "key", "depth", "is_scalar", "flags", "_factors",
-                 "_argops", "_opsin", "_T", "__weakref__")
+                 "_argops", "_opsin", "_T", "_facts", "__weakref__")
     _table: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
     def __new__(cls, op: str, args: tuple = (), shape=SCALAR, attr=None):
@@ -294,7 +296,10 @@ def postorder(roots, known=()) -> list:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for a in reversed(node.args):
+        args = node.args
+        if known and args and all(map(known.__contains__, args)):  # a new node over known ones
+            continue
+        for a in reversed(args):
             if id(a) not in seen and a not in known:
                 stack.append((a, False))
     return order
@@ -514,7 +519,12 @@ def _split(e: Expr):
     except AttributeError:
         coeff = Fraction(1)
         scal, chain = [], []
-        for a in e.args:
+        args = e.args
+        isc = list(map(_get_is_scalar, args))
+        j = isc.index(False) if False in isc else len(isc)
+        if True not in isc[j:]:  # scalars first, then the chain (the normal form)
+            chain, args = list(args[j:]), args[:j]
+        for a in args:
             if a.op == "const":
                 coeff *= a.attr
             elif a.is_scalar:
@@ -1427,7 +1437,7 @@ def _add_blocks(flat):
 
 def rebuild(node: Expr, args) -> Expr:
     """The node with new arguments, through its canonicalizing constructor."""
-    if all(a is b for a, b in zip(args, node.args)):
+    if all(map(_is, args, node.args)):
         return node
     op = node.op
     b = _REBUILD.get(op)

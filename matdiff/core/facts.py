@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import math
 import threading
-import weakref
 from fractions import Fraction
+from operator import attrgetter
 
 from .errors import RequirementError, caret, spelled, where
 from .record import record, replace
@@ -205,7 +205,6 @@ def no_facts(node, arg_facts) -> Facts:
 
 # ---------------------------------------------------------------------------- computing facts
 
-_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
 
 
@@ -230,9 +229,10 @@ def facts(e: Expr):
     True
     """
     with _LOCK:
-        f = _MEMO.get(e)
-        if f is not None:
-            return f
+        try:
+            return e._facts
+        except AttributeError:
+            pass
         from ..ops.registry import OPS
 
         for node in _unknown(e):
@@ -241,13 +241,16 @@ def facts(e: Expr):
             if rule is None:  # not a declared op (a test's node): nothing known
                 out = tuple(NOTHING for _ in node.shape) if _multi.is_multi(node) else NOTHING
             else:
-                out = rule(node, [_MEMO[a] for a in node.args])
+                out = rule(node, list(map(_get_facts, node.args)))
             if _multi.is_multi(node):
                 out = tuple(_finish(_Shaped(s), f) for s, f in zip(node.shape, out))
             else:
                 out = _finish(node, out)
-            _MEMO[node] = out
-        return _MEMO[e]
+            node._facts = out  # remembered in the node, for as long as it lives
+        return e._facts
+
+
+_get_facts = attrgetter("_facts")
 
 
 def _unknown(e: Expr) -> list:
@@ -260,14 +263,21 @@ def _unknown(e: Expr) -> list:
         if done:
             order.append(node)
             continue
-        if id(node) in seen or node in _MEMO:
+        if id(node) in seen or hasattr(node, "_facts"):
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for a in reversed(node.args):
-            if id(a) not in seen and a not in _MEMO:
+        args = node.args
+        if args and all(map(_has_facts, args)):  # the usual case: a new node over known ones
+            continue
+        for a in reversed(args):
+            if id(a) not in seen and not hasattr(a, "_facts"):
                 stack.append((a, False))
     return order
+
+
+def _has_facts(a) -> bool:
+    return hasattr(a, "_facts")
 
 
 class _Shaped:

@@ -519,15 +519,18 @@ def _mul_transpose_collapse(n):
     c, s, ch = E.factors(n)
     if len(ch) < 2:
         return None
-    i = 0
-    while i < len(ch):
-        if ch[i].op != "transpose":
-            i += 1
+    ops = list(map(E._get_op, ch))
+    if ops.count("transpose") < 2:
+        return None
+    i, end = 0, len(ch)
+    while i < end:
+        if ops[i] != "transpose":
+            i = ops.index("transpose", i) if "transpose" in ops[i:] else end
             continue
         j = i
-        while j < len(ch) and ch[j].op == "transpose":
+        while j < end and ops[j] == "transpose":
             j += 1
-        if j - i >= 2 and _may_merge([f.args[0] for f in ch[i:j]]):
+        if j - i >= 2 and _may_merge(list(map(E._get_first, map(E._get_args, ch[i:j])))):
             inner = E.mul(*[f.args[0] for f in reversed(ch[i:j])])
             if len(E.factors(inner)[2]) < j - i:
                 return E.mul(E.const(c), *s, *ch[:i], E.transpose(inner), *ch[j:])

@@ -119,11 +119,26 @@ def _printed_at_least_twice(exprs, names: dict, node: Expr) -> bool:
     return len(re.findall(rf"(?<![A-Za-z0-9_]){re.escape(names[node])}(?![A-Za-z0-9_])", " ".join(texts))) >= 2
 
 
+_BASE: tuple = (None, None, None)  # (names dict, a copy of it, its printer memo): the last one built
+
+
+def _base_memo(names: dict) -> dict:
+    """``{node: (name, P_ATOM)}`` for ``names``, rebuilt only when ``names`` changed (the
+    namer asks for a printer per candidate, and candidates are many when results are long)."""
+    global _BASE
+    seen, copy, base = _BASE
+    if seen is names and copy == names:
+        return base
+    base = {v: (n, P_ATOM) for v, n in names.items()}
+    _BASE = (names, dict(names), base)
+    return base
+
+
 def _printer(e: Expr, names: dict, own: Expr | None = None, explicit: bool = False) -> TextPrinter:
     p = TextPrinter(explicit=explicit or not sizes_determined(e))
-    for v, n in names.items():
-        if v is not own:
-            p.memo[v] = (n, P_ATOM)
+    p.memo.update(_base_memo(names))
+    if own is not None:
+        p.memo.pop(own, None)
     return p
 
 
@@ -184,14 +199,9 @@ def result_names(d, second_order: bool = False) -> tuple:
 
 def definition_exprs(exprs, names: dict) -> list:
     """``[(name, value Expr)]`` in definition order (see :func:`definitions`)."""
-    needed: set = set()
-    stack = list(exprs)
-    while stack:
-        e = stack.pop()
-        for node in E.postorder([e]):
-            if node in names and node is not e and node not in needed:
-                needed.add(node)
-                stack.append(node)
+    # the named nodes strictly under some result (those under a needed name are under that
+    # result too): one walk over the results' arguments, not one per name
+    needed = {node for node in E.postorder([a for e in exprs for a in e.args]) if node in names}
     return [(names[v], v) for v in E.postorder(list(exprs)) if v in needed]
 
 
@@ -315,15 +325,25 @@ def _cycle_of(chains: list):
     todo = list(range(1, len(chains)))
     pos = 0  # offset of `cur` in seq
     cur = base
+    # the next chain is the one that overlaps `cur` the most (the smallest shift d; the first
+    # in `todo` among equals): candidates come from an index of the chains' first factors, so
+    # a step costs about L lookups, not len(todo)*L comparisons of slices
+    p = min(4, L - 1)
+    index: dict = {}
+    for j in todo:
+        index.setdefault(tuple(map(id, chains[j][:p])), []).append(j)
     while todo:
         best = None
-        for j in todo:
-            c = chains[j]
-            for d in range(1, L):
-                if c[:L - d] == cur[d:]:
-                    if best is None or d < best[1]:
-                        best = (j, d)
-                    break
+        waiting = set(todo)
+        for d in range(1, L):
+            if L - d >= p:
+                cands = [j for j in index.get(tuple(map(id, cur[d:d + p])), ()) if j in waiting]
+            else:
+                cands = todo
+            hits = [j for j in cands if chains[j][:L - d] == cur[d:]]
+            if hits:
+                best = (min(hits, key=todo.index), d)
+                break
         if best is None:
             return None
         j, d = best

@@ -374,7 +374,21 @@ _SIZED_BY_PRODUCTS = {
 }
 
 
+_SIZES_DETERMINED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_HAS_CONSTANT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a bare I/ones/zeros under the node
+
+
 def sizes_determined(e: Expr) -> bool:
+    """Would the text of ``e`` with bare ``I``/``ones``/``zeros`` determine every size?
+    (Remembered per node: the namer asks once per printed piece, and a long result has
+    many pieces over one DAG.)"""
+    known = _SIZES_DETERMINED.get(e)
+    if known is None:
+        known = _SIZES_DETERMINED[e] = _sizes_determined(e)
+    return known
+
+
+def _sizes_determined(e: Expr) -> bool:
     """Would the text of ``e`` with bare ``I``/``ones``/``zeros`` determine every size?
 
     Mirrors the parser's shape inference on the printed form without running it: one
@@ -387,11 +401,12 @@ def sizes_determined(e: Expr) -> bool:
     decides on the spot (scalar factors, divisors, exponents, broadcast scalars). An occurrence of a constant is sized when its slots meet a
     known size; anything not covered here counts as not determined (printed explicitly).
     """
-    has: dict = {}
+    has = _HAS_CONSTANT
 
     def contains(root) -> bool:  # does the subtree hold a bare-printable constant?
-        if root in has:
-            return has[root]
+        known = has.get(root)
+        if known is not None:
+            return known
         for n in postorder_new(root, has):
             has[n] = n.op in _CONSTANTS or any(has[a] for a in n.args)
         return has[root]
