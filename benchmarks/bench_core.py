@@ -115,19 +115,21 @@ def cookbook(repeat):
 
 
 def chains(ks, repeat):
-    print("Scaling: tr(X*A1*X*A2*...*X*Ak) by X, derive() and the gradient's text separately")
-    print("(targets, issue 14: k = 64 under 50 ms, x2.2 or less per doubling of k up to 256;")
-    print(" the gradient has k terms of 2k-1 factors, so its flat text grows as k^2)")
+    from matdiff.render.text import render_derivation
+
+    print("Scaling: tr(X*A1*X*A2*...*X*Ak) by X: derive(), and derive() plus the command line's")
+    print("report (the gradient with named intermediates: about linear in size)")
+    print("(targets, issue 14: k = 64 under 50 ms, x2.2 or less per doubling of k up to 256)")
     prev = None
     for k in ks:
         expr = "tr(" + "*".join(f"X*A{i}" for i in range(1, k + 1)) + ")"
         reps = repeat if k <= 64 else max(3, repeat // 2)
         t = median_time(lambda expr=expr: matdiff.derive(expr, "X"), reps)
-        g = matdiff.derive(expr, "X").gradient
-        tp = median_time(lambda g=g: str(g), reps)
+        tr = median_time(lambda expr=expr: render_derivation(matdiff.derive(expr, "X")), reps)
+        chars = len(render_derivation(matdiff.derive(expr, "X")))
         growth = f"x{t / prev:5.2f} per doubling" if prev else ""
-        print(f"  k = {k:3d}   derive {t * 1e3:8.1f} ms   print {tp * 1e3:7.1f} ms"
-              f" ({len(str(g)):7d} chars)   {growth}")
+        print(f"  k = {k:3d}   derive {t * 1e3:8.1f} ms   with report {tr * 1e3:8.1f} ms"
+              f" ({chars:6d} chars)   {growth}")
         prev = t
     print()
 
