@@ -64,3 +64,16 @@ def declared():
     yield install
     for cm in reversed(stack):
         cm.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def _jax_precision_restored():
+    """Tests that switch JAX to float64 (``jax_enable_x64``) leave it as they found it: the
+    setting is process-wide, and a later test of JAX's float32 default would otherwise pass or
+    fail by the order the tests run in."""
+    jax = sys.modules.get("jax")
+    before = bool(jax.config.jax_enable_x64) if jax is not None else False
+    yield
+    jax = sys.modules.get("jax")
+    if jax is not None and bool(jax.config.jax_enable_x64) != before:
+        jax.config.update("jax_enable_x64", before)

@@ -293,3 +293,37 @@ def test_empty_and_infinite_logits_behave_like_the_plain_formula():
 def test_shifted_forms_match_finite_differences(text, wrt, shapes):
     kinds = {"w": "pos", "a": "pos"}
     check_gradient(text, wrt, shapes, kinds={k: v for k, v in kinds.items() if k in shapes})
+
+
+# ---------------------------------------------------------------------------- softplus (issue 14)
+SOFTPLUS_POINTS = np.array([-1e300, -1000.0, -745.0, -50.0, -1.0, -1e-300, 0.0, 1e-12, 0.5,
+                            30.0, 709.0, 1000.0, 1e300])
+
+
+@pytest.mark.parametrize("text", ["sum(softplus(x))", "sum(log(1 + exp(x)))"])
+def test_softplus_is_logaddexp_at_every_scale(text):
+    # the NumPy back-end spells log(1 + exp(u)) max(u, 0) + log1p(exp(-|u|)), np.logaddexp's own
+    # formula without its slow loop: the same values (to an ulp) from -inf to inf, no warning
+    f = matdiff.derive(text, "x").to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for u in SOFTPLUS_POINTS:
+            value, grad = f(np.array([u]))
+            want = np.logaddexp(u, 0.0)
+            assert value == want or abs(value - want) <= 2 * np.spacing(want), (u, value, want)
+            assert 0.0 <= grad[0] <= 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the gradient's inf - inf at u = inf, as before)
+        assert f(np.array([np.inf]))[0] == np.inf and f(np.array([-np.inf]))[0] == 0.0
+        assert np.isnan(f(np.array([np.nan]))[0])
+
+
+def test_softplus_helper_is_emitted_once_and_the_logistic_loss_stays_finite():
+    src = matdiff.derive("sum(log(1 + exp(-y .* (X*w)))) + sum(softplus(w))", "w").numpy_source()
+    assert src.count("def _softplus(") == 1 and "np.logaddexp(" not in src
+    f = matdiff.derive("sum(log(1 + exp(-y .* (X*w))))", "w").to_numpy()
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((50, 4)), rng.choice([-1.0, 1.0], 50)
+    for scale in (1.0, 1e3, 1e6):
+        value, grad = f(y, X, scale * rng.standard_normal(4))
+        assert np.isfinite(value) and np.all(np.isfinite(grad))

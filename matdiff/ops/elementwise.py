@@ -87,7 +87,7 @@ elementwise("step", lambda a, node: None, "step'(x) = 0 (x != 0)",
                       "where step(0) = 0", entry_distance), meaning="the Heaviside step: 1 for x > 0, else 0")
 elementwise("softplus", lambda a, node: E.fn("sigmoid", a), "softplus'(x) = sigmoid(x)",
             r"\operatorname{softplus}'(x) = \sigma(x)", r"\operatorname{softplus}",
-            {"numpy": "{xp}.logaddexp({0}, 0.0)", "jax": "{xp}.logaddexp({0}, 0.0)",
+            {"numpy": "_softplus({0})", "jax": "{xp}.logaddexp({0}, 0.0)",
              "torch": "_softplus({0})"}, range=(0.0, INF), meaning="log(1 + exp(x))")  # (F.softplus is x beyond x > 20)
 
 
