@@ -27,6 +27,9 @@ ROWS = [
     (LOGISTIC, "w", None, (), "X'*(y - sigmoid(X*w))"),
     ("x'*(A + eye)*x", "x", None, (), "(A + A' + 2*I)*x"),
     ("trace(W'*X'*X*W) - logdet(W'*W)", "W", {"W": "n,m", "X": "k,n"}, (), "2*X'*X*W - 2*W*inv(W'*W)"),
+    # a rational factor common to a sum inside a product goes in front, as the Cookbook writes it
+    ("0.5*x'*A*x", "x", None, (), "0.5*(A + A')*x"),
+    ("3*tr(X'*A*X)", "X", None, (), "3*(A + A')*X"),
 ]
 
 

@@ -31,6 +31,8 @@ CASES = [
     ("_mul_sigmoid", "a/(1 + exp(-b))", {}, []),
     ("_mul_scalar_orient", "dx'*A*x", {"dx": "n"}, []),
     ("_mul_negated_sum", "A*(-B - C)", {}, []),
+    ("_mul_sum_common_rational", "A*(3*B + 6*C)*x", {}, []),
+    ("_mul_sum_common_rational", "(0.5*B - 1.5*C')*A", {}, []),
     ("_mul_negated_sum", "(-B - C)'*A", {}, []),
     ("_mul_inv_transpose", "inv(A)'*A'*B", {}, []),
     ("_tr_kron", "tr(kron(A, B))", {}, []),

@@ -421,6 +421,26 @@ def _mul_negated_sum(n):
     return None
 
 
+@rule('simplify.sum-common-rational', 'M*(c*A + c*B)*N = c*M*(A + B)*N (c rational, common to every term)',
+      'M(cA + cB)N = c\\,M(A + B)N', 'distributivity')
+def _mul_sum_common_rational(n):
+    # a sum inside a product whose terms share a rational factor gives it to the product:
+    # (3*A + 3*A')*x -> 3*(A + A')*x, as the Cookbook writes it. Only inside products: a sum
+    # at the top stays term by term (2*A'*(A*x - b) + 2*lambda*x). Terminates: the sum's
+    # coefficients then have no common factor but 1.
+    if "add" not in E.argops(n):
+        return None
+    for i, f in enumerate(n.args):
+        if f.op != "add":
+            continue
+        q = _common_factor([E.split_coeff(t)[0] for t in f.args])
+        if q == 1:
+            continue
+        inner = E.add(*[E.scale(1 / q, t) for t in f.args])
+        return E.mul(E.const(q), *n.args[:i], inner, *n.args[i + 1:])
+    return None
+
+
 def _one_plus_exp(e: Expr):
     """u when e is 1 + exp(u) (broadcast 1 for arrays), else None."""
     if e.op != "add" or len(e.args) != 2:
@@ -776,7 +796,7 @@ RULES = {
     "mpow": [_mpow_transpose],
     "had": [_had_sigmoid],
     "mul": [_mul_transpose_collapse, _mul_daleckii_krein_identity, _mul_sigmoid, _mul_scalar_orient,
-            _mul_negated_sum, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],
+            _mul_negated_sum, _mul_sum_common_rational, _mul_inv_transpose, _mul_kron_kron, _mul_commute_kron, _mul_vec_eye_kron],
 }
 
 
@@ -793,7 +813,7 @@ def simplify(e: Expr, factor: bool = True) -> Expr:
     """
     memo: dict = {}
     tracer = current()
-    unfactored = (_factor, _factor_identity, _add_common_scalar, _add_scalar_orient)
+    unfactored = (_factor, _factor_identity, _add_common_scalar, _add_scalar_orient, _mul_sum_common_rational)
     rules = RULES if factor else {op: [r for r in rs if r not in unfactored] for op, rs in RULES.items()}
 
     def go(node: Expr) -> Expr:
