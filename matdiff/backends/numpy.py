@@ -83,8 +83,14 @@ _HELPERS = {  # written with the alias np (renamed where a user name is np)
     F in closed forms without cancellation (exp: e^m sinh(h)/h, sin: cos(m) sin(h)/h,
     cos: -sin(m) sin(h)/h, log: atanh(h/m)/h, sqrt: 1/(sqrt(a) + sqrt(b)); m, h the midpoint
     and half difference), G by (f'(w_i) - F)/(w_i - w_j) or, for close w_i, w_j, f''/2 at
-    (2 w_i + w_j)/3 (relative error ~1e-8 either way)."""
+    (2 w_i + w_j)/3 (relative error ~1e-8 either way). logm and sqrtm need w > 0: the same
+    error as f(S) itself, raised before any NumPy warning."""
     w = w.reshape(-1)
+    if f in ("logm", "sqrtm") and w.size and not np.min(w) > 0:
+        raise ValueError(
+            f"{f}(S): the symmetric S is not positive definite, where the principal "
+            f"{f} is not a real matrix function"
+        )
     a, b = w[:, None], w[None, :]
     m, h = (a + b) / 2, (a - b) / 2
 
