@@ -215,3 +215,17 @@ def test_python_users_get_the_named_report_too():
     assert '"named"' in d.report("json")
     with pytest.raises(matdiff.DerivationError):
         d.report("html")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("sum(X)/a", "ones(n, m)/a"),
+    ("sum(x)/(a*b)^2", "ones(n, 1)/(a^2*b^2)"),
+    ("sum(X)*a/b", "(a/b)*ones(n, m)"),
+    ("sum(X)/n", "ones(m, k)/n"),  # the scalar n is not a size: the sizes are named apart
+])
+def test_a_broadcast_reciprocal_divides_and_reads_back(text, expected):
+    from matdiff.lang.parsing import parse_full
+
+    d = matdiff.derive(text, "X" if "X" in text else "x")
+    assert str(d.gradient) == expected
+    assert parse_full(expected, dict(d.shapes), set()).expr is d.gradient

@@ -112,11 +112,20 @@ def test_gradient_to_sympy():
     assert d.gradient.to_sympy() == sp.Transpose(sp.Inverse(sp.MatrixSymbol("X", sp.Symbol("n"), sp.Symbol("n"))))
 
 
-@pytest.mark.parametrize("text,what", [("vec(X)'*vec(X)", "'vec'"), ("expm(X)", "'expm'"),
-                                       ("sum(exp(x))/n", "'n' names both a variable and a size")])
-def test_unrepresentable_is_a_clear_error(text, what):
+@pytest.mark.parametrize("text,shapes,what", [
+    ("vec(X)'*vec(X)", None, "'vec'"), ("expm(X)", None, "'expm'"),
+    ("sum(exp(x))/n", {"x": "n"}, "'n' names both a variable and a size")])  # declared so
+def test_unrepresentable_is_a_clear_error(text, shapes, what):
     with pytest.raises(matdiff.MatdiffError, match=what):
-        matdiff.parse(text).to_sympy()
+        matdiff.parse(text, shapes).to_sympy()
+
+
+def test_inferred_sizes_are_named_apart_from_the_variables():
+    # the scalar n is not x's length: the inferred size takes another name, and SymPy gets both
+    d = matdiff.derive("sum(exp(x))/n", "x")
+    assert d.shapes == {"x": ("m",), "n": ()}
+    assert str(d.gradient) == "exp(x)/n"
+    assert {str(s) for s in d.expr.to_sympy().free_symbols} >= {"n", "x"}
 
 
 def test_unreadable_sympy_is_a_clear_error():

@@ -981,7 +981,9 @@ class _Resolver:
     def __init__(self, ctx: _Context):
         self.ctx = ctx
         self.names = {}
-        used = set(ctx.rigid_names)
+        # sizes are named apart from the declared sizes and from the expression's variables: in
+        # sum(X)/n the scalar n is not X's size (X: pxm would read as p rows, not n)
+        used = set(ctx.rigid_names) | set(ctx.env)
         self.pool = [n for n in ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v", "w")
                      if n not in used]
         self.extra = 0

@@ -298,6 +298,11 @@ class TextPrinter:
         s = e.args[0]
         if s is E.const(-1):  # -ones, not (-1)*ones
             return "-" + self.p_ones(e)[0], P_NEG
+        parts = s.args if s.op == "mul" else (s,)
+        if all(f.op == "pow" and f.args[1].op == "const" and f.args[1].attr < 0 for f in parts):
+            # a reciprocal divides: ones(n, m)/a, not a^-1*ones(n, m)
+            den = E.mul(*[E.power(f.args[0], E.const(-f.args[1].attr)) for f in parts])
+            return self.p_ones(e)[0] + "/" + self.wrap(den, P_NEG + 0.5), P_MUL
         return self.wrap(s, P_NEG + 0.5) + "*" + self.p_ones(e)[0], P_MUL
 
     def p_transpose(self, e):
