@@ -229,3 +229,19 @@ def test_a_broadcast_reciprocal_divides_and_reads_back(text, expected):
     d = matdiff.derive(text, "X" if "X" in text else "x")
     assert str(d.gradient) == expected
     assert parse_full(expected, dict(d.shapes), set()).expr is d.gradient
+
+
+def test_powers_with_a_symbolic_exponent_merge_and_reciprocals_print_as_divisions():
+    import numpy as np
+
+    d = matdiff.derive("det(X)^(1/n)", "X")
+    assert str(d.gradient) == "det(X)^(1/n)*inv(X)'/n"  # not det(X)*det(X)^(n^-1 - 1)*inv(X)'/n
+    f = d.to_numpy()
+    rng = np.random.default_rng(1)
+    X, n = np.eye(3) + 0.2 * rng.standard_normal((3, 3)), 2.5
+    V = rng.standard_normal((3, 3))
+    h = 1e-6
+    fd = (f(X=X + h * V, n=n)[0] - f(X=X - h * V, n=n)[0]) / (2 * h)
+    assert np.isclose(np.sum(f(X=X, n=n)[1] * V), fd, rtol=1e-6)
+    assert str(matdiff.derive("log(sum(exp(u))) + log(w'*exp(u))", "u").gradient) \
+        == "exp(u) .* (1/sum(exp(u)) + w/(w'*exp(u)))"

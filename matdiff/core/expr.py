@@ -653,16 +653,29 @@ def mul(*args: Expr) -> Expr:
         before = tuple(scal)
         exps: dict = {}
         order = []
-        for f in scal:
-            b, e = _scalar_base(f)
-            if b in exps:
-                exps[b] += e
+        # a symbolic exponent merges too, where its base occurs again: det(X)*det(X)^(1/n - 1)
+        # = det(X)^(1/n); alone, s^a keeps its form
+        symbolic = [f.op == "pow" and f.args[1].op != "const" for f in scal]
+        if any(symbolic):
+            bases = [f.args[0] if sy else _scalar_base(f)[0] for f, sy in zip(scal, symbolic)]
+            repeated = {b for b in bases if bases.count(b) > 1}
+        for i, f in enumerate(scal):
+            if symbolic[i] and f.args[0] in repeated:
+                b, e = f.args
             else:
-                exps[b] = e
+                b, e = _scalar_base(f)
+            if b in exps:
+                exps[b].append(e)
+            else:
+                exps[b] = [e]
                 order.append(b)
         scal = []
         for b in order:
-            p = power(b, const(exps[b]))
+            es = exps[b]
+            if all(isinstance(e, Fraction) for e in es):
+                p = power(b, const(sum(es, Fraction(0))))
+            else:
+                p = power(b, add(*[const(e) if isinstance(e, Fraction) else e for e in es]))
             if p.op == "const":
                 coeff *= p.attr
             elif p.op == "mul":

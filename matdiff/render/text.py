@@ -310,6 +310,8 @@ class TextPrinter:
 
     def p_pow(self, e):
         b, x = e.args
+        if x.op == "const" and x.attr < 0:  # a reciprocal on its own: 1/n, 1/s^2 (not n^-1)
+            return "1/" + self.wrap(E.power(b, E.const(-x.attr)), P_NEG + 0.5), P_MUL
         return self.wrap(b, P_ATOM) + "^" + self._exponent(x), P_POW
 
     def _exponent(self, x):
