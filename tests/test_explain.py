@@ -543,3 +543,17 @@ def test_the_differential_reads_top_down_left_to_right():
     shown = [s.shown[0] for s in ex.steps if s.section == "differential"]
     assert shown == ["d(x'*inv(S)*x + logdet(S))", "d(x'*inv(S)*x)", "d(inv(S))", "d(logdet(S))"]
     assert [r.number for r in ex.steps[0].refs] == [2, 4]
+
+
+def test_latex_explanation_cites_each_rule_with_text_mode_escapes():
+    import re
+
+    from matdiff.render.explain import _latex_text
+
+    tex = matdiff.derive("det(X)", "X").explain().latex()
+    assert "\\text{[Matrix Cookbook (42), (46)]}" in tex
+    # a citation's &, %, _, #, $, braces, ^, ~ and backslash cannot break the LaTeX
+    raw = r"Magnus & Neudecker (1979), 7(2) 50% #1 a_b {x} $ ^ ~ \ end"
+    out = _latex_text(raw)
+    assert re.search(r"(?<!\\)[&%#_$]", out) is None
+    assert out.count("\\textbackslash{}") == 1 and "\\{x\\}" in out

@@ -636,8 +636,9 @@ class Explanation:
             rows.append(f"&{LATEX_TITLES[section]}")
             for s in steps:
                 rule = s.rule.name.replace("_", "\\_")
+                cite = f"\\ \\text{{[{_latex_text(s.rule.cite)}]}}" if s.rule.cite else ""
                 rows.append(f"({s.number})\\quad {s.shown[2]} &= {s.shown[3]} && \\text{{{rule}: }} "
-                            f"{s.rule.latex}")
+                            f"{s.rule.latex}{cite}")
             for _, lhs, e in results:
                 rows.append(f"\\Rightarrow\\quad {_lhs_latex(lhs)} &= {to_latex(e)}")
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
@@ -698,3 +699,14 @@ def reachable_rules() -> list:
 
 
 __all__ = ["Explanation", "ExplainStep", "explain", "reachable_rules"]
+
+
+_TEXT_ESCAPES = {"\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "#": "\\#", "_": "\\_",
+                 "$": "\\$", "{": "\\{", "}": "\\}", "^": "\\^{}", "~": "\\~{}"}
+
+
+def _latex_text(t: str) -> str:
+    """Plain text (a citation) for LaTeX's text mode: its special characters escaped (one pass)."""
+    import re
+
+    return re.sub(r"[\\&%#_${}^~]", lambda m: _TEXT_ESCAPES[m.group(0)], t)
