@@ -93,3 +93,35 @@ def test_shared_sizes_are_equal_sizes_and_sums_keep_their_written_order():
     # the written order guides block matching ([b; zeros]): rebuilding one never gives the other
     for d in (ab, ba, ab, ba):
         assert make_dim(1, d.names).names[0].order == d.names[0].order
+
+
+# ---------------------------------------------------------------------------- whole derivations
+
+def _derive(text, with_sym, i):
+    import re
+
+    from exprgen import shapes_for, variables_in
+
+    import matdiff
+
+    shapes = {k: v for k, v in shapes_for(with_sym).items() if re.search(rf"(?<![A-Za-z0-9_]){k}(?![A-Za-z0-9_])", text)}
+    wrt = variables_in(text)[: 1 + i % 2]
+    sym = ["S"] if with_sym and "S" in variables_in(text) else []
+    d = matdiff.derive(text, wrt=wrt, shapes=shapes, symmetric=sym)
+    return d, (d.gradients if d.expr.is_scalar else d.jacobians)
+
+
+def test_random_derivations_are_the_same_with_the_fast_paths_off():
+    """Derivations of random well-typed expressions (the project's generator, scalar and
+    array-valued, symmetric variables) give the same nodes with the constructors' fast paths
+    (no tracer) as with their general paths (under a tracer, as explanations derive)."""
+    from exprgen import random_corpus
+
+    corpus = random_corpus(80, seed=21) + random_corpus(30, seed=22, arrays=True)
+    assert len(corpus) == 110
+    for i, (text, with_sym) in enumerate(corpus):
+        d, fast = _derive(text, with_sym, i)
+        with tracing():
+            d2, slow = _derive(text, with_sym, i)
+        assert d.differential is d2.differential, text
+        assert fast.keys() == slow.keys() and all(fast[k] is slow[k] for k in fast), text
