@@ -52,6 +52,7 @@ _get_depth, _get_key, _get_hash = attrgetter("depth"), attrgetter("key"), itemge
 _get_op = attrgetter("op")
 _get_is_scalar, _get_args = attrgetter("is_scalar"), attrgetter("args")
 _get_first = itemgetter(0)
+_get_rows, _get_cols = itemgetter(0), itemgetter(1)
 _HASH_BASE = 1000003
 _HASH_POWERS = [1]  # _HASH_BASE**j % _HASH_MOD
 
@@ -65,7 +66,6 @@ def _chain_hash(h: int, args) -> int:
         pw.append(pw[-1] * _HASH_BASE % _HASH_MOD)
     hs = map(_get_hash, map(_get_key, args))
     return (h * pw[n] + sum(map(_mul_int, hs, reversed(pw[:n])))) % _HASH_MOD
-_get_rows, _get_cols = itemgetter(0), itemgetter(1)
 
 
 # ---------------------------------------------------------------------------- named normal forms
