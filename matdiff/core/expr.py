@@ -52,6 +52,7 @@ _get_depth, _get_key, _get_hash = attrgetter("depth"), attrgetter("key"), itemge
 _get_op = attrgetter("op")
 _get_is_scalar, _get_args = attrgetter("is_scalar"), attrgetter("args")
 _get_first = itemgetter(0)
+_get_T = attrgetter("_T")
 _get_rows, _get_cols = itemgetter(0), itemgetter(1)
 _HASH_BASE = 1000003
 _HASH_POWERS = [1]  # _HASH_BASE**j % _HASH_MOD
@@ -825,6 +826,18 @@ def transpose(a: Expr) -> Expr:
             t = a._T = _transpose(a)
             return t
     return _transpose(a)
+
+
+def transposes(factors) -> list:
+    """[transpose(f) for f in factors], from the nodes' remembered transposes where every
+    factor has one (a C loop: gradients transpose long chains factor by factor)."""
+    factors = list(factors)
+    if _TRACER.get() is None:
+        try:
+            return list(map(_get_T, factors))
+        except AttributeError:
+            pass
+    return [transpose(f) for f in factors]
 
 
 def _transpose(a: Expr) -> Expr:

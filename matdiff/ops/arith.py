@@ -221,8 +221,9 @@ def _chain_facts(chain, cf) -> Facts:
     mid = cf[k // 2] if k % 2 else None
     sym = pal and (mid is None or mid.symmetric)
     psd = pal and (mid is None or mid.psd)
-    square = all(f.rows == f.cols for f in chain)
-    nonsing = square and all(f.nonsingular for f in cf)
+    # (the factors' nonsingularity first: it is usually unknown, and then the squareness of
+    # every factor need not be compared)
+    nonsing = all(f.nonsingular for f in cf) and all(f.rows == f.cols for f in chain)
     pd = psd and nonsing and (mid is None or mid.pd)
     # entries: a sum of products, so only the sign is known, where every factor has one
     lo, hi = -INF, INF

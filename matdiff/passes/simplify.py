@@ -20,6 +20,9 @@ numerically in the tests (``tests/test_simplify.py``).
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
+
 from ..core import expr as E
 from ..core.expr import Expr
 from ..core.facts import facts as _facts
@@ -61,7 +64,7 @@ def _t_mul(n):
     if a.op != "mul":
         return None
     c, s, ch = E.factors(a)
-    return E.mul(E.const(c), *s, *[E.transpose(f) for f in reversed(ch)])
+    return E.mul(E.const(c), *s, *E.transposes(reversed(ch)))
 
 
 @rule('simplify.transpose-kron', "kron(A, B)' = kron(A', B')",
@@ -244,11 +247,11 @@ def _factor_identity(n):
             if not ch:
                 continue
             f = ch[-1] if side == "right" else ch[0]
+            if (f.cols if side == "right" else f.rows) != 1:
+                continue  # a matrix X: inv(X)' - inv(X)'*A'*inv(X)' reads better than (I - inv(X)'*A')*inv(X)'
             rest = E.mul(E.const(c), *s, *(ch[:-1] if side == "right" else ch[1:]))
             groups.setdefault(f, []).append((idx, rest))
         for f, members in groups.items():
-            if (f.cols if side == "right" else f.rows) != 1:
-                continue  # a matrix X: inv(X)' - inv(X)'*A'*inv(X)' reads better than (I - inv(X)'*A')*inv(X)'
             k = f.rows if side == "right" else f.cols
             scal = [r for _, r in members if r.is_scalar]
             square = [r for _, r in members if not r.is_scalar and r.shape == (k, k)]
@@ -542,20 +545,19 @@ def _mul_transpose_collapse(n):
     ops = list(map(E._get_op, ch))
     if ops.count("transpose") < 2:
         return None
-    i, end = 0, len(ch)
-    while i < end:
-        if ops[i] != "transpose":
-            i = ops.index("transpose", i) if "transpose" in ops[i:] else end
-            continue
-        j = i
-        while j < end and ops[j] == "transpose":
-            j += 1
-        if j - i >= 2 and _may_merge(list(map(E._get_first, map(E._get_args, ch[i:j])))):
+    # the runs of two or more transposed factors, in order (found by a regex over one letter
+    # per factor: no Python step per factor)
+    for run in _RUNS_OF_TRANSPOSES.finditer("".join(map(_TRANSPOSE_LETTER.__getitem__, ops))):
+        i, j = run.span()
+        if _may_merge(list(map(E._get_first, map(E._get_args, ch[i:j])))):
             inner = E.mul(*[f.args[0] for f in reversed(ch[i:j])])
             if len(E.factors(inner)[2]) < j - i:
                 return E.mul(E.const(c), *s, *ch[:i], E.transpose(inner), *ch[j:])
-        i = j
     return None
+
+
+_TRANSPOSE_LETTER = defaultdict(".".__str__, transpose="T")  # op -> "T" for transpose, else "."
+_RUNS_OF_TRANSPOSES = re.compile("TT+")
 
 
 def _may_merge(factors) -> bool:
