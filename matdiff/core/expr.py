@@ -25,6 +25,7 @@ import threading
 import weakref
 import zlib
 from fractions import Fraction
+from itertools import filterfalse
 from operator import attrgetter, itemgetter
 from operator import is_ as _is
 from operator import mul as _mul_int
@@ -297,12 +298,14 @@ def postorder(roots, known=()) -> list:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        args = node.args
-        if known and args and all(map(known.__contains__, args)):  # a new node over known ones
-            continue
-        for a in reversed(args):
-            if id(a) not in seen and a not in known:
-                stack.append((a, False))
+        if known:  # the arguments not known yet, picked out by a C loop (a new node over known ones)
+            for a in list(filterfalse(known.__contains__, reversed(node.args))):
+                if id(a) not in seen:
+                    stack.append((a, False))
+        else:
+            for a in reversed(node.args):
+                if id(a) not in seen:
+                    stack.append((a, False))
     return order
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter, methodcaller
+
 from ..core import expr as E
 from ..core.facts import INF, Facts, iadd, imul, interval, ipow
 from ..core.record import replace
@@ -236,16 +238,22 @@ def _chain_facts(chain, cf) -> Facts:
                  nonsingular=nonsing, lo=lo, hi=hi)
 
 
+_get_is_scalar, _closed = attrgetter("is_scalar"), methodcaller("closed")
+
+
 def _mul_facts(n, fs):
     # scalar factors scale (an interval product); the matrix chain keeps its structure,
     # and a nonnegative scale keeps (semi)definiteness: c*X'*X, x'*S*x with S psd
     scal, chain, cf = (1.0, 1.0), [], []
-    for a, f in zip(n.args, fs):
-        if a.is_scalar:
-            scal = imul(scal, interval(f))
-        else:
-            chain.append(a)
-            cf.append(f.closed())
+    if True not in map(_get_is_scalar, n.args):  # a chain alone (long in gradients): C loops
+        chain, cf = list(n.args), list(map(_closed, fs))
+    else:
+        for a, f in zip(n.args, fs):
+            if a.is_scalar:
+                scal = imul(scal, interval(f))
+            else:
+                chain.append(a)
+                cf.append(f.closed())
     if not chain:
         return Facts(lo=scal[0], hi=scal[1])
     c = _chain_facts(chain, cf)
