@@ -38,14 +38,19 @@ soak: setup
 	$(BIN)/python tests/soak.py $(SOAK_ARGS) -v
 
 # the comparators (the "bench" extra) are installed one by one: one that cannot be installed
-# (no network, no wheel for this platform) is skipped with a message and its column stays empty
+# (no network, no wheel for this platform) is skipped with a message and its column stays empty.
+# The timings run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, in these commands alone, so
+# that NumPy's BLAS uses the kernels OpenBLAS picks for this CPU as XLA does (some machines force
+# an older core; see benchmarks/blas_info.py). The headers say which kernel ran.
+NATIVE_BLAS := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 bench: setup
 	$(BIN)/python benchmarks/install_comparators.py
-	$(BIN)/python benchmarks/bench_core.py
-	$(BIN)/python benchmarks/bench_autodiff.py --threads 1
+	$(NATIVE_BLAS) $(BIN)/python benchmarks/bench_core.py
+	$(NATIVE_BLAS) $(BIN)/python benchmarks/bench_autodiff.py --threads 1
+	$(NATIVE_BLAS) $(BIN)/python benchmarks/bench_autodiff.py
 	@if $(BIN)/python -c "import jax" 2>/dev/null; then \
-	  echo "$(BIN)/python benchmarks/bench_jax.py"; $(BIN)/python benchmarks/bench_jax.py || exit 1; \
-	  echo "$(BIN)/python benchmarks/bench_matfun.py"; $(BIN)/python benchmarks/bench_matfun.py || exit 1; \
+	  echo "$(BIN)/python benchmarks/bench_jax.py"; $(NATIVE_BLAS) $(BIN)/python benchmarks/bench_jax.py || exit 1; \
+	  echo "$(BIN)/python benchmarks/bench_matfun.py"; $(NATIVE_BLAS) $(BIN)/python benchmarks/bench_matfun.py || exit 1; \
 	else echo "skipping bench_jax.py and bench_matfun.py: JAX is not installed"; fi
 
 clean:

@@ -116,7 +116,8 @@ PINNING = _apply_early_options()
 import numpy as np  # noqa: E402 (after _apply_early_options sets the thread count and the CPU)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import traffic  # noqa: E402 (the helper next to this file)
+import blas_info  # noqa: E402 (the helpers next to this file)
+import traffic  # noqa: E402
 
 # --------------------------------------------------------------------------------------
 # Frameworks. Each is optional: a missing one prints "missing" in its column.
@@ -1037,6 +1038,7 @@ def print_environment(args, budget):
     if os.environ.get("XLA_FLAGS"):
         print(f"  XLA_FLAGS={os.environ['XLA_FLAGS']}")
     print(f"  process {PINNING}")
+    print(f"  {blas_info.header_line()}")
     if hasattr(os, "getloadavg"):
         load, cores = os.getloadavg()[0], os.cpu_count() or 1
         busy = "  - busy: expect noise; --threads 1 is steadier" if load > cores - 0.5 else ""

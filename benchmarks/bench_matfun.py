@@ -89,6 +89,7 @@ def main(argv=None) -> int:
     dev = jax.devices()[0]
     print(f"device: {dev.platform} ({dev.device_kind}); float64; jax {jax.__version__}; "
           "median of timed calls after compilation")
+    print(B.blas_info.header_line())
     if not _has_language_function("expm"):
         print("(tr(expm(A)) skipped: expm is not a matdiff function in this version)")
     head = f"{'case':<20} {'n':>5} {'matdiff jit':>12} {'JAX jit':>12} {'ratio':>7} {'grad rel.diff':>14}"

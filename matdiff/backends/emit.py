@@ -541,7 +541,7 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     for name, pyn, _ in (extra_params or []):
         all_inputs[name] = pyn
     roots = [e for _, e, _ in outputs]
-    low = Lowerer(dims, all_inputs, roots, size_hints)
+    low = Lowerer(dims, all_inputs, roots, size_hints, lowrank=getattr(printer, "lowrank", False))
     lowered = [low.lower(e) for e in roots]
     em = Emitter(lowered, printer, {low.memo[e]: py for e, py in bound.items() if e in low.memo})
     em.emit()

@@ -23,7 +23,11 @@ spells each operation; every decision is made here, once for all targets:
 * ``logdet`` and ``log(det(.))`` through ``slogdet`` (through the Cholesky factor, shared with
   the inverses and solves of the same matrix, when its facts say it is SPD); ``norm2(v)^2`` as ``vdot(v, v)``;
   scalar-valued chains as ``vdot``; ``log(1 + exp(u))`` as ``softplus`` (``logaddexp``);
-  log-sum-exp and softmax shifted by the maximum.
+  log-sum-exp and softmax shifted by the maximum;
+* for printers with the capability (NumPy), a residual ``X + c*P*Q`` of a low-rank product
+  whose uses are ``||R||^2``, ``R*Q'`` and ``P'*R`` becomes one call of a helper that
+  evaluates them through Gram matrices where that is cheaper and cannot cancel
+  (:mod:`.lowrank`).
 
 Nodes carry Python precedences (every target prints Python expressions): ``prec`` of the
 node, ``argmin[i]`` the precedence argument i needs to go without parentheses.
@@ -110,7 +114,7 @@ _STRIDE = 16  # height between those checkpoints
 
 
 class Lowerer:
-    def __init__(self, dims: dict, inputs: dict, roots, size_hints=None):
+    def __init__(self, dims: dict, inputs: dict, roots, size_hints=None, lowrank=False):
         self.dims = dims  # symbolic dim name -> python expression
         self.inputs = inputs  # var name -> python name
         self.hints = dict(size_hints or {})
@@ -118,6 +122,7 @@ class Lowerer:
         self.memo: dict = {}
         self.seg_memo: dict = {}
         self._depth = 0  # nesting of lower() calls in progress (see lower())
+        self.lowrank = lowrank  # the printer has the Gram-matrix helper (see .lowrank)
         self._analyse(roots)
 
     # ------------------------------------------------------------ node construction
@@ -207,6 +212,7 @@ class Lowerer:
                               if n.op == "fn" and n.attr == "log"} - {None}
         self._analyse_lse(nodes)
         self._analyse_row_lse(nodes, roots)
+        self._analyse_lowrank(nodes, roots)
         chain_uses: dict = {}
         other_uses: dict = {}
         # a product is materialised when something other than tr/diag/sum (which lower
@@ -320,6 +326,29 @@ class Lowerer:
                 self.row_leaves[lr] = ("log", x, R)
             self.row_zero.update(n for n, d in deg.items() if d == 0)
 
+    def _analyse_lowrank(self, nodes, roots):
+        """Residuals X + c*P*Q of a low-rank product whose uses (||R||^2, R*Q', P'*R) need
+        not form R (:mod:`.lowrank`): ``self.lowrank_subs`` {node: expression lowered in its
+        place}, ``self.lowrank_leaves`` {leaf: (residual, which output of the helper)}."""
+        self.lowrank_subs: dict = {}
+        self.lowrank_leaves: dict = {}
+        if not self.lowrank:
+            return
+        from . import lowrank
+
+        for res in lowrank.find(nodes, roots):
+            if set(res.subs) & set(self.lowrank_subs):
+                continue  # a node that uses two residuals: keep the first one's rewrite
+            self.lowrank_subs.update(res.subs)
+            for k, leaf in enumerate((res.value, res.rq, res.pr)):
+                self.lowrank_leaves[leaf] = (res, k)
+
+    def _lowrank_leaf(self, res, k) -> LNode:
+        """Output k (||R||^2, R*Q', P'*R) of the helper's one call for the residual res."""
+        call = self.call("lowrank", self.lower(res.X), self.lower(res.P), self.lower(res.Q),
+                         self.lower(res.coef), attrs=(str("rq" in res.uses), str("pr" in res.uses)))
+        return self.node("index", call, attrs=(k,), argmin=(P_ATOM,))
+
     def _row_leaf(self, kind, x, R) -> LNode:
         """exp(E - m*ones(1, k)) for a shifted exp(E); m + log(R shifted) for log(R)."""
         m = self.call("row_max_shift", self.lower(x))
@@ -412,12 +441,19 @@ class Lowerer:
     def _lower(self, e: Expr) -> LNode:
         op = e.op
         L = self.lower
+        if self.lowrank_subs:
+            sub = self.lowrank_subs.get(e)
+            if sub is not None:  # a use of a low-rank residual, through the Gram helper
+                return L(sub)
         if self.lse and op in ("mul", "had", "kron") and self.deg_of(e) == {} and any(
                 self.deg_of(a) for a in e.args):  # exp(m) cancels: softmax exp(E)/sum(exp(E))
             return self._shifted(e)
         if self.row_zero and e in self.row_zero:  # row-wise log-sum-exp / softmax: shifted rows
             return self.lower(E.substitute(e, self.row_shift))
         if op == "var":
+            lr = self.lowrank_leaves.get(e)
+            if lr is not None:
+                return self._lowrank_leaf(*lr)
             r = self.row_leaves.get(e)
             if r is not None:
                 return self._row_leaf(*r)

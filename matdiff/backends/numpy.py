@@ -12,16 +12,54 @@ from .emit import ARRAY_TEMPLATES, Printer
 _HELPERS = {  # written with the alias np (renamed where a user name is np)
     "_outer": '''def _outer(u, v):
     """The outer product u * v of a column u (m, 1) and a row v (1, n). For large float64
-    operands BLAS dger (SciPy) writes it into fresh zeroed memory: about twice as fast as
-    NumPy's broadcast multiply, whose stride-0 operand misses the vectorized loop."""
+    operands BLAS writes it (SciPy's dgemm with beta = 0 into np.empty memory, which the
+    allocator reuses from call to call; dger into zeroed memory above 32 MB, which is fresh
+    pages anyway): two to four times as fast as NumPy's broadcast multiply, which runs its
+    inner loop once per row."""
     if u.size * v.size < 65536 or u.dtype != np.float64 or v.dtype != np.float64:
         return u * v
     try:
-        from scipy.linalg.blas import dger
+        from scipy.linalg.blas import dgemm, dger
     except ImportError:  # SciPy is optional here: the broadcast is the same value
         return u * v
-    z = np.zeros((v.size, u.size), order="F")
-    return dger(1.0, v.ravel(), u.ravel(), a=z, overwrite_a=1).T
+    m, n = u.size, v.size
+    if 8 * m * n > 1 << 25:
+        z = np.zeros((n, m), order="F")
+        return dger(1.0, v.ravel(), u.ravel(), a=z, overwrite_a=1).T
+    c = np.empty((m, n)).T  # (n, m), Fortran order: C = v * u' in place
+    return dgemm(1.0, v.reshape(n, 1), u.reshape(1, m), beta=0.0, c=c, overwrite_c=1).T
+''',
+    "_lowrank": '''def _lowrank(X, P, Q, c, rq, pr):
+    """(||R||^2, R @ Q.T or None, P.T @ R or None) for R = X + c * P @ Q, P (m, k) and Q (k, n).
+
+    With k small against m and n, through Gram matrices instead of forming R: R @ Q.T is
+    X @ Q.T + c * P @ (Q @ Q.T), P.T @ R is P.T @ X + c * (P.T @ P) @ Q, and ||R||^2 is
+    ||X||^2 + 2c <P, X @ Q.T> + c^2 <P.T @ P, Q @ Q.T>: one m x n x k product instead of two
+    or three. That sum cancels when R is small against X, so it is used only when its terms'
+    magnitudes S are at most 64 ||R||^2 (its rounding error is then at most 64 times the
+    direct sum of squares' bound, the products' 8 times); otherwise R is formed, as written.
+    See matdiff/backends/lowrank.py."""
+    m, k = P.shape
+    n = Q.shape[1]
+    if np.shape(X) == (m, n) and m * n >= 65536 and 2 * k * (m + n) <= m * n:
+        G = Q @ Q.T
+        XQt = X @ Q.T if rq or not pr else None
+        PtX = P.T @ X if pr else None
+        cross = np.vdot(P, XQt) if XQt is not None else np.vdot(PtX, Q)
+        PtP = P.T @ P
+        gram = np.vdot(PtP, G)
+        xx = np.vdot(X, X)
+        value = xx + 2.0 * c * cross + c * c * gram
+        if xx + 2.0 * abs(c * cross) + c * c * gram <= 64.0 * value:  # False for nan
+            return (
+                value,
+                XQt + (c * P) @ G if rq else None,
+                PtX + c * (PtP @ Q) if pr else None,
+            )
+    R = P @ Q
+    R *= c
+    R += X
+    return np.vdot(R, R), R @ Q.T if rq else None, P.T @ R if pr else None
 ''',
     "_softplus": '''def _softplus(u):
     """log(1 + exp(u)) without overflow, as max(u, 0) + log1p(exp(-|u|)): the formula of
@@ -403,10 +441,12 @@ class NumpyPrinter(Printer):
     input_note = ("Inputs become float64 arrays (float32 and integer input is promoted); complex input\n"
                   "    raises TypeError.")
     helpers = _HELPERS
+    lowrank = True  # residuals of low-rank products through Gram matrices (lowrank.py)
     # NumPy spells every lowered operation the common way, except large outer products and
     # the softplus log(1 + exp(u)) (np.logaddexp is slow)
     templates = {**ARRAY_TEMPLATES, "outer": lambda pr, parts, raw, attrs: pr.fmt(
-        "_outer({0}, {1})", [code for code, _ in raw], attrs), "softplus": "_softplus({0})"}
+        "_outer({0}, {1})", [code for code, _ in raw], attrs), "softplus": "_softplus({0})",
+                 "lowrank": "_lowrank({0}, {1}, {2}, {3}, {a0}, {a1})"}
 
     def convert(self, name, p):
         self.used_helpers.add("_real")

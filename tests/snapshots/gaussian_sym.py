@@ -8,16 +8,22 @@ import numpy as np
 
 def _outer(u, v):
     """The outer product u * v of a column u (m, 1) and a row v (1, n). For large float64
-    operands BLAS dger (SciPy) writes it into fresh zeroed memory: about twice as fast as
-    NumPy's broadcast multiply, whose stride-0 operand misses the vectorized loop."""
+    operands BLAS writes it (SciPy's dgemm with beta = 0 into np.empty memory, which the
+    allocator reuses from call to call; dger into zeroed memory above 32 MB, which is fresh
+    pages anyway): two to four times as fast as NumPy's broadcast multiply, which runs its
+    inner loop once per row."""
     if u.size * v.size < 65536 or u.dtype != np.float64 or v.dtype != np.float64:
         return u * v
     try:
-        from scipy.linalg.blas import dger
+        from scipy.linalg.blas import dgemm, dger
     except ImportError:  # SciPy is optional here: the broadcast is the same value
         return u * v
-    z = np.zeros((v.size, u.size), order="F")
-    return dger(1.0, v.ravel(), u.ravel(), a=z, overwrite_a=1).T
+    m, n = u.size, v.size
+    if 8 * m * n > 1 << 25:
+        z = np.zeros((n, m), order="F")
+        return dger(1.0, v.ravel(), u.ravel(), a=z, overwrite_a=1).T
+    c = np.empty((m, n)).T  # (n, m), Fortran order: C = v * u' in place
+    return dgemm(1.0, v.reshape(n, 1), u.reshape(1, m), beta=0.0, c=c, overwrite_c=1).T
 
 
 def _real(x, name):
