@@ -179,3 +179,60 @@ def test_other_uses_of_the_residual_form_it(expr):
 def test_other_back_ends_keep_the_written_form(target):
     d = matdiff.derive("norm2(X - U*V')^2", wrt="U", shapes=_shapes("X U V"))
     assert "_lowrank" not in d.numpy_source("f", target=target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Random residual forms against the syntax-tree evaluator (tests/reference.py), which reads
+# the typed text with NumPy and trusts none of matdiff's constructors or code generator: the
+# value directly, the gradient through its central differences along random directions.
+# The sizes (300 x 230, k = 3) take the helper's expanded path wherever the form matches.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from reference import reference_function  # noqa: E402
+
+RANDOM_SHAPES = {"X": "m,n", "Y": "m,n", "U": "m,k", "V": "n,k", "A": "k,m", "B": "k,n", "a": "1"}
+RANDOM_SIZES = {"m": 300, "n": 230, "k": 3}
+PRODUCTS = ["U*V'", "A'*V'", "U*B", "A'*B"]
+
+
+@st.composite
+def residual_forms(draw):
+    xterm = draw(st.sampled_from(["X", "X + Y", "2*X - Y", "exp(X/4)", "X .* Y"]))
+    coef = draw(st.sampled_from(["", "2*", "a*", "0.5*"]))
+    prod = draw(st.sampled_from(PRODUCTS))
+    R = draw(st.sampled_from([f"{xterm} - {coef}{prod}", f"{xterm} + {coef}{prod}",
+                              f"{coef}{prod} - ({xterm})"]))
+    value = draw(st.sampled_from([f"norm2({R})^2", f"tr(({R})'*({R}))", f"tr(({R})*({R})')",
+                                  f"sum(({R}).^2)"]))
+    scale = draw(st.sampled_from(["", "3*", "0.5*"]))
+    extra = draw(st.sampled_from(["", " + norm2(U)^2", " + sum(X)", f" + sum(sum({R}))"]))
+    text = f"{scale}{value}{extra}"
+    wrt = draw(st.sampled_from(sorted(set(re.findall(r"[A-Z]", prod)))))
+    return text, wrt
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(residual_forms())
+def test_random_residual_forms_against_the_syntax_tree_evaluator(form):
+    text, wrt = form
+    names = set(re.findall(r"[A-Za-z_]\w*", text))
+    shapes = {k: v for k, v in RANDOM_SHAPES.items() if k in names}
+    f = matdiff.derive(text, wrt=wrt, shapes=shapes).to_numpy()
+    rng = np.random.default_rng(abs(hash(text)) % 2**32)
+    values = {k: (np.float64(0.7) if k == "a" else
+                  rng.standard_normal(tuple(RANDOM_SIZES[d] for d in s.split(","))))
+              for k, s in shapes.items()}
+    value, grad = f(**values)
+    ref = reference_function(text, shapes, (), RANDOM_SIZES)
+
+    def at(vals):
+        return float(np.asarray(ref(vals)).reshape(()))
+
+    assert value == pytest.approx(at(values), rel=1e-10)
+    for _ in range(2):
+        D = rng.standard_normal(values[wrt].shape)
+        h = 1e-5 * np.linalg.norm(values[wrt]) / np.linalg.norm(D)
+        fd = (at({**values, wrt: values[wrt] + h * D}) - at({**values, wrt: values[wrt] - h * D})) / (2 * h)
+        assert np.vdot(grad, D) == pytest.approx(fd, rel=1e-6, abs=1e-9 * abs(value))
