@@ -14,6 +14,9 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reference import reference_function
 
 import matdiff
 
@@ -186,11 +189,6 @@ def test_other_back_ends_keep_the_written_form(target):
 # the typed text with NumPy and trusts none of matdiff's constructors or code generator: the
 # value directly, the gradient through its central differences along random directions.
 # The sizes (300 x 230, k = 3) take the helper's expanded path wherever the form matches.
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from reference import reference_function  # noqa: E402
 
 RANDOM_SHAPES = {"X": "m,n", "Y": "m,n", "U": "m,k", "V": "n,k", "A": "k,m", "B": "k,n", "a": "1"}
 RANDOM_SIZES = {"m": 300, "n": 230, "k": 3}
