@@ -47,7 +47,6 @@ class Residual:
     coef: Expr  # a scalar expression (a constant, or constants times scalar factors)
     P: Expr
     Q: Expr
-    index: int
     value: Expr  # the leaf standing for ||R||^2
     rq: Expr  # the leaf standing for R*Q' (m x k)
     pr: Expr  # the leaf standing for P'*R (k x n)
@@ -96,7 +95,7 @@ def find(nodes, roots) -> list[Residual]:
             continue
         X, coef, P, Q = parts
         i = len(found)
-        res = Residual(R, X, coef, P, Q, i,
+        res = Residual(R, X, coef, P, Q,
                        value=E.var(f"lowrank~value{i}", E.SCALAR),
                        rq=E.var(f"lowrank~RQt{i}", (R.rows, Q.rows)),
                        pr=E.var(f"lowrank~PtR{i}", (P.cols, R.cols)))
