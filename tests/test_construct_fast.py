@@ -82,7 +82,7 @@ def test_long_products_take_the_fast_path_and_hash_as_the_loop_does():
         h = 0
         for a in chain:
             h = (h * 1000003 + a.key[2]) % E._HASH_MOD
-        assert E._chain_hash(0, chain) == h
+        assert E._chain_poly(chain) == h
 
 
 def test_shared_sizes_are_equal_sizes_and_sums_keep_their_written_order():
@@ -125,3 +125,77 @@ def test_random_derivations_are_the_same_with_the_fast_paths_off():
             d2, slow = _derive(text, with_sym, i)
         assert d.differential is d2.differential, text
         assert fast.keys() == slow.keys() and all(fast[k] is slow[k] for k in fast), text
+
+
+PLAIN = [A, B, C, S, E.transpose(A), E.transpose(B)]
+
+
+@st.composite
+def spliced(draw):
+    """Products of products: parts built by the fast path (plain chains, with or without a
+    coefficient, vectors at their ends), single factors and constants, in any order."""
+    parts = []
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["product", "plain", "plain", "plain", "factor", "scalar"]))
+        if kind == "product":
+            parts.append(E.mul(*draw(products())))
+        elif kind == "plain":  # a chain the fast path builds: the splice's own input
+            chain = [draw(st.sampled_from(PLAIN)) for _ in range(draw(st.integers(2, 12)))]
+            chain = [f for i, f in enumerate(chain) if i == 0 or f is not chain[i - 1]]
+            if draw(st.booleans()):
+                chain.insert(0, draw(st.sampled_from([E.transpose(x), E.transpose(y)])))
+            if draw(st.booleans()):
+                chain.append(draw(st.sampled_from([x, y])))
+            parts.append(E.mul(draw(st.sampled_from([E.const(1), E.const(2), E.const(-1)])), *chain))
+        elif kind == "factor":
+            parts.append(draw(st.sampled_from(SQUARE)))
+        else:
+            parts.append(draw(st.sampled_from(SCALARS)))
+    return parts
+
+
+def _loop_hash(node):
+    h = E.zlib.crc32(f"{node.op}|{node.attr}|{node.shape}".encode())
+    for a in node.args:
+        h = (h * 1000003 + a.key[2]) % E._HASH_MOD
+    return h
+
+
+@settings(max_examples=600, deadline=None)
+@given(spliced())
+def test_a_product_of_products_is_the_general_paths_node_with_its_hash_and_depth(parts):
+    try:
+        general = general_mul(*parts)
+    except AssertionError:  # the parts' sizes do not chain (n x n with a vector inside)
+        return
+    fast = E.mul(*parts)
+    assert fast is general
+    if fast.op == "mul":
+        assert fast.key[2] == _loop_hash(fast)
+        assert fast.depth == 1 + max(a.depth for a in fast.args)
+
+
+def test_splicing_long_chains_checks_only_the_joints_and_keeps_the_general_paths_rewrites():
+    rng = random.Random(5)
+    pool = [A, B, C, E.transpose(A), E.transpose(C)]
+
+    def chain(k):
+        c = [rng.choice(pool) for _ in range(k)]
+        return [f for i, f in enumerate(c) if i == 0 or f is not c[i - 1]]
+
+    for k in (3, 12, 200):
+        u, v = chain(k), chain(k)
+        pu, pv = E.mul(*u), E.mul(E.const(2), *v)
+        assert pu._plainchain and pv._plainchain
+        for args in ((pu, pv), (pv, pu), (E.const(3), pu, pv), (pu, E.transpose(x)), (E.transpose(x), pu, x)):
+            try:
+                general = general_mul(*args)
+            except AssertionError:
+                continue
+            assert E.mul(*args) is general
+            assert general.key[2] == _loop_hash(general)
+        # equal neighbours at the joint merge into a power; a vector inside makes a scalar stretch
+        w = E.mul(pu, u[-1], pu)
+        assert w is general_mul(pu, u[-1], pu)
+        assert any(f.op == "mpow" for f in w.args) and len(w.args) < 2 * len(u) + 1
+        assert E.mul(pu, x, E.transpose(y), pu) is general_mul(pu, x, E.transpose(y), pu)

@@ -575,3 +575,33 @@ def test_every_claim_holds_numerically(text, with_sym):
             assert np.allclose(got.reshape(want.shape), want, rtol=1e-6, atol=1e-8), text
         for node in e.walk():
             _check_claims(node, val[node])
+
+
+def test_nothing_known_is_one_object_and_chains_of_it_take_the_short_cut_exactly():
+    """Facts equal to "nothing known" are the NOTHING object (rules over long chains test
+    it by identity), and the product rule's short cut for chains of such factors gives
+    what the general rule gives, palindromes (G*G', G*M*G') included."""
+    from matdiff.core.shapes import sym as dim
+    from matdiff.ops import arith
+
+    k = dim("k")
+    A, B, C = (E.var(v, (k, k)) for v in "ABC")
+    S = E.var("S", (k, k), symmetric=True)
+    assert facts(A) is F.NOTHING and facts(E.transpose(B)) is F.NOTHING
+    rng = random.Random(11)
+    pool = [A, B, C, E.transpose(A), E.transpose(B), S]
+    seen_pal = 0
+    for _ in range(300):
+        chain = [rng.choice(pool) for _ in range(rng.randint(2, 9))]
+        if rng.random() < 0.4:  # a palindrome G*G' or G*M*G'
+            mid = [rng.choice(pool)] if rng.random() < 0.5 else []
+            chain = chain + mid + [E.transpose(f) for f in reversed(chain)]
+        chain = [f for i, f in enumerate(chain) if i == 0 or f is not chain[i - 1]]
+        p = E.mul(*chain)
+        if p.op != "mul":
+            continue
+        fs = [facts(a) for a in p.args]
+        general = F._finish(p, arith._chain_facts(list(p.args), [f.closed() for f in fs]))
+        assert F._finish(p, arith._mul_facts(p, fs)) == general, str(p)
+        seen_pal += general.symmetric
+    assert seen_pal > 10  # the palindromes were reached, and kept their symmetry

@@ -59,15 +59,23 @@ _HASH_BASE = 1000003
 _HASH_POWERS = [1]  # _HASH_BASE**j % _HASH_MOD
 
 
-def _chain_hash(h: int, args) -> int:
-    """``h`` folded with the arguments' hashes, h = (h*B + a.key[2]) % M for each in turn,
-    as h*B^n + sum_i a_i*B^(n-1-i) (mod M): the same number, computed by C loops."""
-    n = len(args)
+def _powers(n: int) -> list:
+    """:data:`_HASH_POWERS`, grown to hold B^0 .. B^n."""
     pw = _HASH_POWERS
     while len(pw) <= n:
         pw.append(pw[-1] * _HASH_BASE % _HASH_MOD)
+    return pw
+
+
+def _chain_poly(args) -> int:
+    """sum_i a_i*B^(n-1-i) (mod M) over the arguments' hashes a_i: the part of a node's hash
+    that its arguments make (the node's own is h0*B^n, see ``Expr.__new__``), computed by C
+    loops. A product spliced from products combines their parts in O(1) each:
+    poly(u + v) = poly(u)*B^len(v) + poly(v), which is what keeps splicing long chains cheap."""
+    n = len(args)
+    pw = _powers(n)
     hs = map(_get_hash, map(_get_key, args))
-    return (h * pw[n] + sum(map(_mul_int, hs, reversed(pw[:n])))) % _HASH_MOD
+    return sum(map(_mul_int, hs, reversed(pw[:n]))) % _HASH_MOD
 
 
 # ---------------------------------------------------------------------------- named normal forms
@@ -169,10 +177,12 @@ class Expr:
     """
 
     __slots__ = ("op", "args", "shape", "attr", "key", "depth", "is_scalar", "flags", "_factors",
-                 "_argops", "_opsin", "_T", "_facts", "__weakref__")
+                 "_argops", "_opsin", "_T", "_facts", "_poly", "_plainchain", "__weakref__")
     _table: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
-    def __new__(cls, op: str, args: tuple = (), shape=SCALAR, attr=None):
+    def __new__(cls, op: str, args: tuple = (), shape=SCALAR, attr=None, _poly=None, _depth=None):
+        # _poly, _depth: the arguments' part of the hash (:func:`_chain_poly`) and their
+        # greatest depth, when the caller has them already (mul's splice of long products)
         k = (op, args, shape, attr)
         node = cls._table.get(k)
         if node is not None:
@@ -183,15 +193,25 @@ class Expr:
         node.shape = shape
         node.attr = attr
         # a deterministic sort key, cheap to compare whatever the depth: (rank, leading
-        # name, structural hash); it orders terms of sums and factors of products
+        # name, structural hash); it orders terms of sums and factors of products. The hash
+        # is h0*B^n + sum_i a_i*B^(n-1-i) (mod M), h0 from the node's own fields, a_i the
+        # arguments' hashes: h = (h*B + a_i) % M folded from h0
         h = zlib.crc32(f"{op}|{attr}|{shape}".encode())
-        if len(args) <= 8:
+        n = len(args)
+        if _poly is not None:
+            poly = _poly
+            node.depth = 1 + _depth
+        elif n <= 8:
+            poly = 0
             for a in args:
-                h = (h * 1000003 + a.key[2]) % _HASH_MOD
+                poly = (poly * _HASH_BASE + a.key[2]) % _HASH_MOD
             node.depth = 1 + max((a.depth for a in args), default=0)
-        else:  # the same hash in closed form, at C speed per argument (long products)
-            h = _chain_hash(h, args)
+        else:  # the same sum in closed form, at C speed per argument (long products)
+            poly = _chain_poly(args)
             node.depth = 1 + max(map(_get_depth, args))
+        h = (h * _powers(n)[n] + poly) % _HASH_MOD if n else h
+        if op == "mul":
+            node._poly = poly
         lead = attr[0] if op in ("var", "dvar") else (args[0].key[1] if args else "")
         node.key = (_RANK.get(op, 99), lead, h)
         row, col = shape[0] == 1, shape[1] == 1
@@ -563,7 +583,11 @@ def _mul_plain(args):
     coeff = 1
     chain: list = []
     ops = list(map(_get_op, args))
-    if "mul" not in ops:  # the usual cases, with no Python step per factor
+    if "mul" in ops:
+        done = _mul_splice(args)
+        if done is not _NO_SPLICE:
+            return done
+    else:  # the usual cases, with no Python step per factor
         n_const = ops.count("const")
         if n_const == 0:
             args, chain = (), list(args)
@@ -595,7 +619,86 @@ def _mul_plain(args):
     if list(map(_get_cols, shapes[:-1])) != list(map(_get_rows, shapes[1:])):
         return None  # the general path reports the mismatch
     shape = (shapes[0][0], shapes[-1][1])
-    return Expr("mul", tuple(chain) if coeff == 1 else (const(coeff), *chain), shape)
+    node = Expr("mul", tuple(chain) if coeff == 1 else (const(coeff), *chain), shape)
+    node._plainchain = True
+    return node
+
+
+_NO_SPLICE = object()  # _mul_splice's "not a splice of plain chains": the general check decides
+
+
+def _mul_splice(args):
+    """_mul_plain for a product of plain chains (products _mul_plain built: its checks hold
+    inside each) and plain single factors, constants in front: only the joints are checked,
+    and the hash and depth come from the parts', so the work per part is a few Python steps
+    plus the C copy of its factors. ``_NO_SPLICE`` when a part is none of these or a joint
+    needs the general path's rewrites (then the general check decides)."""
+    coeff = 1
+    segs = []
+    polys = []
+    joints = []  # (the factor left of a joint, the one right of it, the right one's position)
+    depth = 0
+    n = 0
+    last = None
+    for a in args:
+        op = a.op
+        if op == "const":
+            if segs:
+                return _NO_SPLICE
+            coeff *= a.attr
+            continue
+        if op == "mul":
+            try:
+                if not a._plainchain:
+                    return _NO_SPLICE
+            except AttributeError:
+                return _NO_SPLICE
+            seg = a.args
+            p = a._poly
+            if seg[0].op == "const":  # c*chain: the coefficient joins ours
+                c0 = seg[0]
+                coeff *= c0.attr
+                seg = seg[1:]
+                p = (p - c0.key[2] * _powers(len(seg))[len(seg)]) % _HASH_MOD
+            d = a.depth - 1
+        else:
+            if not a.flags & 4:  # a scalar, or an op mul merges or regroups
+                return _NO_SPLICE
+            seg = (a,)
+            p = a.key[2]
+            d = a.depth
+        head = seg[0]
+        if last is not None:
+            if last is head or last.shape[1] != head.shape[0]:
+                return _NO_SPLICE
+            joints.append((last, head, n))
+        last = seg[-1]
+        n += len(seg)
+        segs.append(seg)
+        polys.append(p)
+        if d > depth:
+            depth = d
+    if coeff == 0 or n < 2 or not segs:
+        return _NO_SPLICE
+    first = segs[0][0]
+    if (first.flags & 6) != 4 or (last.flags & 5) != 4:
+        return _NO_SPLICE
+    for left, right, pos in joints:  # a factor inside the chain: plain, and no vector
+        if (pos - 1 > 0 and left.flags != 4) or (pos < n - 1 and right.flags != 4):
+            return _NO_SPLICE
+    chain = []
+    poly = 0
+    for seg, p in zip(segs, polys):
+        chain.extend(seg)
+        poly = (poly * _powers(len(seg))[len(seg)] + p) % _HASH_MOD
+    if coeff != 1:
+        c = const(coeff)
+        poly = (c.key[2] * _powers(n)[n] + poly) % _HASH_MOD
+        depth = max(depth, c.depth)
+        chain.insert(0, c)
+    node = Expr("mul", tuple(chain), (first.shape[0], last.shape[1]), None, poly, depth)
+    node._plainchain = True
+    return node
 
 
 def mul(*args: Expr) -> Expr:

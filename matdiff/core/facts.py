@@ -246,6 +246,8 @@ def facts(e: Expr):
                 out = tuple(_finish(_Shaped(s), f) for s, f in zip(node.shape, out))
             else:
                 out = _finish(node, out)
+                if out == NOTHING:  # one object for "nothing known", the usual case: rules
+                    out = NOTHING  # over long chains test it by identity, at C speed
             node._facts = out  # remembered in the node, for as long as it lives
         return e._facts
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from operator import attrgetter, methodcaller
+from itertools import repeat
+from operator import attrgetter, is_not, methodcaller
 
 from ..core import expr as E
-from ..core.facts import INF, Facts, iadd, imul, interval, ipow
+from ..core.facts import INF, NOTHING, Facts, iadd, imul, interval, ipow
 from ..core.record import replace
 from . import elementwise as _ew  # (a module: elementwise.py may be the one loading us)
 from .base import Example, OpDef, rule, zero_sum
@@ -246,6 +247,13 @@ def _mul_facts(n, fs):
     # and a nonnegative scale keeps (semi)definiteness: c*X'*X, x'*S*x with S psd
     scal, chain, cf = (1.0, 1.0), [], []
     if True not in map(_get_is_scalar, n.args):  # a chain alone (long in gradients): C loops
+        if not any(map(is_not, fs, repeat(NOTHING))):
+            # nothing known of any factor (general matrices): only a palindrome F*M*F' of
+            # even length can be symmetric (a middle factor of nothing known is not), so
+            # nothing is known of the product either unless its ends are transposes
+            k = len(n.args)
+            if k % 2 or E.transpose(n.args[0]) is not n.args[-1]:
+                return NOTHING
         chain, cf = list(n.args), list(map(_closed, fs))
     else:
         for a, f in zip(n.args, fs):

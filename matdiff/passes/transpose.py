@@ -26,7 +26,7 @@ def transpose_linear(L: Expr, names, cotangent: Expr | None = None) -> dict:
     nodes = L.walk()
     dep = set()
     for node in nodes:
-        if node.op == "dvar" or any(a in dep for a in node.args):
+        if node.op == "dvar" or not dep.isdisjoint(node.args):  # (a C loop: long products)
             dep.add(node)
     tracer = current()
     cot: dict = {L: [cotangent if cotangent is not None else E.ONE]}
