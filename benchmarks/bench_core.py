@@ -120,16 +120,21 @@ def chains(ks, repeat):
     print("Scaling: tr(X*A1*X*A2*...*X*Ak) by X: derive(), and derive() plus the command line's")
     print("report (the gradient with named intermediates: about linear in size)")
     print("(targets, issue 14: k = 64 under 50 ms, x2.2 or less per doubling of k up to 256)")
+    print("edges: the gradient's DAG as matdiff stores it (hash-consed, products flattened), the")
+    print("argument references of its distinct nodes: k terms of 2k - 1 factors, so x4 per doubling;")
+    print("us/edge is derive()'s time per edge (a cost linear in the DAG keeps it level)")
     prev = None
     for k in ks:
         expr = "tr(" + "*".join(f"X*A{i}" for i in range(1, k + 1)) + ")"
         reps = repeat if k <= 64 else max(3, repeat // 2)
         t = median_time(lambda expr=expr: matdiff.derive(expr, "X"), reps)
         tr = median_time(lambda expr=expr: render_derivation(matdiff.derive(expr, "X")), reps)
-        chars = len(render_derivation(matdiff.derive(expr, "X")))
+        d = matdiff.derive(expr, "X")
+        chars = len(render_derivation(d))
+        edges = sum(len(node.args) for node in d.gradient.walk())
         growth = f"x{t / prev:5.2f} per doubling" if prev else ""
         print(f"  k = {k:3d}   derive {t * 1e3:8.1f} ms   with report {tr * 1e3:8.1f} ms"
-              f" ({chars:6d} chars)   {growth}")
+              f" ({chars:6d} chars)   edges {edges:6d}  {t / edges * 1e6:5.2f} us/edge   {growth}")
         prev = t
     print()
 
