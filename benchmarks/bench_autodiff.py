@@ -519,6 +519,18 @@ def prepare_matdiff(case: Case, out: dict) -> Prepared:
     return prepared
 
 
+def prepare_matdiff_out(case: Case, out: dict) -> Prepared:
+    """matdiff's function writing the gradient into one array kept from call to call
+    (``f(..., out=G)``), as an optimizer's loop that reuses its gradient buffer calls it."""
+    if matdiff is None:
+        raise Unavailable("matdiff unavailable")
+    if case.kind != "grad":
+        raise Unavailable("out= is for gradients")
+    f = matdiff.derive(case.expr, wrt=case.wrt, shapes=case.shapes).to_numpy()
+    G = np.empty(np.shape(case.inputs[case.wrt]))
+    return Prepared(lambda: f(**case.inputs, out=G))
+
+
 def _second_order(d, **option):
     try:
         return d.to_numpy(**option)
@@ -658,6 +670,7 @@ def fmt_ratio(a, b):
 
 GRAD_COLUMNS = [
     ("matdiff", prepare_matdiff),
+    ("md out=", prepare_matdiff_out),
     ("JAX", prepare_jax),
     ("autograd", prepare_autograd),
     ("torch", prepare_torch),
@@ -738,6 +751,12 @@ def run_case(case: Case, columns, budget: float, kernels: bool = False) -> Row:
         row.check = "matdiff unavailable"
     elif row.failed:
         pass  # "ERROR", set above
+    # out= must give matdiff's own gradient
+    if "md out=" in row.results and "matdiff" in row.results:
+        err = compare(row.results["md out="], row.results["matdiff"])
+        if not err <= TOLERANCE:
+            row.failed = True
+            row.notes["md out= check"] = f"out= differs from matdiff's own result by {err:.1e}"
     # The other frameworks against JAX: a check of the benchmark itself.
     for name in ("autograd", "torch"):
         if name in row.results and reference is not None:
@@ -799,17 +818,17 @@ def ratio_cell(row: Row, column: str) -> str:
 
 def grad_table(rows: list[Row]):
     head = (
-        f"{'case':<14}{'matdiff':>10}{'JAX':>10}{'autograd':>10}{'torch':>10}{'value':>11} |"
-        f"{'md/JAX':>8}{'md/ag':>8}{'md/torch':>9}{'grad/val':>9} | check vs JAX"
+        f"{'case':<14}{'matdiff':>10}{'md out=':>10}{'JAX':>10}{'autograd':>10}{'torch':>10}{'value':>11} |"
+        f"{'md/JAX':>8}{'out/JAX':>8}{'md/ag':>8}{'md/torch':>9}{'grad/val':>9} | check vs JAX"
     )
     print(head)
     print("-" * len(head))
     for r in rows:
-        times = "".join(f"{time_cell(r, c):>10}" for c in ("matdiff", "JAX", "autograd", "torch"))
-        ratios = "".join(
-            f"{ratio_cell(r, c):>{w}}" for c, w in (("JAX", 8), ("autograd", 8), ("torch", 9), ("value", 9))
-        )
-        print(f"{r.case.key:<14}{times}{time_cell(r, 'value'):>11} |{ratios} | {r.check}")
+        times = "".join(f"{time_cell(r, c):>10}" for c in ("matdiff", "md out=", "JAX", "autograd", "torch"))
+        out_ratio = fmt_ratio(r.times.get("md out="), r.times.get("JAX"))
+        ratios = "".join(f"{ratio_cell(r, c):>{w}}" for c, w in (("autograd", 8), ("torch", 9), ("value", 9)))
+        print(f"{r.case.key:<14}{times}{time_cell(r, 'value'):>11} |{ratio_cell(r, 'JAX'):>8}{out_ratio:>8}"
+              f"{ratios} | {r.check}")
 
 
 def hess_table(rows: list[Row]):
@@ -1121,7 +1140,9 @@ def main(argv=None) -> int:
         grad_table(grad_rows)
         print(
             "md/X = matdiff time / X time: below 1, matdiff is faster.  "
-            "grad/val = matdiff value+gradient time / value-only time."
+            "grad/val = matdiff value+gradient time / value-only time.\n"
+            "md out= : matdiff's function writing the gradient into one array kept from call to call\n"
+            "(f(..., out=G), as a loop that reuses its gradient buffer calls it); out/JAX = its time / JAX's."
         )
         footnotes(grad_rows)
         cores_table(grad_rows, [c for c, _ in GRAD_COLUMNS])

@@ -14,6 +14,8 @@ and for a scalar p with A(p) = A0 + p*A1 (f = c'*solve(A0 + p*A1, b)).
 Run: python examples/adjoint_method.py
 """
 
+import re
+
 import numpy as np
 
 import matdiff
@@ -39,8 +41,9 @@ def vector_parameter(rng, n=6):
     body = d.source("numpy").split("\ndef f(", 1)[1].split('"""')[-1]
     print("generated (after the input checks):")
     for line in body.splitlines():
-        if line.strip().startswith(("_t", "return")):
-            print("   ", line.strip())
+        code = line.strip()
+        if code.startswith(("_t", "return")) or re.match(r"_g\d+ = (?!_o)", code):
+            print("   ", code)
     f = d.to_numpy()
     A0 = rng.standard_normal((n, n)) + n * np.eye(n)
     b, y, p = rng.standard_normal(n), rng.standard_normal(n), rng.uniform(0.5, 1.5, n)

@@ -29,12 +29,29 @@ def derive(text, wrt, shapes=None, symmetric=()):
     return matdiff.derive(text, wrt=wrt, shapes=shapes, symmetric=symmetric)
 
 
-def body(src: str) -> str:
-    """The generated statements after the input checks (what does the work)."""
+def body(src: str, out: bool = False) -> str:
+    """The generated statements after the input checks (what does the work): the path with
+    no out= array (``out``: the path with them)."""
     lines = src.split("\n")
     start = max(i for i, line in enumerate(lines) if "raise ValueError" in line or ".reshape(-1, 1)" in line
                 and "=" in line and "_t" not in line)
-    return "\n".join(lines[start + 1:])
+    kept, branch = [], None
+    for line in lines[start + 1:]:
+        if re.match(r"\s*_o\d+ = _out\(", line):
+            continue
+        if re.match(r"\s*if _o\d+ is None:$", line):
+            branch = "none"
+            continue
+        if branch and line.strip() == "else:":
+            branch = "out"
+            continue
+        if branch and not line.startswith("        "):
+            branch = None
+        if branch is None:
+            kept.append(line)
+        elif (branch == "out") == out:
+            kept.append(line[4:])
+    return "\n".join(kept)
 
 
 # ---------------------------------------------------------------------------- inputs for numerics
@@ -382,8 +399,12 @@ def test_integer_sizes_checked():
 
 
 def _signature_and_messages(src: str, fname: str = "f"):
-    """The parameters of ``def fname(...)`` and the names the input checks' messages start with."""
+    """The parameters of ``def fname(...)`` (the inputs; not out=, which the docstring
+    describes in a paragraph of its own) and the names the input checks' messages start with."""
     params = re.search(rf"def {fname}\(([^)]*)\)", src).group(1).split(", ")
+    for p in [p for p in params if p.endswith("=None")]:
+        assert f"\n    {p[:-5]}: a float64 array of the gradient's shape" in src
+    params = [p for p in params if not p.endswith("=None")]
     named = re.findall(r'raise ValueError\(f"([A-Za-z_][A-Za-z0-9_]*):', src)
     return params, named
 
@@ -461,7 +482,7 @@ def test_cli_codegen_stdout_and_file(tmp_path):
     r = CliRunner().invoke(main, ["codegen", "norm2(A*x - b)^2", "--wrt", "x", "--shape", "b=n",
                                   "--name", "loss"])
     assert r.exit_code == 0, r.output
-    assert "def loss(A, x, b):" in r.stdout
+    assert "def loss(A, x, b, out=None):" in r.stdout
     out = tmp_path / "loss.py"
     r = CliRunner().invoke(main, ["codegen", "norm2(A*x - b)^2", "--wrt", "x", "--shape", "b=n",
                                   "--name", "loss", "-o", str(out)])

@@ -59,6 +59,15 @@ def py_names(names) -> dict:
     return out
 
 
+def out_param(taken) -> str:
+    """The name of a generated function's ``out=`` parameter (the caller's array for the
+    gradient): ``out``, with trailing '_'s where a parameter already has that name."""
+    name = "out"
+    while name in taken or name in _RESERVED:
+        name += "_"
+    return name
+
+
 def printer_for(target: str):
     """The printer of a back-end (``numpy``, ``jax`` or ``torch``): imports neither jax nor torch."""
     if target not in TARGETS:
@@ -307,6 +316,9 @@ class Emitter:
         self.text: dict = {}
         self.lines: list = []
         self.counter = 0
+        # roots written into the caller's array (out=) where given: kept inline when long, so
+        # that only the branch that has no such array builds them (see into())
+        self.inline_roots: set = set()
 
     def _code(self, n) -> str:
         parts = []
@@ -341,7 +353,8 @@ class Emitter:
             if n in self.names and n.args:
                 self.lines.append(f"{self.names[n]} = {code}")
                 self.text[n] = (self.names[n], P_ATOM)
-            elif not n.cheap and n.args and (self.uses.get(n, 0) > 1 or len(code) > CODE_LIMIT):
+            elif not n.cheap and n.args and (self.uses.get(n, 0) > 1
+                                             or (len(code) > CODE_LIMIT and n not in self.inline_roots)):
                 self._bind(n, code)
             else:
                 self.text[n] = (code, n.prec)
@@ -362,6 +375,47 @@ class Emitter:
 
     def final(self, n) -> str:
         return self.text[n][0]
+
+    def into(self, n, dest: str) -> list:
+        """Lines that compute node ``n`` into the existing array ``dest`` (the code of a
+        writable view of n's shape, the caller's out= array): a product, an outer product,
+        an elementwise operation or a negation writes there itself (out=), a scalar multiple
+        of a product scales it there, a transpose writes into ``dest.T``; anything else, and
+        a node computed already (a name), is copied in. Every value is the one ``n``'s own
+        code computes, bit for bit: the same operations on the same operands."""
+        xp = self.printer.alias[self.printer.xp]
+        code = self.text[n][0]
+        if not n.args or code.isidentifier():
+            return [f"{xp}.copyto({dest}, {code})"]
+        op = n.op
+        a = [self.text[x][0] for x in n.args]  # call arguments: no parentheses needed
+
+        def fresh(x):  # a product not computed yet: it can be written into dest
+            return x.op in ("matmul", "outer") and not self.text[x][0].isidentifier()
+
+        def scalar(x):
+            return x.tag in ("scalar", "npscalar")
+
+        if op == "matmul":
+            return [f"{xp}.matmul({a[0]}, {a[1]}, out={dest})"]
+        if op == "outer" and "_outer" in self.printer.helpers:
+            self.printer.used_helpers.add("_outer")
+            return [f"_outer({a[0]}, {a[1]}, {dest})"]
+        if op == "T":
+            return self.into(n.args[0], f"{dest}.T")
+        if op == "neg":
+            if fresh(n.args[0]):
+                return self.into(n.args[0], dest) + [f"{xp}.negative({dest}, out={dest})"]
+            return [f"{xp}.negative({a[0]}, out={dest})"]
+        ufunc = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}.get(op)
+        if ufunc is not None and len(a) == 2:
+            x, y = n.args
+            if op == "mul" and scalar(x) and fresh(y):
+                return self.into(y, dest) + [f"{xp}.multiply({a[0]}, {dest}, out={dest})"]
+            if op in ("mul", "div") and scalar(y) and fresh(x):
+                return self.into(x, dest) + [f"{xp}.{ufunc}({dest}, {a[1]}, out={dest})"]
+            return [f"{xp}.{ufunc}({a[0]}, {a[1]}, out={dest})"]
+        return [f"{xp}.copyto({dest}, {code})"]
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -481,6 +535,24 @@ def wrap_call_line(line: str) -> list:
     return [f"{indent}{head}(", f"{indent}    {inner}", f"{indent})"]
 
 
+def _call_lines(head: str, args: list, items: list) -> list:
+    """``head(*args, (items...))`` as lines (of the function body, indented 4 more when
+    written) the way ruff format writes it: on one line where it fits, else the arguments on
+    a line of their own, else one argument a line (the tuple of ``items`` too, if long)."""
+    tup = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    one = f"{head}({', '.join(args + [tup])})"
+    if 4 + len(one) <= LINE_LIMIT:
+        return [one]
+    if 8 + len(", ".join(args + [tup])) <= LINE_LIMIT:
+        return [f"{head}(", f"    {', '.join(args + [tup])}", ")"]
+    lines = [f"{head}("] + [f"    {a}," for a in args]
+    if 8 + len(tup) + 1 <= LINE_LIMIT:
+        lines.append(f"    {tup},")
+    else:
+        lines += ["    ("] + [f"        {x}," for x in items] + ["    ),"]
+    return lines + [")"]
+
+
 def _pack(spec, results, scalar, printer: Printer, top=False, bind=None) -> str:
     """Print a result spec: an int is output ``spec``; tuples, dicts, blocks nest (no
     recursion over expression depth: specs are at most two levels deep)."""
@@ -504,7 +576,8 @@ def _pack(spec, results, scalar, printer: Printer, top=False, bind=None) -> str:
 
 def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_name: str = "np",
              extra_params: list | None = None, result=None, size_hints: dict | None = None,
-             module_doc: str | None = None, target: str = "numpy", names: dict | None = None) -> str:
+             module_doc: str | None = None, target: str = "numpy", names: dict | None = None,
+             out_for: list | None = None) -> str:
     """Source of a module defining ``fname(*inputs)`` that returns the outputs.
 
     ``outputs``: list of (label, Expr, kind); kind 'value' returns a scalar as a 0-d value
@@ -517,10 +590,16 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     matrix chains. ``target``: ``numpy``, ``jax`` or ``torch``. ``np_name`` is accepted for
     compatibility; every back-end picks its aliases itself. ``names``: the user's named
     intermediates ``{Expr: name}``; each is computed once into a variable of that name.
+    ``out_for``: ``[(output index, key)]``, the outputs (arrays) the caller may have written
+    into arrays of their own, on a back-end that writes in place: the function then takes
+    ``out=None`` (:func:`out_param` names it), one array (key None) or a dict by key.
     """
     cls = printer_for(target)
     pynames = py_names(n for n, _ in inputs)
-    taken = set(pynames.values()) | {p for _, p, _ in (extra_params or [])} | {fname}
+    params_taken = set(pynames.values()) | {p for _, p, _ in (extra_params or [])}
+    out_for = [(i, k) for i, k in (out_for or []) if not outputs[i][1].is_scalar] if cls.in_place else []
+    outp = out_param(params_taken) if out_for else None
+    taken = params_taken | {fname} | ({outp} if outp else set())
     bound: dict = {}
     for e, nm in (names or {}).items():
         py = py_name(nm, taken)
@@ -540,15 +619,41 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     all_inputs = dict(pynames)
     for name, pyn, _ in (extra_params or []):
         all_inputs[name] = pyn
+    buffers: dict = {}  # output index -> the variable holding the caller's array, or None
+    if out_for:
+        keys = [k for _, k in out_for if k is not None]
+        keys_code = "(" + ", ".join(map(_quoted, keys)) + ("," if len(keys) == 1 else "") + ")" if keys else "()"
+        printer.used_helpers.add("_out")
+        arrays = [pynames[n] for n, s in inputs if shape_to_dims(s)]
+        arrays += [p for _, p, s in (extra_params or []) if shape_to_dims(s)]
+        for j, (i, key) in enumerate(out_for, 1):
+            e = outputs[i][1]
+            shape = f"({dims_expr(e.rows, dims)},)" if e.cols == 1 else \
+                f"({dims_expr(e.rows, dims)}, {dims_expr(e.cols, dims)})"
+            key_code = "None" if key is None else _quoted(key)
+            body += _call_lines(f"_o{j} = _out", [outp, shape, key_code, keys_code], arrays)
+            arrays = arrays + [f"_o{j}"]
+            buffers[i] = f"_o{j}"
     roots = [e for _, e, _ in outputs]
     low = Lowerer(dims, all_inputs, roots, size_hints, lowrank=getattr(printer, "lowrank", False))
     lowered = [low.lower(e) for e in roots]
     em = Emitter(lowered, printer, {low.memo[e]: py for e, py in bound.items() if e in low.memo})
+    em.inline_roots = {lowered[i] for i in buffers}
     em.emit()
     results, scalar = [], []
-    for (_label, e, kind), n in zip(outputs, lowered):
+    for i, ((_label, e, kind), n) in enumerate(zip(outputs, lowered)):
         r = em.final(n)
         prec = em.text[n][1]
+        if i in buffers:  # into the caller's array where given, else as it is
+            o, vector = buffers[i], e.cols == 1 and kind == "value"
+            r = printer.vector_out(r, prec) if vector else r
+            g = f"_g{list(buffers).index(i) + 1}"
+            em.lines += [f"if {o} is None:", f"    {g} = {r}", "else:"]
+            em.lines += ["    " + line for line in em.into(n, f"{o}[:, None]" if vector else o)]
+            em.lines.append(f"    {g} = {o}")
+            results.append(g)
+            scalar.append(False)
+            continue
         if prec != P_ATOM and len(r) + 20 > CODE_LIMIT:  # room for float(...), .ravel()
             em.counter += 1
             em.lines.append(f"_t{em.counter} = {r}")
@@ -579,6 +684,8 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     body += em.lines
     body.append(ret)
     params = [pynames[n] for n, _ in inputs] + [p for _, p, _ in (extra_params or [])]
+    if outp:
+        params.append(f"{outp}=None")
     out = []
     helpers = printer.helper_sources()
     if module_doc and any("import scipy" in h for h in helpers):  # (the matrix functions' helper)
@@ -592,6 +699,11 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     out += ["", f"def {fname}({', '.join(params)}):"]
     if doc and inputs:
         doc = doc.rstrip() + "\n\n    " + printer.input_note
+    if doc and outp:
+        several = any(k is not None for _, k in out_for)
+        doc = doc.rstrip() + (f"\n\n    {outp}: a float64 array of the gradient's shape to write the gradient into"
+                              f"\n    (it is returned in place of a new array){'; with several gradients a dict' if several else ''}"
+                              f"{chr(10) + '    {name: array} for some of them' if several else ''}.")
     if doc:
         out.append('    """' + doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + "\n    \"\"\"")
     out += [w for line in body for w in wrap_call_line("    " + line)]

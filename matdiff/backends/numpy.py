@@ -10,24 +10,48 @@ from __future__ import annotations
 from .emit import ARRAY_TEMPLATES, Printer
 
 _HELPERS = {  # written with the alias np (renamed where a user name is np)
-    "_outer": '''def _outer(u, v):
-    """The outer product u * v of a column u (m, 1) and a row v (1, n). For large float64
-    operands BLAS writes it (SciPy's dgemm with beta = 0 into np.empty memory, which the
-    allocator reuses from call to call; dger into zeroed memory above 32 MB, which is fresh
-    pages anyway): two to four times as fast as NumPy's broadcast multiply, which runs its
-    inner loop once per row."""
-    if u.size * v.size < 65536 or u.dtype != np.float64 or v.dtype != np.float64:
-        return u * v
-    try:
-        from scipy.linalg.blas import dgemm, dger
-    except ImportError:  # SciPy is optional here: the broadcast is the same value
-        return u * v
+    "_outer": '''def _outer(u, v, out=None):
+    """The outer product u * v of a column u (m, 1) and a row v (1, n), into ``out`` where
+    given. For large float64 operands BLAS writes it (SciPy's dgemm with beta = 0 into
+    np.empty memory, which the allocator reuses from call to call, or into ``out``; dger
+    into zeroed memory above 32 MB, which is fresh pages anyway): two to four times as fast
+    as NumPy's broadcast multiply, which runs its inner loop once per row."""
+    big = u.size * v.size >= 65536 and u.dtype == np.float64 and v.dtype == np.float64
+    if big:
+        try:
+            from scipy.linalg.blas import dgemm, dger
+        except ImportError:  # SciPy is optional here: the broadcast is the same value
+            big = False
     m, n = u.size, v.size
-    if 8 * m * n > 1 << 25:
+    if out is not None and not (big and out.flags.c_contiguous):
+        return np.multiply(u, v, out=out)
+    if not big:
+        return u * v
+    if out is None and 8 * m * n > 1 << 25:
         z = np.zeros((n, m), order="F")
         return dger(1.0, v.ravel(), u.ravel(), a=z, overwrite_a=1).T
-    c = np.empty((m, n)).T  # (n, m), Fortran order: C = v * u' in place
+    # C = v * u' into (n, m) Fortran-ordered memory: out.T, or fresh
+    c = np.empty((m, n)).T if out is None else out.T
     return dgemm(1.0, v.reshape(n, 1), u.reshape(1, m), beta=0.0, c=c, overwrite_c=1).T
+''',
+    "_out": '''def _out(out, shape, key, keys, taken):
+    """The caller's array for a gradient (out=; out[key] with several gradients, ``keys``),
+    checked: a writable float64 NumPy array of the gradient's shape sharing no memory with
+    an input or another out array (``taken``). None where none is given."""
+    what = "out"
+    if keys and out is not None:
+        if not isinstance(out, dict) or not set(out) <= set(keys):
+            raise TypeError(f"out: with several gradients, a dict with keys in {keys}")
+        out, what = out.get(key), f"out[{key!r}]"
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape:
+        got = out.dtype if isinstance(out, np.ndarray) else type(out).__name__
+        got = f"{got} {getattr(out, 'shape', '')}".rstrip()
+        raise TypeError(f"{what}: expected a float64 NumPy array {shape}, got {got}")
+    if not out.flags.writeable or any(np.may_share_memory(out, x) for x in taken):
+        raise ValueError(f"{what}: read-only, or shares memory with an input or out")
+    return out
 ''',
     "_lowrank": '''def _lowrank(X, P, Q, c, rq, pr):
     """(||R||^2, R @ Q.T or None, P.T @ R or None) for R = X + c * P @ Q, P (m, k) and Q (k, n).

@@ -6,6 +6,26 @@ Imports only NumPy.
 import numpy as np
 
 
+def _out(out, shape, key, keys, taken):
+    """The caller's array for a gradient (out=; out[key] with several gradients, ``keys``),
+    checked: a writable float64 NumPy array of the gradient's shape sharing no memory with
+    an input or another out array (``taken``). None where none is given."""
+    what = "out"
+    if keys and out is not None:
+        if not isinstance(out, dict) or not set(out) <= set(keys):
+            raise TypeError(f"out: with several gradients, a dict with keys in {keys}")
+        out, what = out.get(key), f"out[{key!r}]"
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape:
+        got = out.dtype if isinstance(out, np.ndarray) else type(out).__name__
+        got = f"{got} {getattr(out, 'shape', '')}".rstrip()
+        raise TypeError(f"{what}: expected a float64 NumPy array {shape}, got {got}")
+    if not out.flags.writeable or any(np.may_share_memory(out, x) for x in taken):
+        raise ValueError(f"{what}: read-only, or shares memory with an input or out")
+    return out
+
+
 def _real(x, name):
     """x as a float64 array (float32 and integer input are promoted); complex input is an error,
     never a dropped imaginary part."""
@@ -18,7 +38,7 @@ def _real(x, name):
     return x.astype(np.float64, copy=False)
 
 
-def bilinear_two_wrt(x, A, y):
+def bilinear_two_wrt(x, A, y, out=None):
     """Value and gradient of  x'*A*y
 
     Shapes: x: vector n; A: nxm; y: vector m
@@ -27,6 +47,10 @@ def bilinear_two_wrt(x, A, y):
 
     Inputs become float64 arrays (float32 and integer input is promoted); complex input
     raises TypeError.
+
+    out: a float64 array of the gradient's shape to write the gradient into
+    (it is returned in place of a new array); with several gradients a dict
+    {name: array} for some of them.
     """
     x = _real(x, "x")
     if x.ndim == 2 and x.shape[1] == 1:
@@ -55,5 +79,17 @@ def bilinear_two_wrt(x, A, y):
     if y.shape != (_m,):
         raise ValueError(f"y: expected shape (m,) = ({_m},), got {y.shape}")
     y = y.reshape(-1, 1)
+    _o1 = _out(out, (_n,), "x", ("x", "y"), (x, A, y))
+    _o2 = _out(out, (_m,), "y", ("x", "y"), (x, A, y, _o1))
     _t1 = A @ y
-    return float(np.vdot(x, _t1)), {"x": _t1.ravel(), "y": (A.T @ x).ravel()}
+    if _o1 is None:
+        _g1 = _t1.ravel()
+    else:
+        np.copyto(_o1[:, None], _t1)
+        _g1 = _o1
+    if _o2 is None:
+        _g2 = (A.T @ x).ravel()
+    else:
+        np.matmul(A.T, x, out=_o2[:, None])
+        _g2 = _o2
+    return float(np.vdot(x, _t1)), {"x": _g1, "y": _g2}

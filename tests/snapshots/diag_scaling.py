@@ -6,6 +6,26 @@ Imports only NumPy.
 import numpy as np
 
 
+def _out(out, shape, key, keys, taken):
+    """The caller's array for a gradient (out=; out[key] with several gradients, ``keys``),
+    checked: a writable float64 NumPy array of the gradient's shape sharing no memory with
+    an input or another out array (``taken``). None where none is given."""
+    what = "out"
+    if keys and out is not None:
+        if not isinstance(out, dict) or not set(out) <= set(keys):
+            raise TypeError(f"out: with several gradients, a dict with keys in {keys}")
+        out, what = out.get(key), f"out[{key!r}]"
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape:
+        got = out.dtype if isinstance(out, np.ndarray) else type(out).__name__
+        got = f"{got} {getattr(out, 'shape', '')}".rstrip()
+        raise TypeError(f"{what}: expected a float64 NumPy array {shape}, got {got}")
+    if not out.flags.writeable or any(np.may_share_memory(out, x) for x in taken):
+        raise ValueError(f"{what}: read-only, or shares memory with an input or out")
+    return out
+
+
 def _real(x, name):
     """x as a float64 array (float32 and integer input are promoted); complex input is an error,
     never a dropped imaginary part."""
@@ -18,7 +38,7 @@ def _real(x, name):
     return x.astype(np.float64, copy=False)
 
 
-def diag_scaling(A, x, B):
+def diag_scaling(A, x, B, out=None):
     """Value and gradient of  sum(A*diag(x)*B)
 
     Shapes: A: nxm; x: vector m; B: mxk
@@ -26,6 +46,9 @@ def diag_scaling(A, x, B):
 
     Inputs become float64 arrays (float32 and integer input is promoted); complex input
     raises TypeError.
+
+    out: a float64 array of the gradient's shape to write the gradient into
+    (it is returned in place of a new array).
     """
     A = _real(A, "A")
     if A.ndim != 2:
@@ -52,7 +75,11 @@ def diag_scaling(A, x, B):
     _k = B.shape[1]
     if B.shape != (_m, _k):
         raise ValueError(f"B: expected shape (m, k) = ({_m}, {_k}), got {B.shape}")
+    _o1 = _out(out, (_m,), None, (), (A, x, B))
     _t1 = np.sum(B.T, axis=0, keepdims=True).T
-    _t2 = float(np.sum(A @ (x * np.sum(B, axis=1, keepdims=True))))
-    _t3 = (np.sum(A.T, axis=1, keepdims=True) * _t1).ravel()
-    return _t2, _t3
+    if _o1 is None:
+        _g1 = (np.sum(A.T, axis=1, keepdims=True) * _t1).ravel()
+    else:
+        np.multiply(np.sum(A.T, axis=1, keepdims=True), _t1, out=_o1[:, None])
+        _g1 = _o1
+    return float(np.sum(A @ (x * np.sum(B, axis=1, keepdims=True)))), _g1

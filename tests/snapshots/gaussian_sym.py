@@ -6,23 +6,48 @@ Imports only NumPy.
 import numpy as np
 
 
-def _outer(u, v):
-    """The outer product u * v of a column u (m, 1) and a row v (1, n). For large float64
-    operands BLAS writes it (SciPy's dgemm with beta = 0 into np.empty memory, which the
-    allocator reuses from call to call; dger into zeroed memory above 32 MB, which is fresh
-    pages anyway): two to four times as fast as NumPy's broadcast multiply, which runs its
-    inner loop once per row."""
-    if u.size * v.size < 65536 or u.dtype != np.float64 or v.dtype != np.float64:
-        return u * v
-    try:
-        from scipy.linalg.blas import dgemm, dger
-    except ImportError:  # SciPy is optional here: the broadcast is the same value
-        return u * v
+def _out(out, shape, key, keys, taken):
+    """The caller's array for a gradient (out=; out[key] with several gradients, ``keys``),
+    checked: a writable float64 NumPy array of the gradient's shape sharing no memory with
+    an input or another out array (``taken``). None where none is given."""
+    what = "out"
+    if keys and out is not None:
+        if not isinstance(out, dict) or not set(out) <= set(keys):
+            raise TypeError(f"out: with several gradients, a dict with keys in {keys}")
+        out, what = out.get(key), f"out[{key!r}]"
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape:
+        got = out.dtype if isinstance(out, np.ndarray) else type(out).__name__
+        got = f"{got} {getattr(out, 'shape', '')}".rstrip()
+        raise TypeError(f"{what}: expected a float64 NumPy array {shape}, got {got}")
+    if not out.flags.writeable or any(np.may_share_memory(out, x) for x in taken):
+        raise ValueError(f"{what}: read-only, or shares memory with an input or out")
+    return out
+
+
+def _outer(u, v, out=None):
+    """The outer product u * v of a column u (m, 1) and a row v (1, n), into ``out`` where
+    given. For large float64 operands BLAS writes it (SciPy's dgemm with beta = 0 into
+    np.empty memory, which the allocator reuses from call to call, or into ``out``; dger
+    into zeroed memory above 32 MB, which is fresh pages anyway): two to four times as fast
+    as NumPy's broadcast multiply, which runs its inner loop once per row."""
+    big = u.size * v.size >= 65536 and u.dtype == np.float64 and v.dtype == np.float64
+    if big:
+        try:
+            from scipy.linalg.blas import dgemm, dger
+        except ImportError:  # SciPy is optional here: the broadcast is the same value
+            big = False
     m, n = u.size, v.size
-    if 8 * m * n > 1 << 25:
+    if out is not None and not (big and out.flags.c_contiguous):
+        return np.multiply(u, v, out=out)
+    if not big:
+        return u * v
+    if out is None and 8 * m * n > 1 << 25:
         z = np.zeros((n, m), order="F")
         return dger(1.0, v.ravel(), u.ravel(), a=z, overwrite_a=1).T
-    c = np.empty((m, n)).T  # (n, m), Fortran order: C = v * u' in place
+    # C = v * u' into (n, m) Fortran-ordered memory: out.T, or fresh
+    c = np.empty((m, n)).T if out is None else out.T
     return dgemm(1.0, v.reshape(n, 1), u.reshape(1, m), beta=0.0, c=c, overwrite_c=1).T
 
 
@@ -38,7 +63,7 @@ def _real(x, name):
     return x.astype(np.float64, copy=False)
 
 
-def gaussian_sym(x, S):
+def gaussian_sym(x, S, out=None):
     """Value and gradient of  x'*inv(S)*x + logdet(S)
 
     Shapes: x: vector n; S: nxn, symmetric
@@ -46,6 +71,9 @@ def gaussian_sym(x, S):
 
     Inputs become float64 arrays (float32 and integer input is promoted); complex input
     raises TypeError.
+
+    out: a float64 array of the gradient's shape to write the gradient into
+    (it is returned in place of a new array).
     """
     x = _real(x, "x")
     if x.ndim == 2 and x.shape[1] == 1:
@@ -63,6 +91,12 @@ def gaussian_sym(x, S):
         )
     if S.shape != (_n, _n):
         raise ValueError(f"S: expected shape (n, n) = ({_n}, {_n}), got {S.shape}")
+    _o1 = _out(out, (_n, _n), None, (), (x, S))
     _t1 = np.linalg.inv(S)
     _t2 = _t1 @ x
-    return float(np.vdot(x, _t2) + np.linalg.slogdet(S)[1]), _t1 - _outer(_t2, _t2.T)
+    if _o1 is None:
+        _g1 = _t1 - _outer(_t2, _t2.T)
+    else:
+        np.subtract(_t1, _outer(_t2, _t2.T), out=_o1)
+        _g1 = _o1
+    return float(np.vdot(x, _t2) + np.linalg.slogdet(S)[1]), _g1

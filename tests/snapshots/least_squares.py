@@ -6,6 +6,26 @@ Imports only NumPy.
 import numpy as np
 
 
+def _out(out, shape, key, keys, taken):
+    """The caller's array for a gradient (out=; out[key] with several gradients, ``keys``),
+    checked: a writable float64 NumPy array of the gradient's shape sharing no memory with
+    an input or another out array (``taken``). None where none is given."""
+    what = "out"
+    if keys and out is not None:
+        if not isinstance(out, dict) or not set(out) <= set(keys):
+            raise TypeError(f"out: with several gradients, a dict with keys in {keys}")
+        out, what = out.get(key), f"out[{key!r}]"
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape:
+        got = out.dtype if isinstance(out, np.ndarray) else type(out).__name__
+        got = f"{got} {getattr(out, 'shape', '')}".rstrip()
+        raise TypeError(f"{what}: expected a float64 NumPy array {shape}, got {got}")
+    if not out.flags.writeable or any(np.may_share_memory(out, x) for x in taken):
+        raise ValueError(f"{what}: read-only, or shares memory with an input or out")
+    return out
+
+
 def _real(x, name):
     """x as a float64 array (float32 and integer input are promoted); complex input is an error,
     never a dropped imaginary part."""
@@ -18,7 +38,7 @@ def _real(x, name):
     return x.astype(np.float64, copy=False)
 
 
-def least_squares(A, x, b):
+def least_squares(A, x, b, out=None):
     """Value and gradient of  norm2(A*x - b)^2
 
     Shapes: A: nxm; x: vector m; b: vector n
@@ -26,6 +46,9 @@ def least_squares(A, x, b):
 
     Inputs become float64 arrays (float32 and integer input is promoted); complex input
     raises TypeError.
+
+    out: a float64 array of the gradient's shape to write the gradient into
+    (it is returned in place of a new array).
     """
     A = _real(A, "A")
     if A.ndim != 2:
@@ -54,5 +77,12 @@ def least_squares(A, x, b):
     if b.shape != (_n,):
         raise ValueError(f"b: expected shape (n,) = ({_n},), got {b.shape}")
     b = b.reshape(-1, 1)
+    _o1 = _out(out, (_m,), None, (), (A, x, b))
     _t1 = A @ x - b
-    return float(np.vdot(_t1, _t1)), (2.0 * (A.T @ _t1)).ravel()
+    if _o1 is None:
+        _g1 = (2.0 * (A.T @ _t1)).ravel()
+    else:
+        np.matmul(A.T, _t1, out=_o1[:, None])
+        np.multiply(2.0, _o1[:, None], out=_o1[:, None])
+        _g1 = _o1
+    return float(np.vdot(_t1, _t1)), _g1

@@ -6,6 +6,26 @@ Imports only NumPy.
 import numpy as np
 
 
+def _out(out, shape, key, keys, taken):
+    """The caller's array for a gradient (out=; out[key] with several gradients, ``keys``),
+    checked: a writable float64 NumPy array of the gradient's shape sharing no memory with
+    an input or another out array (``taken``). None where none is given."""
+    what = "out"
+    if keys and out is not None:
+        if not isinstance(out, dict) or not set(out) <= set(keys):
+            raise TypeError(f"out: with several gradients, a dict with keys in {keys}")
+        out, what = out.get(key), f"out[{key!r}]"
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != shape:
+        got = out.dtype if isinstance(out, np.ndarray) else type(out).__name__
+        got = f"{got} {getattr(out, 'shape', '')}".rstrip()
+        raise TypeError(f"{what}: expected a float64 NumPy array {shape}, got {got}")
+    if not out.flags.writeable or any(np.may_share_memory(out, x) for x in taken):
+        raise ValueError(f"{what}: read-only, or shares memory with an input or out")
+    return out
+
+
 def _real(x, name):
     """x as a float64 array (float32 and integer input are promoted); complex input is an error,
     never a dropped imaginary part."""
@@ -18,7 +38,7 @@ def _real(x, name):
     return x.astype(np.float64, copy=False)
 
 
-def trace_chain(A, B, C, X):
+def trace_chain(A, B, C, X, out=None):
     """Value and gradient of  tr(A*B*C*X)
 
     Shapes: A: nxm; B: mxk; C: kxp; X: pxn
@@ -26,6 +46,9 @@ def trace_chain(A, B, C, X):
 
     Inputs become float64 arrays (float32 and integer input is promoted); complex input
     raises TypeError.
+
+    out: a float64 array of the gradient's shape to write the gradient into
+    (it is returned in place of a new array).
     """
     A = _real(A, "A")
     if A.ndim != 2:
@@ -57,5 +80,11 @@ def trace_chain(A, B, C, X):
         )
     if X.shape != (_p, _n):
         raise ValueError(f"X: expected shape (p, n) = ({_p}, {_n}), got {X.shape}")
+    _o1 = _out(out, (_p, _n), None, (), (A, B, C, X))
     _t1 = np.linalg.multi_dot([A, B, C])
-    return float(np.sum(_t1 * X.T)), _t1.T
+    if _o1 is None:
+        _g1 = _t1.T
+    else:
+        np.copyto(_o1.T, _t1)
+        _g1 = _o1
+    return float(np.sum(_t1 * X.T)), _g1
