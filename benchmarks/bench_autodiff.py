@@ -51,6 +51,7 @@ import argparse
 import gc
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -232,8 +233,11 @@ def median_times(prepared: dict[str, Prepared], budget: float, min_samples: int 
     calibrate: a sample then times `number` back-to-back calls, enough to last about 20 ms,
     so that timer resolution does not matter. The samples are taken in rounds, every
     function once per round, so that a burst of load from elsewhere on a shared machine
-    hits all the columns alike instead of one; there are as many rounds as fit in `budget`
-    seconds per function, at least `min_samples`. The median resists such bursts far
+    hits all the columns alike instead of one; each round takes the functions in a new
+    (seeded) random order, so that what one leaves behind (JAX's runtime threads still
+    running on the one pinned CPU for a while after its calls return, the cache) falls on
+    every column alike, not always on the one after it; there are as many rounds as fit in
+    `budget` seconds per function, at least `min_samples`. The median resists such bursts far
     better than the mean or the minimum.
 
     A call slower than SLOW_CALLS * budget is timed once, to keep the whole run short: for
@@ -265,8 +269,12 @@ def median_times(prepared: dict[str, Prepared], budget: float, min_samples: int 
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        order = list(plan)
+        shuffle = random.Random(len(order)).shuffle
         for _ in range(rounds):
-            for name, (p, number, _, _, _) in plan.items():
+            shuffle(order)
+            for name in order:
+                p, number = plan[name][:2]
                 c0, t0 = time.process_time(), time.perf_counter()
                 for _ in range(number):
                     results[name] = p.call()
