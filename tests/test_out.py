@@ -176,3 +176,41 @@ def test_random_gradients_into_out_are_the_returned_ones(text, with_sym):
         assert _same(grads2[n], g), (text, n)
         if n in arrays:
             assert grads2[n] is arrays[n]
+
+
+@pytest.mark.parametrize("text, wrt, shapes, kind", [
+    ("tr(A*X)", "X", {"A": "n,m", "X": "m,n"}, "grad"),  # A'
+    ("tr(A'*X)", "X", {"A": "n,m", "X": "n,m"}, "grad"),  # A
+    ("a'*x", "x", {"a": "n", "x": "n"}, "grad"),  # a
+    ("A*x", "x", {"A": "n,m", "x": "m"}, "grad"),  # the Jacobian A
+    ("x'*x/2", "x", {"x": "n"}, "hvp"),  # H[V] = V
+    ("x'*A*y", ["x", "y"], {"x": "n", "A": "n,m", "y": "m"}, "grad"),
+])
+def test_no_result_is_an_input_to_be_changed_in_place(text, wrt, shapes, kind):
+    """A gradient (Jacobian, H[V]) that equals an input, or its transpose, is a copy: changing
+    the result in place (G *= lr) never changes the caller's arrays."""
+    d = matdiff.derive(text, wrt, shapes)
+    rng = np.random.default_rng(5)
+    inputs = _inputs(d, {"n": 3, "m": 4}, rng)
+    kept = {k: v.copy() for k, v in inputs.items()}
+    if kind == "hvp":
+        V = rng.standard_normal(3)
+        results = [d.to_numpy(hvp=True)(V=V, **inputs)]
+        inputs["V"], kept["V"] = V, V.copy()
+    else:
+        value, g = d.to_numpy()(**inputs)
+        results = list(g.values()) if isinstance(g, dict) else [g]
+    for r in results:
+        assert not any(np.shares_memory(r, x) for x in inputs.values()), text
+        r *= 2.0
+    assert all(np.array_equal(inputs[k], kept[k]) for k in inputs)
+
+
+def test_torch_results_are_not_the_callers_tensors_either():
+    torch = pytest.importorskip("torch")
+    f = matdiff.derive("tr(A*X)", "X").to_torch()
+    A, X = torch.rand(3, 3, dtype=torch.float64), torch.rand(3, 3, dtype=torch.float64)
+    kept = A.clone()
+    _, g = f(A=A, X=X)
+    g.mul_(2.0)
+    assert torch.equal(A, kept) and torch.equal(g, 2.0 * kept.T)

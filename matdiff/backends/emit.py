@@ -163,6 +163,9 @@ class Printer(ABC):
     xp = ""  # the default alias of the array module
     in_place = False
     jit_safe = True
+    # how an output that is an input (or a view of one: A', x as a column) is copied, so
+    # that the caller's arrays are never returned to be changed in place ("": immutable)
+    copy_suffix = ""
     templates: dict = {}
     helpers: dict = {}
 
@@ -535,6 +538,13 @@ def wrap_call_line(line: str) -> list:
     return [f"{indent}{head}(", f"{indent}    {inner}", f"{indent})"]
 
 
+def _view_of_input(n) -> bool:
+    """The lowered node is an input, or a view of one (its transpose, its column, its vec)."""
+    while n.op in ("T", "col", "vec", "unvec"):
+        n = n.args[0]
+    return n.op == "name"
+
+
 def _call_lines(head: str, args: list, items: list) -> list:
     """``head(*args, (items...))`` as lines (of the function body, indented 4 more when
     written) the way ruff format writes it: on one line where it fits, else the arguments on
@@ -644,6 +654,9 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     for i, ((_label, e, kind), n) in enumerate(zip(outputs, lowered)):
         r = em.final(n)
         prec = em.text[n][1]
+        if not e.is_scalar and printer.copy_suffix and _view_of_input(n):
+            # d tr(A*X)/dX = A': the gradient would be the caller's own A (a view of it)
+            r, prec = f"{r if prec >= P_ATOM else '(' + r + ')'}{printer.copy_suffix}", P_ATOM
         if i in buffers:  # into the caller's array where given, else as it is
             o, vector = buffers[i], e.cols == 1 and kind == "value"
             r = printer.vector_out(r, prec) if vector else r

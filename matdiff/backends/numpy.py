@@ -462,6 +462,7 @@ class NumpyPrinter(Printer):
     xp = "np"
     in_place = True
     jit_safe = False
+    copy_suffix = ".copy()"
     input_note = ("Inputs become float64 arrays (float32 and integer input is promoted); complex input\n"
                   "    raises TypeError.")
     helpers = _HELPERS

@@ -344,6 +344,7 @@ class TorchPrinter(Printer):
     xp = "torch"
     in_place = False
     jit_safe = True
+    copy_suffix = ".clone()"
     input_note = ("Floating tensors keep their dtype and device, other inputs become float64 tensors;\n"
                   "    complex input raises TypeError.")
     helpers = _HELPERS
