@@ -634,15 +634,16 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
         keys = [k for _, k in out_for if k is not None]
         keys_code = "(" + ", ".join(map(_quoted, keys)) + ("," if len(keys) == 1 else "") + ")" if keys else "()"
         printer.used_helpers.add("_out")
-        arrays = [pynames[n] for n, s in inputs if shape_to_dims(s)]
-        arrays += [p for _, p, s in (extra_params or []) if shape_to_dims(s)]
+        # the arrays an out array must not overlap: the inputs, and the out arrays before it
+        taken_arrays = [pynames[n] for n, s in inputs if shape_to_dims(s)]
+        taken_arrays += [p for _, p, s in (extra_params or []) if shape_to_dims(s)]
         for j, (i, key) in enumerate(out_for, 1):
             e = outputs[i][1]
             shape = f"({dims_expr(e.rows, dims)},)" if e.cols == 1 else \
                 f"({dims_expr(e.rows, dims)}, {dims_expr(e.cols, dims)})"
             key_code = "None" if key is None else _quoted(key)
-            body += _call_lines(f"_o{j} = _out", [outp, shape, key_code, keys_code], arrays)
-            arrays = arrays + [f"_o{j}"]
+            body += _call_lines(f"_o{j} = _out", [outp, shape, key_code, keys_code], taken_arrays)
+            taken_arrays = taken_arrays + [f"_o{j}"]
             buffers[i] = f"_o{j}"
     roots = [e for _, e, _ in outputs]
     low = Lowerer(dims, all_inputs, roots, size_hints, lowrank=getattr(printer, "lowrank", False))
@@ -713,10 +714,11 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     if doc and inputs:
         doc = doc.rstrip() + "\n\n    " + printer.input_note
     if doc and outp:
-        several = any(k is not None for _, k in out_for)
-        doc = doc.rstrip() + (f"\n\n    {outp}: a float64 array of the gradient's shape to write the gradient into"
-                              f"\n    (it is returned in place of a new array){'; with several gradients a dict' if several else ''}"
-                              f"{chr(10) + '    {name: array} for some of them' if several else ''}.")
+        text = (f"{outp}: a float64 array of the gradient's shape to write the gradient into\n"
+                "(it is returned in place of a new array)")
+        if any(k is not None for _, k in out_for):
+            text += "; with several gradients a dict\n{name: array} for some of them"
+        doc = doc.rstrip() + "\n\n    " + (text + ".").replace("\n", "\n    ")
     if doc:
         out.append('    """' + doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + "\n    \"\"\"")
     out += [w for line in body for w in wrap_call_line("    " + line)]
