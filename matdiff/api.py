@@ -393,8 +393,10 @@ class Derivation:
             extra = [(py_name(vn[a]), py_name(vn[a]), self._shapes[a]) for a in wrt]
             outputs = [(b, hv[b], "value") for b in wrt]
             result = None if len(wrt) == 1 else dict_of((b, i) for i, b in enumerate(wrt))
+            out_for = [(i, None if len(wrt) == 1 else b) for i, b in enumerate(wrt)]
             return generate(outputs, self._input_list(), name, doc, size_hints=hints,
-                            module_doc=mdoc, extra_params=extra, result=result, target=target)
+                            module_doc=mdoc, extra_params=extra, result=result, target=target,
+                            out_for=out_for, out_what="result")
         H = self.hessians
         grads = self.gradients
         lines = [f"Value, gradient and Hessian of  {self.text}", "", self._code_shapes()]
@@ -469,11 +471,11 @@ class Derivation:
         column-major vec(X) (a float for a scalar X).
         ``hvp=True``: ``f(V=..., **inputs) -> H[V]`` (X's shape), never forming H.
 
-        The gradient function also takes ``out=``: a float64 array of the gradient's shape
-        (a dict ``{name: array}`` for some of several ``wrt`` variables) that the gradient is
-        written into and returned in place of a new array, as a loop that reuses its
-        gradient buffer wants; it must share no memory with an input. A variable named
-        ``out`` keeps its name: the array is then ``out_=``.
+        The gradient, ``vjp=True`` and ``hvp=True`` functions also take ``out=``: a float64
+        array of the result's shape (a dict ``{name: array}`` for some of several ``wrt``
+        variables) that the result is written into and returned in place of a new array,
+        as a loop that reuses its buffer wants; it must share no memory with an input. A
+        variable named ``out`` keeps its name: the array is then ``out_=``.
         """
         return self._compiled("numpy", jvp, vjp, hessian, hvp)
 
@@ -500,14 +502,17 @@ class Derivation:
                 return _bind_names(fn, self.variables, src)
             order, vn = list(self.variables), self.hvp_variables
 
+            out = self._out_keyword(target, [py_name(vn[a]) for a in self.wrt], hvp=True)
+
             def call(*args, **kwargs):
                 dirs = []
                 for a in self.wrt:
                     if vn[a] not in kwargs:
                         raise TypeError(f"missing the direction {vn[a]}=... (shaped like {a})")
                     dirs.append(kwargs.pop(vn[a]))
+                buffer = kwargs.pop(out) if out is not None and out in kwargs else None
                 values = _collect(order, args, kwargs)
-                return fn(*[values[n] for n in order], *dirs)
+                return fn(*[values[n] for n in order], *dirs, **({out: buffer} if out else {}))
 
             call.source = src
             call.directions = dict(vn)
@@ -523,15 +528,20 @@ class Derivation:
         fn = compile_source(src, fname)
         return _bind_names(fn, self.variables, src, out=self._out_keyword(target))
 
-    def _out_keyword(self, target):
-        """The keyword of the compiled gradient function's out= array (None: it has none)."""
+    def _out_keyword(self, target, extra=(), hvp=False, vjp=False):
+        """The keyword of a compiled function's out= array (None: it has none): the gradient
+        function's, or with ``hvp``/``vjp`` that function's (``extra``: its further
+        parameters' Python names, which the keyword must not take)."""
         from .backends.emit import out_param, printer_for, py_names
+        from .core.shapes import is_scalar_shape
 
-        if self._gradients is None or not printer_for(target).in_place:
+        if not printer_for(target).in_place:
             return None
-        if all(self._gradients[n].is_scalar for n in self.wrt):
+        if not (hvp or vjp) and self._gradients is None:
             return None
-        return out_param(set(py_names(self.variables).values()))
+        if all(is_scalar_shape(self._shapes[n]) for n in self.wrt):
+            return None
+        return out_param(set(py_names(self.variables).values()) | set(extra))
 
     def _jvp_numpy(self, target: str = "numpy"):
         """``(dX=..., **inputs) -> (value, dF)``: dF from the differential (never J)."""
@@ -577,15 +587,18 @@ class Derivation:
         fname = "_matdiff_vjp"
         extra = [(cname, "_cot", self.expr.shape)]
         result = None if len(self.wrt) == 1 else _dict_result(self.wrt)
+        out_for = [(i + 1, None if len(self.wrt) == 1 else n) for i, n in enumerate(self.wrt)]
         src = generate([("value", self.expr, "value")] + outs, self._input_list(), fname,
                        f"Value and vector-Jacobian product of  {self.text}", extra_params=extra,
-                       result=result, target=target)
+                       result=result, target=target, out_for=out_for, out_what="result")
         fn = compile_source(src, fname)
         order = list(self.variables)
+        out = self._out_keyword(target, ["_cot"], vjp=True)
 
         def call(C, *args, **kwargs):
+            buffer = kwargs.pop(out) if out is not None and out in kwargs else None
             values = _collect(order, args, kwargs)
-            return fn(*[values[n] for n in order], C)
+            return fn(*[values[n] for n in order], C, **({out: buffer} if out else {}))
 
         call.source = src
         call.__doc__ = fn.__doc__

@@ -123,7 +123,7 @@ def test_bad_out_arrays_are_refused_by_name(bad, error, message):
 def test_bad_out_dicts_and_unsupported_uses_are_refused():
     f = matdiff.derive("x'*A*y", ["x", "y"], {"x": "n", "A": "n,m", "y": "m"}).to_numpy()
     inputs = {"x": np.ones(2), "A": np.ones((2, 3)), "y": np.ones(3)}
-    with pytest.raises(TypeError, match=r"out: with several gradients, a dict with keys in \('x', 'y'\)"):
+    with pytest.raises(TypeError, match=r"out: with several outputs, a dict with keys in \('x', 'y'\)"):
         f(**inputs, out=np.empty(2))
     with pytest.raises(TypeError, match="keys in"):
         f(**inputs, out={"z": np.empty(2)})
@@ -214,3 +214,35 @@ def test_torch_results_are_not_the_callers_tensors_either():
     _, g = f(A=A, X=X)
     g.mul_(2.0)
     assert torch.equal(A, kept) and torch.equal(g, 2.0 * kept.T)
+
+
+@pytest.mark.parametrize("text, wrt, shapes, kind", [
+    ("logdet(X) + tr(inv(X)*A)", "X", {"X": "n,n", "A": "n,n"}, "hvp"),
+    ("x'*A*x + norm2(B*y)^2", ["x", "y"], {"x": "n", "A": "n,n", "B": "n,n", "y": "n"}, "hvp"),
+    ("logdet(X) + tr(inv(X)*A)", "X", {"X": "n,n", "A": "n,n"}, "vjp"),
+    ("A*x", "x", {"A": "n,m", "x": "m"}, "vjp"),
+    ("X*inv(S)*X'", ["X", "S"], {"X": "n,m", "S": "m,m"}, "vjp"),
+])
+def test_hvp_and_vjp_functions_take_out_too(text, wrt, shapes, kind):
+    d = matdiff.derive(text, wrt, shapes)
+    rng = np.random.default_rng(6)
+    inputs = _inputs(d, {"n": 3, "m": 4}, rng, {"X": "wc", "S": "wc"})
+    names = [wrt] if isinstance(wrt, str) else wrt
+    if kind == "hvp":
+        f = d.to_numpy(hvp=True)
+        dirs = {d.hvp_variables[a]: rng.standard_normal(np.shape(inputs[a])) for a in names}
+        call = lambda **kw: f(**dirs, **inputs, **kw)  # noqa: E731
+        plain = call()
+    else:
+        f = d.to_numpy(vjp=True)
+        C = rng.standard_normal(concrete_shape(d.expr.shape, {"n": 3, "m": 4})) if not d.expr.is_scalar else 1.0
+        if not d.expr.is_scalar and C.shape[1:] == (1,):
+            C = C[:, 0]
+        call = lambda **kw: f(C, **inputs, **kw)[1]  # noqa: E731
+        plain = call()
+    plain = {names[0]: plain} if len(names) == 1 else plain
+    arrays = {n: np.full(np.shape(g), np.nan) for n, g in plain.items()}
+    got = call(out=arrays[names[0]] if len(names) == 1 else arrays)
+    got = {names[0]: got} if len(names) == 1 else got
+    for n in names:
+        assert got[n] is arrays[n] and _same(got[n], plain[n]), (text, n)

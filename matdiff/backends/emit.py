@@ -587,7 +587,7 @@ def _pack(spec, results, scalar, printer: Printer, top=False, bind=None) -> str:
 def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_name: str = "np",
              extra_params: list | None = None, result=None, size_hints: dict | None = None,
              module_doc: str | None = None, target: str = "numpy", names: dict | None = None,
-             out_for: list | None = None) -> str:
+             out_for: list | None = None, out_what: str = "gradient") -> str:
     """Source of a module defining ``fname(*inputs)`` that returns the outputs.
 
     ``outputs``: list of (label, Expr, kind); kind 'value' returns a scalar as a 0-d value
@@ -602,7 +602,8 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     intermediates ``{Expr: name}``; each is computed once into a variable of that name.
     ``out_for``: ``[(output index, key)]``, the outputs (arrays) the caller may have written
     into arrays of their own, on a back-end that writes in place: the function then takes
-    ``out=None`` (:func:`out_param` names it), one array (key None) or a dict by key.
+    ``out=None`` (:func:`out_param` names it), one array (key None) or a dict by key;
+    ``out_what`` names those outputs in the docstring ("gradient", "result").
     """
     cls = printer_for(target)
     pynames = py_names(n for n, _ in inputs)
@@ -714,10 +715,10 @@ def generate(outputs: list, inputs: list, fname: str = "f", doc: str = "", np_na
     if doc and inputs:
         doc = doc.rstrip() + "\n\n    " + printer.input_note
     if doc and outp:
-        text = (f"{outp}: a float64 array of the gradient's shape to write the gradient into\n"
+        text = (f"{outp}: a float64 array of the {out_what}'s shape to write the {out_what} into\n"
                 "(it is returned in place of a new array)")
         if any(k is not None for _, k in out_for):
-            text += "; with several gradients a dict\n{name: array} for some of them"
+            text += f"; with several {out_what}s a dict\n{{name: array}} for some of them"
         doc = doc.rstrip() + "\n\n    " + (text + ".").replace("\n", "\n    ")
     if doc:
         out.append('    """' + doc.replace('"""', "'''").replace("\\", "\\\\").rstrip() + "\n    \"\"\"")

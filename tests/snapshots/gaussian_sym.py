@@ -13,7 +13,7 @@ def _out(out, shape, key, keys, taken):
     what = "out"
     if keys and out is not None:
         if not isinstance(out, dict) or not set(out) <= set(keys):
-            raise TypeError(f"out: with several gradients, a dict with keys in {keys}")
+            raise TypeError(f"out: with several outputs, a dict with keys in {keys}")
         out, what = out.get(key), f"out[{key!r}]"
     if out is None:
         return None
