@@ -340,7 +340,8 @@ def codegen_cmd(expression, wrt, shape, symmetric, output, name, hint, hessian, 
     The module imports only NumPy (with --target, only JAX or PyTorch) and defines NAME(inputs...) -> (value, gradient)
     (a dict of gradients for several --wrt; the Jacobian for a non-scalar expression;
     with --hessian also the Hessian, with --hvp the Hessian-vector product), checking
-    its inputs' shapes.
+    its inputs' shapes. A NumPy gradient or HVP function also takes out=G, an array the
+    result is written into (a loop that reuses it allocates nothing that size).
 
     Example: matdiff codegen "logdet(X) + tr(inv(X)*A)" --wrt X -o f.py
     """
